@@ -1,0 +1,47 @@
+"""The exceptions cnnlab raises for problems a user can fix.
+
+Every `CnnlabError` carries a message written for a person: what was expected, what was
+found, and what to do. The command line prints that message and exits non-zero without a
+traceback; anything that is not a `CnnlabError` is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CnnlabError(Exception):
+    """A problem with the user's input or environment, explained in the message."""
+
+    exit_code = 2
+
+
+class SpecError(CnnlabError, ValueError):
+    """A spec field has a value that is not allowed, or the architecture does not fit its input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DataError(CnnlabError):
+    """A dataset is missing, truncated, corrupted, or not the dataset it claims to be."""
+
+
+class TrainingFailed(CnnlabError):
+    """Training stopped without a usable result (for example, the loss became NaN)."""
+
+    exit_code = 3
+
+    def __init__(self, reason: str, message: str, *, epoch: int, batch: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.epoch = epoch
+        self.batch = batch
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": "failed",
+            "reason": self.reason,
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "message": str(self),
+        }

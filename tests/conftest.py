@@ -1,0 +1,58 @@
+"""Shared fixtures: where the real MNIST is, and how to run the command line.
+
+Tests that need the real MNIST look for it in CNNLAB_DATA_DIR, then in ../shared/data/mnist
+beside the repository. Without it they are skipped on a developer machine but fail under CI
+(CI=true), where the data must be present: a silently skipped proof is no proof.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _mnist_dir() -> Path | None:
+    candidates = [os.environ.get("CNNLAB_DATA_DIR"), str(REPO.parent / "shared" / "data" / "mnist")]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "train-labels-idx1-ubyte.gz").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    found = _mnist_dir()
+    if found is None:
+        message = "the real MNIST is not available (set CNNLAB_DATA_DIR)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir: Path):  # type: ignore[no-untyped-def]
+    from cnnlab.data import load_dataset
+
+    return load_dataset("mnist", data_dir=mnist_dir, only_data_dir=True)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m cnnlab ARGS` in a fresh process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "cnnlab", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
+    )

@@ -1,0 +1,66 @@
+"""The `cnnlab` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cnnlab.cli import main
+from tests.conftest import run_cli
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("arch", "params", "flops"),
+    [("small", "113,386", "2,827,008"), ("geron", "1,413,834", "178,932,992")],
+)
+def test_summary_prints_parameters_and_flops(arch: str, params: str, flops: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["summary", arch]) == 0
+    out = capsys.readouterr().out
+    assert f"Parameters:              {params}" in out
+    assert f"Forward FLOPs per image: {flops}" in out
+    assert "block1_conv1 (Conv2D)" in out
+
+
+def test_summary_with_an_invalid_override_names_the_field(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["summary", "small", "--pooling", "mean"]) == 2
+    err = capsys.readouterr().err
+    assert "`arch.pooling` must be one of ['max', 'avg', 'none', 'strided']" in err
+    assert main(["summary", "lenet"]) == 2
+    assert "presets are ['geron', 'small']" in capsys.readouterr().err
+
+
+def test_summary_reports_geometry_that_does_not_fit(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["summary", "geron", "--padding", "valid"]) == 2
+    assert "Layer `block3_conv2`" in capsys.readouterr().err
+
+
+def test_installed_console_script_and_module_agree() -> None:
+    done = run_cli("summary", "small")
+    assert done.returncode == 0, done.stderr
+    assert "113,386" in done.stdout
+    assert done.stderr == ""  # TensorFlow's start-up chatter is silenced
+
+
+def test_divergent_training_is_a_failure_with_reason(mnist_dir: Path) -> None:
+    done = run_cli(
+        "train", "--arch", "small", "--epochs", "1", "--lr", "1e4",
+        "--train-subset", "2000", "--data-dir", str(mnist_dir),
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "failed" and result["reason"] == "nan_loss"
+    assert "test_accuracy" not in result
+    assert "Traceback" not in done.stderr and "diverged" in done.stderr
+
+
+def test_bad_arguments_are_refused_before_any_training(mnist_dir: Path) -> None:
+    done = run_cli("train", "--epochs", "0", "--data-dir", str(mnist_dir))
+    assert done.returncode == 2
+    assert "`train.epochs` must be between 1 and 10000, but 0 was passed" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run_cli("train", "--dataset", "cifar10")
+    assert done.returncode == 2 and "`data.dataset`" in done.stderr
