@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests"]  # bench only on request
 
 LOCK = "requirements/lock.txt"
 
@@ -25,8 +25,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install("-r", LOCK, "ruff")
-    session.run("ruff", "check", "cnnlab", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "cnnlab", "tests", "noxfile.py")
+    session.run("ruff", "check", "cnnlab", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "format", "--check", "cnnlab", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session
@@ -34,3 +34,10 @@ def typecheck(session: nox.Session) -> None:
     """Type-check the cnnlab package with mypy (strict)."""
     _install(session, "dev")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Time one training epoch: plain Keras fit against cnnlab's loop (fp32 and bf16)."""
+    _install(session, "test")
+    session.run("python", "benchmarks/epoch_time.py", *session.posargs)

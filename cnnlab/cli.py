@@ -23,6 +23,7 @@ from typing import Any
 
 from cnnlab import __version__
 from cnnlab.errors import CnnlabError, TrainingFailed
+from cnnlab.space import PRECISIONS, DataSpec, TrainSpec, check_choice
 
 
 def _import_tensorflow_quietly() -> None:
@@ -59,19 +60,27 @@ def _add_arch_overrides(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--head", help="flatten | gap (global average pooling)")
 
 
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The architecture options given on the command line, by spec field."""
+    names = ("pooling", "pool_size", "padding", "first_kernel", "dropout", "head")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _arch_from_args(args: argparse.Namespace) -> Any:
     from cnnlab.presets import get_preset
 
     arch = get_preset(args.arch)
-    changes: dict[str, Any] = {}
-    for name in ("pooling", "pool_size", "padding", "dropout", "head"):
-        value = getattr(args, name)
-        if value is not None:
-            changes[name] = value
-    if args.first_kernel is not None:
-        first = dataclasses.replace(arch.blocks[0], kernel_size=args.first_kernel)
+    changes = _overrides(args)
+    if "first_kernel" in changes:
+        first = dataclasses.replace(arch.blocks[0], kernel_size=changes.pop("first_kernel"))
         changes["blocks"] = (first, *arch.blocks[1:])
     return dataclasses.replace(arch, **changes) if changes else arch
+
+
+def _arch_label(args: argparse.Namespace) -> str:
+    """`small`, or `small (pooling=avg, head=gap)` for a variant."""
+    changes = ", ".join(f"{name}={value}" for name, value in _overrides(args).items())
+    return f"{args.arch} ({changes})" if changes else args.arch
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -103,32 +112,35 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--arch", default="small", help="preset name: small | geron")
     _add_arch_overrides(train)
-    group = train.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=5)
-    group.add_argument("--batch-size", type=int, default=32)
-    group.add_argument("--lr", type=float, default=1e-3, help="learning rate")
-    group.add_argument("--optimizer", default="adam", help="adam | sgd | rmsprop")
-    group.add_argument("--precision", default="float32", help="float32 | mixed_bfloat16")
+    seed_training, default_data = TrainSpec(), DataSpec()  # defaults live in the specs
+    group = train.add_argument_group("training (defaults: the seeds' settings)")
+    group.add_argument("--epochs", type=int, default=seed_training.epochs)
+    group.add_argument("--batch-size", type=int, default=seed_training.batch_size)
+    group.add_argument(
+        "--lr", type=float, default=seed_training.learning_rate, help="learning rate"
+    )
+    group.add_argument("--optimizer", default=seed_training.optimizer, help="adam | sgd | rmsprop")
+    group.add_argument(
+        "--precision", default=seed_training.precision, help="float32 | mixed_bfloat16"
+    )
     group.add_argument("--seed", type=int, default=0)
     group.add_argument(
         "--threads", type=int, help="TensorFlow intra-op threads (default: TensorFlow's choice)"
     )
     group = train.add_argument_group("data")
-    group.add_argument("--dataset", default="mnist", help="mnist | fashion_mnist")
+    group.add_argument("--dataset", default=default_data.dataset, help="mnist | fashion_mnist")
     group.add_argument(
         "--data-dir",
         type=Path,
         help="folder with the dataset's IDX files or .npz (default: $CNNLAB_DATA_DIR, then "
         "system and Keras locations)",
     )
-    group.add_argument("--validation-size", type=int, default=5_000)
+    group.add_argument("--validation-size", type=int, default=default_data.validation_size)
     group.add_argument("--train-subset", type=int, help="use only this many training images")
     return parser
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
-    from cnnlab.space import PRECISIONS, check_choice
-
     arch = _arch_from_args(args)
     check_choice("train.precision", args.precision, PRECISIONS)
     _import_tensorflow_quietly()
@@ -163,7 +175,7 @@ def _epoch_line(epochs: int) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     from cnnlab.data import load_dataset, make_splits
     from cnnlab.geometry import count_params, forward_flops
-    from cnnlab.space import DataSpec, TrainSpec, TrialSpec, flat_params
+    from cnnlab.space import TrialSpec, flat_params
 
     spec = TrialSpec(
         arch=_arch_from_args(args),
@@ -198,12 +210,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     from cnnlab.train import stderr_progress, train_and_evaluate
 
+    epochs = spec.train.epochs
     sys.stderr.write(
-        f"Training {args.arch} ({count_params(spec.arch):,} parameters, "
-        f"{forward_flops(spec.arch):,} FLOPs/image) on {dataset.name} from {dataset.source}: "
+        f"Training {_arch_label(args)}: {count_params(spec.arch):,} parameters, "
+        f"{forward_flops(spec.arch):,} FLOPs/image, on {dataset.name} from {dataset.source}: "
         f"{len(splits.y_train):,} train / {len(splits.y_val):,} validation / "
-        f"{len(splits.y_test):,} test images; {spec.train.epochs} epochs, batch "
-        f"{spec.train.batch_size}, seed {args.seed}\n"
+        f"{len(splits.y_test):,} test images; {epochs} epoch{'s' if epochs != 1 else ''}, "
+        f"batch {spec.train.batch_size}, seed {args.seed}\n"
     )
     base = {"arch": args.arch, "dataset": spec.data.dataset, "seed": args.seed}
     try:

@@ -2,15 +2,15 @@
 
 `small` is the Keras tutorial CNN of the first seed (113,386 parameters); `geron` is the
 CNN of Géron's *Hands-On Machine Learning*, ch. 14, quoted in the second seed (1,413,834
-parameters). Both train with the seeds' settings: Adam (lr 1e-3), batch 32,
-sparse categorical cross-entropy. Sweeps derive their arms from these with
+parameters). Both train with the seeds' settings, which are `TrainSpec`'s defaults: Adam
+(lr 1e-3), batch 32, sparse categorical cross-entropy. Sweeps derive their arms from these with
 `dataclasses.replace`, so one factor changes while the rest stays put.
 """
 
 from __future__ import annotations
 
 from cnnlab.errors import SpecError
-from cnnlab.space import ArchSpec, ConvBlock, TrainSpec
+from cnnlab.space import ArchSpec, ConvBlock
 
 small = ArchSpec(
     blocks=(ConvBlock(filters=32, kernel_size=3), ConvBlock(filters=32, kernel_size=3)),
@@ -35,9 +35,6 @@ geron = ArchSpec(
 )
 
 PRESETS: dict[str, ArchSpec] = {"small": small, "geron": geron}
-
-# The seeds' training settings (Adam at Keras' default 1e-3, Keras' default batch of 32, 5 epochs).
-SEED_TRAINING = TrainSpec(epochs=5, batch_size=32, optimizer="adam", learning_rate=1e-3)
 
 
 def get_preset(name: str) -> ArchSpec:

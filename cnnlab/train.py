@@ -90,7 +90,14 @@ ProgressFn = Callable[[str], None]
 
 
 class _NanGuard(keras.callbacks.Callback):  # type: ignore[misc]
-    """Stops training at the first batch whose loss has diverged, remembering where."""
+    """Stops training at the first batch whose loss has diverged, remembering where.
+
+    `async_safe` lets Keras run this check on a helper thread instead of blocking every step
+    until the loss reaches Python; training then stops within a batch or two of the bad one,
+    and `bad_batch` still names the first one.
+    """
+
+    async_safe = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,13 +106,15 @@ class _NanGuard(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = float((logs or {}).get("loss", 0.0))
-        if is_diverged(loss):
+        if is_diverged(loss) and self.bad_batch is None:
             self.bad_batch, self.bad_loss = batch, loss
             self.model.stop_training = True
 
 
 class _BatchProgress(keras.callbacks.Callback):  # type: ignore[misc]
     """A one-line, self-overwriting batch counter for interactive terminals."""
+
+    async_safe = True  # display only: never worth blocking a training step for
 
     def __init__(self, write: ProgressFn, epoch: int, epochs: int, steps: int) -> None:
         super().__init__()

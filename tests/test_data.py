@@ -96,6 +96,7 @@ def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="truncated") as error:
         _load(tmp_path, _info(arrays))
     assert str(path) in str(error.value)
+    assert "To provide Tiny, point `--data-dir`" in str(error.value)
 
 
 def test_truncated_raw_file_names_the_file_and_the_sizes(tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ corrupted or wrong file is an error: cnnlab never falls back past a broken file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -111,6 +113,24 @@ def _verify(info: DatasetInfo, role: str, content: bytes, path: Path, strict: bo
     )
 
 
+# Labels first: they are small, and they tell MNIST from Fashion-MNIST cheaply.
+_VERIFY_ORDER = ("train_labels", "test_labels", "train_images", "test_images")
+
+
+def _verified_dataset(
+    info: DatasetInfo, arrays: dict[str, np.ndarray], source: str
+) -> LoadedDataset:
+    return LoadedDataset(
+        name=info.name,
+        x_train=arrays["train_images"],
+        y_train=arrays["train_labels"],
+        x_test=arrays["test_images"],
+        y_test=arrays["test_labels"],
+        source=source,
+        sha256=dict(info.sha256),  # every file matched these digests
+    )
+
+
 def _find_file(folder: Path, canonical: str) -> Path | None:
     for candidate in (folder / f"{canonical}.gz", folder / canonical):
         if candidate.is_file():
@@ -129,25 +149,17 @@ def _load_idx_folder(info: DatasetInfo, folder: Path, strict: bool) -> LoadedDat
             f"Provide all four files. {_how_to_provide(info)}"
         )
     arrays: dict[str, np.ndarray] = {}
-    digests: dict[str, str] = {}
-    # Labels first: they are small, and they tell MNIST from Fashion-MNIST cheaply.
-    for role in ("train_labels", "test_labels", "train_images", "test_images"):
+    for role in _VERIFY_ORDER:
         path = found[role]
         assert path is not None
-        content = read_file_bytes(path)
-        arrays[role] = parse_idx(content, path)
+        try:
+            content = read_file_bytes(path)
+            arrays[role] = parse_idx(content, path)
+        except DataError as error:
+            raise DataError(f"{error} {_how_to_provide(info)}") from None
         _verify(info, role, content, path, strict)
-        digests[FILE_NAMES[role]] = info.sha256[FILE_NAMES[role]]
     _check_arrays(info, arrays, str(folder))
-    return LoadedDataset(
-        name=info.name,
-        x_train=arrays["train_images"],
-        y_train=arrays["train_labels"],
-        x_test=arrays["test_images"],
-        y_test=arrays["test_labels"],
-        source=str(folder),
-        sha256=digests,
-    )
+    return _verified_dataset(info, arrays, str(folder))
 
 
 def _from_arrays(
@@ -155,17 +167,9 @@ def _from_arrays(
 ) -> LoadedDataset:
     """Verify arrays that did not come from IDX files by checksumming their IDX encoding."""
     _check_arrays(info, arrays, str(where))
-    for role in ("train_labels", "test_labels", "train_images", "test_images"):
+    for role in _VERIFY_ORDER:
         _verify(info, role, idx_bytes(arrays[role]), Path(f"{where}[{role}]"), strict)
-    return LoadedDataset(
-        name=info.name,
-        x_train=arrays["train_images"],
-        y_train=arrays["train_labels"],
-        x_test=arrays["test_images"],
-        y_test=arrays["test_labels"],
-        source=str(where),
-        sha256={FILE_NAMES[r]: info.sha256[FILE_NAMES[r]] for r in FILE_NAMES},
-    )
+    return _verified_dataset(info, arrays, str(where))
 
 
 def _load_npz(info: DatasetInfo, path: Path, strict: bool) -> LoadedDataset:
@@ -219,7 +223,9 @@ def _download(info: DatasetInfo) -> LoadedDataset:
     import keras
 
     loader = {"mnist": keras.datasets.mnist, "fashion_mnist": keras.datasets.fashion_mnist}
-    (x_train, y_train), (x_test, y_test) = loader[info.name].load_data()
+    # Keras announces downloads on stdout, which `cnnlab train` keeps for its JSON result.
+    with contextlib.redirect_stdout(sys.stderr):
+        (x_train, y_train), (x_test, y_test) = loader[info.name].load_data()
     arrays = {
         "train_images": x_train,
         "train_labels": y_train,
