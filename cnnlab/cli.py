@@ -15,39 +15,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnlab import __version__
-from cnnlab.errors import CnnlabError, TrainingFailed
+from cnnlab.cliutil import data_location, import_tensorflow_quietly, run_command
+from cnnlab.errors import TrainingFailed
 from cnnlab.space import PRECISIONS, DataSpec, TrainSpec, check_choice
-
-
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
-
-    TensorFlow writes those lines to file descriptor 2 before its logging is configured, so
-    TF_CPP_MIN_LOG_LEVEL alone cannot hide them; stderr is pointed at /dev/null for the
-    import only. A user who sets TF_CPP_MIN_LOG_LEVEL (e.g. 0 to debug) sees everything.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
-        import tensorflow
-
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _add_arch_overrides(parser: argparse.ArgumentParser) -> None:
@@ -137,25 +113,73 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--validation-size", type=int, default=default_data.validation_size)
     group.add_argument("--train-subset", type=int, help="use only this many training images")
+    commands.add_parser(
+        "list", help="list the shipped sweeps with their question, size and estimated time"
+    )
+    studies = commands.add_parser("studies", help="list (or delete) the studies in a runs folder")
+    studies.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    studies.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
+    studies.add_argument("--delete", metavar="STUDY", help="delete this study and its trials")
+    for name, text in _DELEGATED.items():
+        commands.add_parser(name, help=text, add_help=False)
     return parser
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from cnnlab.design import cells
+    from cnnlab.estimate import format_duration, sweep_seconds
+    from cnnlab.registry import load_sweep, question, shipped_names
+
+    rows = []
+    for name in shipped_names():
+        sweep = load_sweep(name)
+        trials = sweep.n_trials if sweep.design == "search" else len(cells(sweep))
+        arms = f"{len(sweep.arm_labels())} arms"
+        duration = format_duration(sweep_seconds(sweep))
+        rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
+    width = max(len(r[0]) for r in rows)
+    for name, design, arms, size, duration, text in rows:
+        text = text if len(text) <= 90 else text[:89] + "…"
+        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>11}  ~{duration:<14} {text}")
+    print(
+        "\nRun one with: python -m cnnlab.sweep NAME   (--quick: a one-minute smoke run; "
+        "--dry-run: check without training)"
+    )
+    return 0
+
+
+def _cmd_studies(args: argparse.Namespace) -> int:
+    from cnnlab.studies import default_storage_url, delete_study, list_studies, open_storage
+
+    if args.storage is None and not (args.runs_dir / "optuna.db").is_file():
+        print(f"No studies yet: {args.runs_dir / 'optuna.db'} does not exist.")
+        return 0
+    storage = open_storage(args.storage or default_storage_url(args.runs_dir))
+    if args.delete:
+        delete_study(storage, args.delete)
+        print(f"Deleted study {args.delete} (its MLflow runs are kept).")
+        return 0
+    rows = list_studies(storage)
+    if not rows:
+        print("No studies.")
+    for row in rows:
+        counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(row["counts"].items()))
+        kind = "quick" if row["quick"] else "full"
+        print(
+            f"{row['name']:<28} sweep {row['sweep']:<20} {kind:<5} created {row['created']}  "
+            f"trials: {counts or 'none'}"
+        )
+    return 0
 
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     arch = _arch_from_args(args)
     check_choice("train.precision", args.precision, PRECISIONS)
-    _import_tensorflow_quietly()
+    import_tensorflow_quietly()
     from cnnlab.model import build_model, summary_table
 
     print(summary_table(arch, build_model(arch, precision=args.precision, name=args.arch)), end="")
     return 0
-
-
-def _data_location(args: argparse.Namespace) -> tuple[Path | None, bool, Path]:
-    keras_home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    if args.data_dir is not None:
-        return args.data_dir, True, keras_home
-    env_dir = os.environ.get("CNNLAB_DATA_DIR")
-    return (Path(env_dir) if env_dir else None), False, keras_home
 
 
 def _epoch_line(epochs: int) -> Any:
@@ -192,7 +216,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             train_subset=args.train_subset,
         ),
     )
-    data_dir, only_data_dir, keras_home = _data_location(args)
+    data_dir, only_data_dir, keras_home = data_location(args.data_dir)
     dataset = load_dataset(
         spec.data.dataset, data_dir=data_dir, only_data_dir=only_data_dir, keras_home=keras_home
     )
@@ -203,7 +227,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_subset=spec.data.train_subset,
     )
 
-    _import_tensorflow_quietly()  # after the cheap checks above, so input errors come fast
+    import_tensorflow_quietly()  # after the cheap checks above, so input errors come fast
     import tensorflow as tf
 
     if args.threads is not None:
@@ -257,18 +281,36 @@ def _versions() -> dict[str, str]:
     return out
 
 
+# Commands with their own module and parser; `cnnlab NAME ...` is `python -m cnnlab.NAME ...`.
+_DELEGATED = {
+    "sweep": "run a sweep (python -m cnnlab.sweep NAME --help)",
+    "ui": "start the MLflow UI over a runs folder (python -m cnnlab.ui --help)",
+}
+
+
+def _delegate(name: str, argv: list[str]) -> int:
+    if name == "sweep":
+        from cnnlab import sweep
+
+        return sweep.main(argv)
+    from cnnlab import ui
+
+    return ui.main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `cnnlab` command line; returns the exit status."""
-    args = _build_parser().parse_args(argv)
-    handlers = {"summary": _cmd_summary, "train": _cmd_train}
-    try:
-        return handlers[args.command](args)
-    except CnnlabError as error:
-        sys.stderr.write(f"cnnlab: error: {error}\n")
-        return error.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("\ncnnlab: interrupted\n")
-        return 130
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in _DELEGATED:
+        return _delegate(arguments[0], arguments[1:])
+    args = _build_parser().parse_args(arguments)
+    handlers = {
+        "summary": _cmd_summary,
+        "train": _cmd_train,
+        "list": _cmd_list,
+        "studies": _cmd_studies,
+    }
+    return run_command(lambda: handlers[args.command](args))
 
 
 if __name__ == "__main__":

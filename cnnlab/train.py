@@ -16,6 +16,7 @@ No healthy run comes near the ceiling (chance level is ln 10 ≈ 2.3).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import sys
@@ -70,6 +71,7 @@ class TrainingResult:
     flops: int
     split_hash: str
     data_order_hash: str
+    init_hash: str  # fingerprint of the initial weights (equal across arms where shapes allow)
     threads: dict[str, int]
     wall_seconds: float
     model: Any = field(repr=False, compare=False, default=None)
@@ -157,6 +159,15 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def weights_hash(model: keras.Model) -> str:
+    """A short fingerprint of a model's weights, layer by layer."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     scores = model.evaluate(x, y, batch_size=_EVAL_BATCH, verbose=0, return_dict=True)
     return float(scores["loss"]), float(scores["accuracy"])
@@ -194,6 +205,7 @@ def train_and_evaluate(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    init_hash = weights_hash(model)
     x_train, x_val, x_test = (_as_inputs(x) for x in (data.x_train, data.x_val, data.x_test))
     y_train = data.y_train.astype(np.int32)
     epochs, batch_size = spec.train.epochs, spec.train.batch_size
@@ -257,6 +269,7 @@ def train_and_evaluate(
         flops=forward_flops(spec.arch),
         split_hash=data.split_hash,
         data_order_hash=data_order_hash(seed, epochs, len(y_train)),
+        init_hash=init_hash,
         threads=thread_settings(),
         wall_seconds=time.perf_counter() - started,
         model=model,

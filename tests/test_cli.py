@@ -47,9 +47,18 @@ def test_installed_console_script_and_module_agree() -> None:
 
 def test_divergent_training_is_a_failure_with_reason(mnist_dir: Path) -> None:
     done = run_cli(
-        "train", "--arch", "small", "--epochs", "1", "--lr", "1e4",
-        "--train-subset", "2000", "--data-dir", str(mnist_dir),
-    )  # fmt: skip
+        "train",
+        "--arch",
+        "small",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e4",
+        "--train-subset",
+        "2000",
+        "--data-dir",
+        str(mnist_dir),
+    )
     assert done.returncode == 3, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["status"] == "failed" and result["reason"] == "nan_loss"

@@ -121,8 +121,13 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 def test_nothing_found_lists_every_place_looked(tmp_path: Path) -> None:
     info = _info(_arrays())
     with pytest.raises(DataError) as error:
-        load_dataset("tiny", data_dir=tmp_path, info=info, keras_home=tmp_path / "keras",
-                     allow_download=False)  # fmt: skip
+        load_dataset(
+            "tiny",
+            data_dir=tmp_path,
+            info=info,
+            keras_home=tmp_path / "keras",
+            allow_download=False,
+        )
     message = str(error.value)
     assert "Tiny was not found" in message
     assert str(tmp_path) in message and str(tmp_path / "keras" / "datasets" / "tiny") in message
@@ -158,9 +163,13 @@ def test_npz_loads_and_verifies(tmp_path: Path) -> None:
 
 def test_npz_with_pickled_objects_is_refused_not_unpickled(tmp_path: Path) -> None:
     arrays = _arrays()
-    np.savez(tmp_path / "tiny.npz", x_train=np.array([{"evil": 1}], dtype=object),
-             y_train=arrays["train_labels"], x_test=arrays["test_images"],
-             y_test=arrays["test_labels"])  # fmt: skip
+    np.savez(
+        tmp_path / "tiny.npz",
+        x_train=np.array([{"evil": 1}], dtype=object),
+        y_train=arrays["train_labels"],
+        x_test=arrays["test_images"],
+        y_test=arrays["test_labels"],
+    )
     with pytest.raises(DataError, match=r"tiny\.npz"):
         _load(tmp_path, _info(arrays))
 
@@ -168,8 +177,13 @@ def test_npz_with_pickled_objects_is_refused_not_unpickled(tmp_path: Path) -> No
 def test_truncated_npz_is_a_clear_error(tmp_path: Path) -> None:
     arrays = _arrays()
     path = tmp_path / "tiny.npz"
-    np.savez(path, x_train=arrays["train_images"], y_train=arrays["train_labels"],
-             x_test=arrays["test_images"], y_test=arrays["test_labels"])  # fmt: skip
+    np.savez(
+        path,
+        x_train=arrays["train_images"],
+        y_train=arrays["train_labels"],
+        x_test=arrays["test_images"],
+        y_test=arrays["test_labels"],
+    )
     path.write_bytes(path.read_bytes()[:500])
     with pytest.raises(DataError, match=r"truncated or not a valid \.npz"):
         _load(tmp_path, _info(arrays))

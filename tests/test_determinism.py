@@ -16,8 +16,21 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 def _start(seed: int, mnist_dir: Path) -> subprocess.Popen[str]:
-    args = ["train", "--epochs", "2", "--train-subset", "3000", "--validation-size", "1000",
-            "--seed", str(seed), "--threads", "1", "--data-dir", str(mnist_dir)]  # fmt: skip
+    args = [
+        "train",
+        "--epochs",
+        "2",
+        "--train-subset",
+        "3000",
+        "--validation-size",
+        "1000",
+        "--seed",
+        str(seed),
+        "--threads",
+        "1",
+        "--data-dir",
+        str(mnist_dir),
+    ]
     return subprocess.Popen(
         [sys.executable, "-m", "cnnlab", *args],
         stdout=subprocess.PIPE,

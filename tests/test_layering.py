@@ -17,6 +17,8 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
+            # `from cnnlab import sweep` imports the module cnnlab.sweep
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
@@ -27,27 +29,53 @@ def _modules() -> dict[str, set[str]]:
     }
 
 
-def test_tensorflow_only_in_data_model_train_probes_and_the_cli() -> None:
+def _importers_of(*tops: str) -> set[str]:
+    return {
+        module
+        for module, imports in _modules().items()
+        if any(name.split(".")[0] in tops for name in imports)
+    }
+
+
+def _outside(modules: set[str], allowed: tuple[str, ...]) -> set[str]:
+    return {m for m in modules if not m.startswith(allowed)}
+
+
+def test_tensorflow_only_in_data_model_train_probes_and_the_entry_points() -> None:
     allowed = ("cnnlab.data", "cnnlab.model", "cnnlab.train", "cnnlab.probes", "cnnlab.cli")
-    for module, imports in _modules().items():
-        if any(name.split(".")[0] in ("tensorflow", "keras") for name in imports):
-            assert module.startswith(allowed), module
+    assert _outside(_importers_of("tensorflow", "keras"), allowed) == set()
 
 
-def test_space_geometry_and_presets_import_only_the_standard_library_and_each_other() -> None:
-    inner = {"cnnlab.errors", "cnnlab.geometry", "cnnlab.space"}
-    for module in ("cnnlab.space", "cnnlab.geometry", "cnnlab.errors", "cnnlab.presets"):
+def test_mlflow_only_in_tracking() -> None:
+    assert _importers_of("mlflow") == {"cnnlab.tracking"}
+
+
+def test_plotting_only_in_report() -> None:
+    assert _outside(_importers_of("matplotlib", "seaborn"), ("cnnlab.report",)) == set()
+
+
+def test_optuna_only_in_the_study_layer() -> None:
+    allowed = ("cnnlab.objective", "cnnlab.studies", "cnnlab.runner", "cnnlab.results")
+    assert _outside(_importers_of("optuna"), allowed) == set()
+
+
+def test_declarations_import_only_the_standard_library_and_each_other() -> None:
+    inner = {"cnnlab.errors", "cnnlab.geometry", "cnnlab.space", "cnnlab.design"}
+    for module in (*inner, "cnnlab.presets"):
         for name in _modules()[module]:
             top = name.split(".")[0]
-            assert top in sys.stdlib_module_names or name in inner or top == "__future__", (
+            parent = name.rsplit(".", 1)[0]
+            internal = name in inner or parent in inner
+            assert top in sys.stdlib_module_names or internal or top == "__future__", (
                 f"{module} imports {name}"
             )
 
 
-def test_nothing_imports_the_cli() -> None:
+def test_only_the_entry_points_import_the_entry_points() -> None:
+    entry_points = {"cnnlab.cli", "cnnlab.sweep", "cnnlab.ui", "cnnlab.__main__"}
     for module, imports in _modules().items():
-        if module not in ("cnnlab.cli", "cnnlab.__main__"):
-            assert "cnnlab.cli" not in imports, module
+        if module not in entry_points:
+            assert not imports & entry_points, module
 
 
 def test_importing_the_package_and_specs_does_not_import_tensorflow() -> None:

@@ -28,9 +28,21 @@ def test_keras_model_matches_the_plan(arch, pooling: str) -> None:  # type: igno
 def test_seed_layer_types_are_reproduced() -> None:
     types = [type(layer).__name__ for layer in build_model(geron).layers]
     assert types == [
-        "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D", "MaxPooling2D", "Conv2D", "Conv2D",
-        "MaxPooling2D", "Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense",
-    ]  # fmt: skip
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Flatten",
+        "Dense",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
+    ]
     model = build_model(small)
     assert model.count_params() == 113_386
     assert model.layers[-1].activation.__name__ == "softmax"

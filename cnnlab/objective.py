@@ -1,0 +1,85 @@
+"""From an Optuna trial to a trained cell: parameters, per-epoch reports and pruning.
+
+Enumerated designs enqueue each cell's parameters (`cell_params`) so that Optuna's trial
+*is* the cell; the search design lets the sampler choose factor levels (`suggest_cell`).
+Either way the trial reports a value per epoch, and only a search may prune: claims need
+every replicate. This module computes and returns; it never writes files or MLflow runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from cnnlab.data import Splits
+from cnnlab.design import Cell, Sweep, replace_path
+from cnnlab.train import EpochRecord, TrainingResult, train_and_evaluate
+
+SEED_PARAM = "seed"
+BACKGROUND_PARAM = "background"
+_SEED_RANGE = (0, 2**31 - 1)
+
+
+def cell_params(cell: Cell) -> dict[str, Any]:
+    """The Optuna parameters that identify a cell: factor labels, seed (and background)."""
+    params: dict[str, Any] = dict(cell.levels)
+    params[SEED_PARAM] = cell.seed
+    if cell.background is not None:
+        params[BACKGROUND_PARAM] = cell.background
+    return params
+
+
+def register_distributions(trial: optuna.Trial, sweep: Sweep) -> dict[str, Any]:
+    """Declare every parameter's distribution on the trial; returns the trial's values."""
+    values: dict[str, Any] = {
+        f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in sweep.factors
+    }
+    values[SEED_PARAM] = trial.suggest_int(SEED_PARAM, *_SEED_RANGE)
+    if sweep.design == "randomized":
+        values[BACKGROUND_PARAM] = trial.suggest_int(BACKGROUND_PARAM, 0, 10_000)
+    return values
+
+
+def suggest_cell(trial: optuna.Trial, sweep: Sweep) -> Cell:
+    """A search trial's cell: the sampler picks each factor's level; the seed is fixed."""
+    levels = {f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in sweep.factors}
+    seed = sweep.seed_values[0]
+    spec = sweep.base
+    for factor in sweep.factors:
+        spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
+    arm = "+".join(levels[f.path] for f in sweep.factors)
+    return Cell(sweep=sweep.name, arm=arm, levels=levels, seed=seed, background=None, spec=spec)
+
+
+def objective_metric(sweep: Sweep) -> str:
+    """What a trial's value is: validation accuracy for a search (the test set stays unseen
+    by model selection), test accuracy for designs that test claims."""
+    return "val_accuracy" if sweep.design == "search" else "test_accuracy"
+
+
+def train_trial(
+    trial: optuna.Trial,
+    cell: Cell,
+    splits: Splits,
+    *,
+    prune: bool,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainingResult:
+    """Train `cell`, reporting validation accuracy to `trial` each epoch.
+
+    With `prune`, raises `optuna.TrialPruned` when the study's pruner says so.
+    """
+
+    def report(record: EpochRecord) -> None:
+        if on_epoch is not None:
+            on_epoch(record)
+        trial.report(record.val_accuracy, step=record.epoch)
+        if prune and trial.should_prune():
+            raise optuna.TrialPruned(
+                f"pruned after epoch {record.epoch} (val accuracy {record.val_accuracy:.4f})"
+            )
+
+    return train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=report, progress=progress)

@@ -1,0 +1,214 @@
+"""Optuna storage for sweeps: opening versioned studies, refusing changed definitions, reaping.
+
+One storage (default `sqlite:///<runs dir>/optuna.db`) holds every sweep's studies. A sweep's
+study is named after the sweep (`pooling`, `pooling-quick`, and `pooling-v2`... after
+`--new-study`); a rerun continues the newest version. The study keeps the hash of the sweep's
+definition; resuming with a different definition is refused with a message naming `--new-study`.
+
+Trials record their owner (host, pid, process start time) and a heartbeat. A RUNNING trial
+is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the same host and
+the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another host. A live
+worker's trial is never reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from cnnlab.errors import CnnlabError
+
+STALE_AFTER_S = 1800.0  # heartbeat age after which another host's trial counts as dead
+ATTR_SWEEP = "cnnlab.sweep"
+ATTR_CONFIG = "cnnlab.config_hash"
+ATTR_CLAIMS = "cnnlab.claims_hash"
+ATTR_QUICK = "cnnlab.quick"
+ATTR_CELL = "cnnlab.cell"
+ATTR_OWNER = "cnnlab.owner"
+ATTR_HEARTBEAT = "cnnlab.heartbeat"
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)  # cnnlab prints its own progress
+
+
+class StudyMismatchError(CnnlabError):
+    """The stored study was made from a different sweep definition."""
+
+
+def default_storage_url(runs_dir: Path) -> str:
+    return f"sqlite:///{(runs_dir / 'optuna.db').resolve()}"
+
+
+def open_storage(url: str) -> BaseStorage:
+    """An Optuna storage for `url`: an RDB URL, or a `.journal` / `.log` file path."""
+    if url.endswith((".journal", ".log")) and "://" not in url:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(url))
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+    except Exception as error:
+        raise CnnlabError(
+            f"Cannot open the Optuna storage {url!r}: {type(error).__name__}: {error}. "
+            "Check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@host/db)."
+        ) from None
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    # SQLite: wait for a lock instead of failing at once when another process writes.
+    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+
+
+def _versions(storage: BaseStorage, base: str) -> list[tuple[int, str]]:
+    pattern = re.compile(rf"^{re.escape(base)}(?:-v(\d+))?$")
+    found = []
+    for study in storage.get_all_studies():
+        match = pattern.match(study.study_name)
+        if match:
+            found.append((int(match.group(1) or 1), study.study_name))
+    return sorted(found)
+
+
+def open_study(
+    storage: BaseStorage,
+    base_name: str,
+    *,
+    config_hash: str,
+    claims_hash: str,
+    sweep_name: str,
+    quick: bool,
+    new_study: bool,
+    direction: Literal["minimize", "maximize"] = "maximize",
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """The newest study of `base_name`, or a new one; refuses a changed definition."""
+    versions = _versions(storage, base_name)
+    if versions and not new_study:
+        name = versions[-1][1]
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        stored = study.user_attrs.get(ATTR_CONFIG)
+        if stored != config_hash:
+            raise StudyMismatchError(
+                f"The sweep definition changed since study {name!r} was started (definition "
+                f"hash {stored} in the store, {config_hash} now): its finished replicates would "
+                f"not mean the same thing. Run again with --new-study to start {base_name}-v"
+                f"{versions[-1][0] + 1} (the old study and its runs are kept), or undo the change."
+            )
+        return study
+    version = versions[-1][0] + 1 if versions else 1
+    name = base_name if version == 1 else f"{base_name}-v{version}"
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner
+    )
+    for key, value in (
+        (ATTR_SWEEP, sweep_name),
+        (ATTR_CONFIG, config_hash),
+        (ATTR_CLAIMS, claims_hash),
+        (ATTR_QUICK, quick),
+        ("cnnlab.created", time.strftime("%Y-%m-%d %H:%M:%S")),
+    ):
+        study.set_user_attr(key, value)
+    return study
+
+
+# --- ownership and reaping ---------------------------------------------------------------
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (ticks since boot), which tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_record() -> dict[str, Any]:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
+    """True only when the trial's owner is provably dead (see the module docstring)."""
+    owner = trial.user_attrs.get(ATTR_OWNER)
+    heartbeat = trial.user_attrs.get(ATTR_HEARTBEAT)
+    now = time.time() if now is None else now
+    if isinstance(owner, dict) and owner.get("host") == socket.gethostname():
+        pid = int(owner.get("pid", -1))
+        if not _pid_alive(pid):
+            return True
+        start = owner.get("start")
+        return start is not None and _process_start(pid) not in (None, start)
+    if heartbeat is None:
+        return False  # no evidence either way: leave it alone
+    return now - float(heartbeat) > STALE_AFTER_S
+
+
+@dataclass(frozen=True)
+class Reaped:
+    number: int
+    cell: str | None
+    mlflow_run_id: str | None
+
+
+def reap_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[Reaped]:
+    """Mark RUNNING trials whose owner is gone as FAIL; returns what was reaped."""
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if owner_is_gone(trial):
+            storage.set_trial_user_attr(trial._trial_id, "cnnlab.state", "reaped")
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            reaped.append(
+                Reaped(
+                    number=trial.number,
+                    cell=trial.user_attrs.get(ATTR_CELL),
+                    mlflow_run_id=trial.user_attrs.get("cnnlab.mlflow_run_id"),
+                )
+            )
+    return reaped
+
+
+def list_studies(storage: BaseStorage) -> list[dict[str, Any]]:
+    """One row per study: name, sweep, trials by state, creation time."""
+    rows = []
+    for summary in storage.get_all_studies():
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        counts: dict[str, int] = {}
+        for trial in study.get_trials(deepcopy=False):
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        rows.append(
+            {
+                "name": summary.study_name,
+                "sweep": study.user_attrs.get(ATTR_SWEEP, "?"),
+                "quick": study.user_attrs.get(ATTR_QUICK, False),
+                "created": study.user_attrs.get("cnnlab.created", "?"),
+                "counts": counts,
+            }
+        )
+    return rows
+
+
+def delete_study(storage: BaseStorage, name: str) -> None:
+    names = [s.study_name for s in storage.get_all_studies()]
+    if name not in names:
+        raise CnnlabError(f"There is no study called {name!r}; the studies are {sorted(names)}.")
+    optuna.delete_study(study_name=name, storage=storage)

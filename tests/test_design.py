@@ -1,0 +1,151 @@
+"""Sweep declarations: validation, design enumeration, pairing structure and definition hashes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from cnnlab.design import (
+    Background,
+    Claim,
+    Factor,
+    Sweep,
+    background_values,
+    cells,
+    claims_hash,
+    config_hash,
+    get_path,
+    replace_path,
+)
+from cnnlab.errors import SpecError
+from cnnlab.presets import small
+from cnnlab.space import TrainSpec, TrialSpec
+
+BASE = TrialSpec(arch=small, train=TrainSpec(epochs=1))
+POOLING = Factor(path="arch.pooling", levels=("max", "avg", "none"))
+KERNEL = Factor(path="arch.blocks.0.kernel_size", levels=(3, 7), labels=("k3", "k7"))
+
+
+def _sweep(**changes: object) -> Sweep:
+    fields: dict[str, object] = {"name": "t", "base": BASE, "factors": (POOLING,), "seeds": 4}
+    fields.update(changes)
+    return Sweep(**fields)  # type: ignore[arg-type]
+
+
+def test_ablation_design_is_arms_times_seeds_replicate_by_replicate() -> None:
+    design = cells(_sweep())
+    assert len(design) == 3 * 4
+    assert [c.arm for c in design[:3]] == ["max", "avg", "none"]
+    assert [c.seed for c in design[:3]] == [0, 0, 0]
+    assert design[5].run_name == "t/none/seed=01"
+    assert {c.spec.arch.pooling for c in design} == {"max", "avg", "none"}
+    assert len({c.key for c in design}) == len(design)
+
+
+def test_factorial_design_is_the_full_grid() -> None:
+    design = cells(_sweep(design="factorial", factors=(POOLING, KERNEL), seeds=2))
+    assert len(design) == 3 * 2 * 2
+    assert design[1].arm == "max+k7" and design[1].spec.arch.blocks[0].kernel_size == 7
+    assert design[1].levels == {"arch.pooling": "max", "arch.blocks.0.kernel_size": "k7"}
+
+
+def test_randomized_backgrounds_are_shared_within_a_replicate() -> None:
+    sweep = _sweep(
+        design="randomized",
+        backgrounds=(
+            Background(path="arch.dropout", choices=(0.0, 0.25, 0.5)),
+            Background(path="arch.blocks.1.filters", choices=(16, 32, 64)),
+        ),
+        n_backgrounds=3,
+        seeds=2,
+    )
+    design = cells(sweep)
+    assert len(design) == 3 * 2 * 3  # arms × seeds × backgrounds
+    for seed in (0, 1):
+        for bg in range(3):
+            replicate = [c for c in design if c.seed == seed and c.background == bg]
+            assert len(replicate) == 3
+            drawn = {(c.spec.arch.dropout, c.spec.arch.blocks[1].filters) for c in replicate}
+            assert len(drawn) == 1  # every arm of the replicate has the same background
+            assert drawn == {tuple(background_values(sweep, bg).values())}
+    draws = {tuple(background_values(sweep, bg).values()) for bg in range(3)}
+    assert len(draws) > 1
+
+
+def test_definition_hash_ignores_seeds_and_claims_but_not_the_spec() -> None:
+    sweep = _sweep()
+    assert config_hash(sweep) == config_hash(dataclasses.replace(sweep, seeds=20))
+    claim = Claim(statement="max beats avg", better="max", worse="avg")
+    with_claim = dataclasses.replace(sweep, claims=(claim,))
+    assert config_hash(sweep) == config_hash(with_claim)
+    assert claims_hash(sweep) != claims_hash(with_claim)
+    longer = dataclasses.replace(sweep, base=TrialSpec(arch=small, train=TrainSpec(epochs=2)))
+    assert config_hash(sweep) != config_hash(longer)
+    other_levels = dataclasses.replace(
+        sweep, factors=(Factor(path="arch.pooling", levels=("max", "avg")),)
+    )
+    assert config_hash(sweep) != config_hash(other_levels)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "text"),
+    [
+        ({"factors": (Factor(path="arch.poolin", levels=("max",)),)}, "factors", "arch.poolin"),
+        ({"factors": (Factor(path="arch.pooling", levels=("mean",)),)}, "factors", "'mean'"),
+        ({"factors": (POOLING, KERNEL)}, "factors", "factorial"),
+        ({"design": "grid"}, "design", "'grid'"),
+        ({"seeds": 0}, "seeds", "seeds"),
+        ({"name": "has space"}, "name", "has space"),
+        (
+            {"claims": (Claim(statement="x", better="max", worse="mean"),)},
+            "claims.0",
+            "arms are",
+        ),
+        ({"baseline_band": (0.99, 0.98)}, "baseline_band", "low < high"),
+        (
+            {
+                "design": "factorial",
+                "factors": (POOLING, Factor(path="arch.pooling", levels=("max",))),
+            },
+            "factors",
+            "overlap",
+        ),
+        (
+            {
+                "design": "factorial",
+                "factors": (
+                    KERNEL,
+                    Factor(path="arch.blocks", levels=(small.blocks,), labels=("b",)),
+                ),
+            },
+            "factors",
+            "overlap",
+        ),
+    ],
+)
+def test_invalid_sweeps_name_the_field(changes: dict[str, object], field: str, text: str) -> None:
+    with pytest.raises(SpecError) as error:
+        _sweep(**changes)
+    assert error.value.field == field
+    assert text in str(error.value)
+
+
+def test_factor_labels_are_required_for_values_that_are_not_plain() -> None:
+    with pytest.raises(SpecError, match="labels"):
+        Factor(path="arch.blocks", levels=(small.blocks,))
+    with pytest.raises(SpecError, match="may not contain"):
+        Factor(path="arch.pooling", levels=("max",), labels=("a/b",))
+
+
+def test_replace_and_get_path() -> None:
+    spec = replace_path(BASE, "arch.blocks.1.filters", 64)
+    assert get_path(spec, "arch.blocks.1.filters") == 64
+    assert get_path(spec, "arch.blocks.0.filters") == 32
+    with pytest.raises(SpecError, match="no field 'widht'"):
+        replace_path(BASE, "arch.widht", 3)
+    with pytest.raises(SpecError, match="index 5 does not exist"):
+        replace_path(BASE, "arch.blocks.5.filters", 3)
+    with pytest.raises(SpecError) as error:
+        replace_path(BASE, "arch.pooling", "mean")
+    assert error.value.field == "arch.pooling"

@@ -1,0 +1,153 @@
+"""`python -m cnnlab.sweep` as a user runs it, on the real MNIST: the quick smoke run, every
+shipped sweep's dry run, and interruption by Ctrl-C and by kill -9 followed by a resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+from cnnlab.errors import CnnlabError
+from cnnlab.registry import load_sweep, shipped_names
+from cnnlab.runner import SweepOptions, run_sweep
+from cnnlab.studies import default_storage_url, open_storage
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+SMALL_SWEEP = '''"""Interruption test sweep.
+Question: does a sweep survive being stopped?
+"""
+from cnnlab.design import Factor, Sweep
+from cnnlab.presets import small
+from cnnlab.space import DataSpec, TrainSpec, TrialSpec
+
+SWEEP = Sweep(
+    name="stopme",
+    base=TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=64),
+                   data=DataSpec(train_subset=2000, validation_size=1000)),
+    factors=(Factor(path="arch.pooling", levels=("max", "avg")),),
+    seeds=3,
+)
+'''
+
+
+def _sweep_process(args: list[str], mnist_dir: Path, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "CNNLAB_DATA_DIR": str(mnist_dir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnlab.sweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def _trials(runs: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    try:
+        # While the sweep creates its store, a reader may see it half-made: try again later.
+        storage = open_storage(default_storage_url(runs))
+        return optuna.load_study(study_name=name, storage=storage).get_trials()
+    except (KeyError, CnnlabError):
+        return []
+
+
+def _mlflow_runs(runs: Path, experiment: str) -> list:  # type: ignore[type-arg]
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    exp = client.get_experiment_by_name(experiment)
+    return list(client.search_runs([exp.experiment_id], max_results=1000))
+
+
+def _wait_for_running_after_a_complete(runs: Path, name: str, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (runs / "optuna.db").exists():
+            states = [t.state for t in _trials(runs, name)]
+            if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING:
+                time.sleep(0.5)  # let the trial get into training
+                return
+        time.sleep(0.3)
+    raise AssertionError("the sweep never reached a running trial after a finished one")
+
+
+def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path) -> None:
+    process = _sweep_process(["pooling", "--quick"], mnist_dir, tmp_path)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert "4 arms × 3 paired seeds = 12 trials" in err  # the plan, before it starts
+    assert "[12/12] pooling/strided/seed=02" in err  # progress
+    assert "Study pooling-quick: 12 of 12 replicates finished" in out  # the summary
+    for arm in ("max", "avg", "none", "strided"):
+        assert f"\n{arm} " in out  # a summary row per arm
+    assert "#/experiments/" in out and "/runs" in out
+    runs = tmp_path / "runs"
+    assert (runs / "results" / "pooling-quick" / "results.csv").is_file()
+    mlflow_runs = _mlflow_runs(runs, "pooling")
+    parents = [r for r in mlflow_runs if r.data.tags.get("cnnlab.role") == "parent"]
+    children = [r for r in mlflow_runs if r.data.tags.get("cnnlab.role") == "trial"]
+    assert len(parents) == 1 and len(children) == 12
+    assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in children)
+    client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
+    for child in children:
+        assert child.info.status == "FINISHED"
+        steps = [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")]
+        assert steps == [1]
+
+
+def test_every_shipped_sweep_passes_dry_run(mnist_dir: Path, tmp_path: Path) -> None:
+    for name in shipped_names():
+        options = SweepOptions(
+            dry_run=True, data_dir=mnist_dir, only_data_dir=True, runs_dir=tmp_path / "runs"
+        )
+        assert run_sweep(load_sweep(name), options) is None
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_stopped_sweep_resumes_without_repeating_finished_replicates(
+    mnist_dir: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    sweep_file = tmp_path / "stopme.py"
+    sweep_file.write_text(SMALL_SWEEP)
+    runs = tmp_path / "runs"
+    args = [str(sweep_file), "--runs-dir", str(runs)]
+    process = _sweep_process(args, mnist_dir, tmp_path)
+    _wait_for_running_after_a_complete(runs, "stopme")
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=120)
+    if stop == signal.SIGINT:
+        assert process.returncode == 130, err
+        assert "Run the same command to resume" in err
+        assert "Traceback" not in err
+        assert TrialState.RUNNING not in [t.state for t in _trials(runs, "stopme")]
+        assert "RUNNING" not in {r.info.status for r in _mlflow_runs(runs, "stopme")}
+    else:
+        assert process.returncode == -signal.SIGKILL
+    finished = {t.number: t.user_attrs["cnnlab.cell"] for t in _trials(runs, "stopme")
+                if t.state == TrialState.COMPLETE}  # fmt: skip
+    assert finished
+
+    again = _sweep_process(args, mnist_dir, tmp_path)
+    _, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    if stop == signal.SIGKILL:
+        assert "Reaped trial" in err
+    trials = _trials(runs, "stopme")
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs["cnnlab.cell"] for t in complete) == sorted(
+        f"{arm}/seed={seed:02d}" for arm in ("max", "avg") for seed in range(3)
+    )
+    for number, cell in finished.items():  # finished replicates kept, not rerun
+        assert [t.number for t in complete if t.user_attrs["cnnlab.cell"] == cell] == [number]
+    assert TrialState.RUNNING not in [t.state for t in trials]
+    statuses = [r.info.status for r in _mlflow_runs(runs, "stopme")]
+    assert "RUNNING" not in statuses
+    assert statuses.count("FINISHED") == 6 + 1  # six trials and the parent

@@ -1,0 +1,245 @@
+"""Running sweeps in-process on tiny synthetic data, with a real Optuna study and MLflow store."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow import MlflowClient
+from optuna.trial import TrialState
+
+import cnnlab.runner
+from cnnlab.data import synthetic_dataset
+from cnnlab.design import Factor, Sweep
+from cnnlab.presets import small
+from cnnlab.results import trials_table
+from cnnlab.runner import SweepOptions, run_sweep
+from cnnlab.space import DataSpec, TrainSpec, TrialSpec
+from cnnlab.studies import (
+    ATTR_OWNER,
+    StudyMismatchError,
+    default_storage_url,
+    open_storage,
+    owner_record,
+    reap_dead_trials,
+)
+from cnnlab.tracking import default_tracking_uri
+
+pytestmark = pytest.mark.integration
+
+DATA = synthetic_dataset(n_train=500, n_test=200, seed=3)
+BASE = TrialSpec(
+    arch=small,
+    train=TrainSpec(epochs=2, batch_size=64),
+    data=DataSpec(dataset="mnist", validation_size=100),
+)
+SWEEP = Sweep(
+    name="t",
+    base=BASE,
+    factors=(Factor(path="arch.pooling", levels=("max", "avg")),),
+    seeds=2,
+    description="test sweep",
+)
+
+
+def _run(runs: Path, sweep: Sweep = SWEEP, **options: object):  # type: ignore[no-untyped-def]
+    return run_sweep(sweep, SweepOptions(runs_dir=runs, **options), dataset=DATA)  # type: ignore[arg-type]
+
+
+def _study(runs: Path, name: str = "t") -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(default_storage_url(runs)))
+
+
+def _client(runs: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=default_tracking_uri(runs))
+
+
+def _runs(runs: Path, experiment: str = "t") -> list:  # type: ignore[type-arg]
+    client = _client(runs)
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    return list(client.search_runs([experiment_id], max_results=1000))
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    outcome = _run(runs)
+    assert outcome is not None and outcome.finished == 4 and not outcome.failed
+    return runs
+
+
+def test_one_complete_trial_per_cell(finished: Path) -> None:
+    trials = _study(finished).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    cells = sorted(t.user_attrs["cnnlab.cell"] for t in trials)
+    assert cells == ["avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"]
+    assert {t.params["arch.pooling"] for t in trials} == {"max", "avg"}
+    assert {t.params["seed"] for t in trials} == {0, 1}
+
+
+def test_mlflow_has_one_parent_with_a_nested_child_per_trial(finished: Path) -> None:
+    runs = _runs(finished)
+    parents = [r for r in runs if r.data.tags.get("cnnlab.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("cnnlab.role") == "trial"]
+    assert len(parents) == 1 and len(children) == 4
+    parent = parents[0]
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "t"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(c.info.run_name for c in children) == [
+        "t/avg/seed=00", "t/avg/seed=01", "t/max/seed=00", "t/max/seed=01",
+    ]  # fmt: skip
+    client = _client(finished)
+    for child in children:
+        assert child.info.status == "FINISHED"
+        params, tags = child.data.params, child.data.tags
+        assert params["arch.pooling"] == tags["cnnlab.arm"]
+        assert params["train.epochs"] == "2" and params["arch.blocks.0.filters"] == "32"
+        assert params["data.validation_size"] == "100" and params["seed"] == tags["cnnlab.seed"]
+        for key in (
+            "cnnlab.git_commit",
+            "cnnlab.versions",
+            "cnnlab.threads",
+            "cnnlab.trial_number",
+        ):
+            assert tags[key], key
+        assert tags["cnnlab.state"] == "COMPLETE"
+        history = client.get_metric_history(child.info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == [1, 2]
+        assert child.data.metrics["params"] == 113_386
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"model_summary.txt", "learning_curve.png", "weights"} <= artifacts
+        weights = {a.path for a in client.list_artifacts(child.info.run_id, "weights")}
+        assert weights == {"weights/final.weights.h5"}
+
+
+def test_pairing_is_physical(finished: Path) -> None:
+    results, epochs = trials_table(_study(finished))
+    assert len(results) == 4 and len(epochs) == 8
+    for column in ("split_hash", "data_order_hash", "init_hash"):
+        per_seed = results.groupby("seed")[column].nunique()
+        assert list(per_seed) == [1, 1], column  # equal across arms within a seed
+        assert results[column].nunique() == 2, column  # different across seeds
+
+
+def test_rerun_skips_finished_and_more_seeds_run_only_the_new_ones(
+    finished: Path, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(finished, runs)
+    _run(runs)
+    assert len(_study(runs).get_trials()) == 4
+    _run(runs, seeds=3)
+    trials = _study(runs).get_trials()
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["cnnlab.cell"] for t in trials}) == 6
+
+
+def test_a_changed_definition_is_refused_until_new_study(finished: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    shutil.copytree(finished, runs)
+    with pytest.raises(StudyMismatchError, match="--new-study"):
+        _run(runs, epochs=1)
+    outcome = _run(runs, epochs=1, new_study=True)
+    assert outcome is not None and outcome.study_name == "t-v2"
+    assert len(_study(runs, "t-v2").get_trials()) == 4
+
+
+def test_a_diverging_trial_fails_and_is_not_finished(tmp_path: Path) -> None:
+    sweep = dataclasses.replace(
+        SWEEP,
+        factors=(Factor(path="train.learning_rate", levels=(1e-3, 1e4), labels=("ok", "huge")),),
+        seeds=1,
+    )
+    outcome = _run(tmp_path, sweep)
+    assert outcome is not None and outcome.failed == ["t/huge/seed=00"]
+    states = {t.user_attrs["cnnlab.cell"]: t.state for t in _study(tmp_path).get_trials()}
+    assert states == {"ok/seed=00": TrialState.COMPLETE, "huge/seed=00": TrialState.FAIL}
+    by_name = {r.info.run_name: r for r in _runs(tmp_path)}
+    assert by_name["t/huge/seed=00"].info.status == "FAILED"
+    assert by_name["t/huge/seed=00"].data.tags["cnnlab.reason"] == "nan_loss"
+    assert by_name["t"].info.status == "KILLED"  # the parent of an incomplete study
+
+
+def test_interrupt_marks_the_running_trial_and_resume_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = cnnlab.runner.train_trial
+    calls = {"n": 0}
+
+    def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cnnlab.runner, "train_trial", interrupted_third)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path)
+    trials = _study(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [TrialState.FAIL]
+    statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
+    assert "RUNNING" not in statuses.values()
+    assert statuses["t/max/seed=01"] == "KILLED" and statuses["t"] == "KILLED"
+    finished_before = {t.number for t in trials if t.state == TrialState.COMPLETE}
+
+    monkeypatch.setattr(cnnlab.runner, "train_trial", real)
+    outcome = _run(tmp_path)
+    assert outcome is not None and not outcome.missing
+    trials = _study(tmp_path).get_trials()
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert len(complete) == 4 and len({t.user_attrs["cnnlab.cell"] for t in complete}) == 4
+    assert finished_before <= {t.number for t in complete}  # finished ones were not repeated
+    assert {r.info.run_name: r.info.status for r in _runs(tmp_path)}["t"] == "FINISHED"
+
+
+def test_reaping_takes_dead_owners_only(tmp_path: Path) -> None:
+    storage = open_storage(default_storage_url(tmp_path))
+    study = optuna.create_study(study_name="r", storage=storage)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    owners = {"dead": {**owner_record(), "pid": int(dead.stdout)}, "live": owner_record()}
+    for label, owner in owners.items():
+        trial = study.ask()
+        trial.set_user_attr(ATTR_OWNER, owner)
+        trial.set_user_attr("cnnlab.cell", label)
+    reaped = reap_dead_trials(study, storage)
+    assert [r.cell for r in reaped] == ["dead"]
+    states = {t.user_attrs["cnnlab.cell"]: t.state for t in study.get_trials()}
+    assert states == {"dead": TrialState.FAIL, "live": TrialState.RUNNING}
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert _run(runs, dry_run=True) is None
+    assert not runs.exists()
+
+
+def test_search_design_samples_and_reports_validation_accuracy(tmp_path: Path) -> None:
+    sweep = Sweep(
+        name="s",
+        design="search",
+        base=BASE,
+        factors=(
+            Factor(path="arch.pooling", levels=("max", "avg")),
+            Factor(path="arch.dropout", levels=(0.0, 0.5), labels=("d0", "d50")),
+        ),
+        seeds=1,
+        n_trials=3,
+        description="search test",
+    )
+    outcome = _run(tmp_path, sweep)
+    assert outcome is not None and outcome.total == 3
+    trials = _study(tmp_path, "s").get_trials()
+    assert len(trials) == 3
+    for trial in trials:
+        assert trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        assert set(trial.params) >= {"arch.pooling", "arch.dropout"}
+        assert sorted(trial.intermediate_values) == [1, 2]
+        if trial.state == TrialState.COMPLETE:
+            result = trial.user_attrs["cnnlab.result"]
+            assert trial.value == result["history"][-1]["val_accuracy"]
