@@ -5,9 +5,10 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]  # bench only on request
+nox.options.sessions = ["lint", "typecheck", "tests"]  # bench, sweep, ui: on request
 
 LOCK = "requirements/lock.txt"
+SOURCES = ("cnnlab", "tests", "benchmarks", "experiments", "noxfile.py")
 
 
 def _install(session: nox.Session, extras: str) -> None:
@@ -25,8 +26,8 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Check style and formatting with ruff."""
     session.install("-c", LOCK, "ruff")  # the pinned ruff alone: linting needs no TensorFlow
-    session.run("ruff", "check", "cnnlab", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "cnnlab", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", *SOURCES)
+    session.run("ruff", "format", "--check", *SOURCES)
 
 
 @nox.session
@@ -41,3 +42,17 @@ def bench(session: nox.Session) -> None:
     """Time one training epoch: plain Keras fit against cnnlab's loop (fp32 and bf16)."""
     _install(session, "test")
     session.run("python", "benchmarks/epoch_time.py", *session.posargs)
+
+
+@nox.session
+def sweep(session: nox.Session) -> None:
+    """Run a sweep, e.g. `nox -s sweep -- pooling --quick` (arguments go to cnnlab.sweep)."""
+    _install(session, "test")
+    session.run("python", "-m", "cnnlab.sweep", *(session.posargs or ["pooling", "--quick"]))
+
+
+@nox.session
+def ui(session: nox.Session) -> None:
+    """Start the MLflow UI over runs/ (arguments go to cnnlab.ui, e.g. -- --port 5001)."""
+    _install(session, "test")
+    session.run("python", "-m", "cnnlab.ui", *session.posargs)

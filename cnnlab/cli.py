@@ -228,11 +228,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
 
     import_tensorflow_quietly()  # after the cheap checks above, so input errors come fast
-    import tensorflow as tf
+    from cnnlab.train import set_intra_op_threads, stderr_progress, train_and_evaluate
 
     if args.threads is not None:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    from cnnlab.train import stderr_progress, train_and_evaluate
+        set_intra_op_threads(args.threads)
 
     epochs = spec.train.epochs
     sys.stderr.write(

@@ -1,9 +1,10 @@
-"""From an Optuna trial to a trained cell: parameters, per-epoch reports and pruning.
+"""From an Optuna trial to a trained cell: parameters, splits, per-epoch reports and pruning.
 
 Enumerated designs enqueue each cell's parameters (`cell_params`) so that Optuna's trial
 *is* the cell; the search design lets the sampler choose factor levels (`suggest_cell`).
-Either way the trial reports a value per epoch, and only a search may prune: claims need
-every replicate. This module computes and returns; it never writes files or MLflow runs.
+Either way the trial reports validation accuracy per epoch (`report_epoch`), and only a
+search may prune: claims need every replicate. This module computes and returns; it never
+writes files or MLflow runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import optuna
 
-from cnnlab.data import Splits
+from cnnlab.data import LoadedDataset, make_splits
 from cnnlab.design import Cell, Sweep, replace_path
 from cnnlab.train import EpochRecord, TrainingResult, train_and_evaluate
 
@@ -45,41 +46,36 @@ def register_distributions(trial: optuna.Trial, sweep: Sweep) -> dict[str, Any]:
 def suggest_cell(trial: optuna.Trial, sweep: Sweep) -> Cell:
     """A search trial's cell: the sampler picks each factor's level; the seed is fixed."""
     levels = {f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in sweep.factors}
-    seed = sweep.seed_values[0]
     spec = sweep.base
     for factor in sweep.factors:
         spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
     arm = "+".join(levels[f.path] for f in sweep.factors)
+    seed = sweep.seed_values[0]
     return Cell(sweep=sweep.name, arm=arm, levels=levels, seed=seed, background=None, spec=spec)
 
 
 def objective_metric(sweep: Sweep) -> str:
-    """What a trial's value is: validation accuracy for a search (the test set stays unseen
-    by model selection), test accuracy for designs that test claims."""
+    """What a trial's value is: validation accuracy for a search (model selection never sees
+    the test set), test accuracy for designs that test claims."""
     return "val_accuracy" if sweep.design == "search" else "test_accuracy"
 
 
-def train_trial(
-    trial: optuna.Trial,
+def report_epoch(trial: optuna.Trial, record: EpochRecord, *, prune: bool) -> bool:
+    """Report the epoch's validation accuracy; True when the trial should be pruned now."""
+    trial.report(record.val_accuracy, step=record.epoch)
+    return prune and trial.should_prune()
+
+
+def train_cell(
     cell: Cell,
-    splits: Splits,
+    dataset: LoadedDataset,
     *,
-    prune: bool,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Train `cell`, reporting validation accuracy to `trial` each epoch.
-
-    With `prune`, raises `optuna.TrialPruned` when the study's pruner says so.
-    """
-
-    def report(record: EpochRecord) -> None:
-        if on_epoch is not None:
-            on_epoch(record)
-        trial.report(record.val_accuracy, step=record.epoch)
-        if prune and trial.should_prune():
-            raise optuna.TrialPruned(
-                f"pruned after epoch {record.epoch} (val accuracy {record.val_accuracy:.4f})"
-            )
-
-    return train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=report, progress=progress)
+    """Train one cell on its seed's splits of `dataset`."""
+    data = cell.spec.data
+    splits = make_splits(
+        dataset, cell.seed, validation_size=data.validation_size, train_subset=data.train_subset
+    )
+    return train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=on_epoch, progress=progress)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,33 +34,27 @@ import optuna
 from optuna.trial import TrialState
 
 from cnnlab import __version__
-from cnnlab.data import LoadedDataset, load_dataset, make_splits
+from cnnlab.artifacts import read_trial_files, write_trial_files
+from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.design import Cell, Sweep, cells, claims_hash, config_hash
 from cnnlab.errors import CnnlabError, TrainingFailed
 from cnnlab.estimate import format_duration, sweep_seconds, trial_seconds
 from cnnlab.geometry import count_params
-from cnnlab.objective import (
-    cell_params,
-    objective_metric,
-    register_distributions,
-    suggest_cell,
-    train_trial,
-)
+from cnnlab.objective import cell_params, register_distributions, suggest_cell, train_cell
 from cnnlab.progress import Progress
-from cnnlab.results import FAILURE_ATTR, RESULT_ATTR, result_record, write_tables
-from cnnlab.space import DataSpec, TrialSpec, flat_params
+from cnnlab.results import write_tables
+from cnnlab.space import DataSpec, TrialSpec
 from cnnlab.studies import (
     ATTR_CELL,
-    ATTR_HEARTBEAT,
-    ATTR_OWNER,
     default_storage_url,
     open_storage,
     open_study,
-    owner_record,
     reap_dead_trials,
 )
 from cnnlab.tracking import Tracker, default_tracking_uri
-from cnnlab.train import EpochRecord, TrainingResult, thread_settings
+from cnnlab.train import EpochRecord, thread_settings
+from cnnlab.trials import ActiveTrial, TrialBook
+from cnnlab.workers import WorkerPool
 
 QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
@@ -251,162 +245,83 @@ def suggest_dry(sweep: Sweep) -> Cell:
 # --- the run -------------------------------------------------------------------------------
 
 
-class _CellRunner:
-    """Runs cells as trials: Optuna bookkeeping, MLflow child runs, artifacts, status."""
+def _train_here(book: TrialBook, trial: optuna.Trial, cell: Cell, dataset: LoadedDataset) -> None:
+    """One trial trained in this process (the default, `--workers 1`)."""
+    active = book.begin(trial, cell)
 
-    def __init__(
-        self,
-        sweep: Sweep,
-        study: optuna.Study,
-        tracker: Tracker,
-        experiment_id: str,
-        parent_run_id: str,
-        dataset: LoadedDataset,
-        progress: Progress,
-        common_tags: dict[str, str],
-    ) -> None:
-        self.sweep, self.study, self.tracker = sweep, study, tracker
-        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
-        self.dataset, self.progress, self.common_tags = dataset, progress, common_tags
-        self.failed: list[str] = []
+    def on_epoch(record: EpochRecord) -> None:
+        if book.epoch(active, record):
+            raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
 
-    def _splits(self, cell: Cell) -> Any:
-        data = cell.spec.data
-        return make_splits(
-            self.dataset,
-            cell.seed,
-            validation_size=data.validation_size,
-            train_subset=data.train_subset,
+    try:
+        result = train_cell(
+            cell,
+            dataset,
+            on_epoch=on_epoch,
+            progress=book.progress.batch if book.progress.interactive else None,
         )
+    except TrainingFailed as failure:
+        book.fail(active, failure.to_dict())
+        return
+    except optuna.TrialPruned as pruned:
+        book.prune(active, str(pruned))
+        return
+    except (KeyboardInterrupt, SweepInterrupted):
+        book.interrupt(active)
+        raise
+    with tempfile.TemporaryDirectory() as tmp:
+        book.complete(active, write_trial_files(result, cell, Path(tmp)))
 
-    def run(self, trial: optuna.Trial, cell: Cell) -> None:
-        started = time.monotonic()
-        storage = self.study._storage
-        trial.set_user_attr(ATTR_CELL, cell.key)
-        trial.set_user_attr("cnnlab.arm", cell.arm)
-        trial.set_user_attr("cnnlab.levels", cell.levels)
-        trial.set_user_attr("cnnlab.background", cell.background)
-        trial.set_user_attr(ATTR_OWNER, owner_record())
-        trial.set_user_attr(ATTR_HEARTBEAT, time.time())
-        params = {**flat_params(cell.spec), "seed": cell.seed}
-        if cell.background is not None:
-            params["background"] = cell.background
-        tags = {
-            **self.common_tags,
-            "cnnlab.arm": cell.arm,
-            "cnnlab.seed": str(cell.seed),
-            "cnnlab.cell": cell.key,
-            "cnnlab.trial_number": str(trial.number),
-            "cnnlab.state": "RUNNING",
-            **{f"cnnlab.level.{k}": v for k, v in cell.levels.items()},
-        }
-        if cell.background is not None:
-            tags["cnnlab.background"] = str(cell.background)
-        run_id = self.tracker.start_child(
-            self.experiment_id, self.parent_run_id, cell.run_name, params, tags
-        )
-        trial.set_user_attr("cnnlab.mlflow_run_id", run_id)
-        self.progress.start(cell.run_name)
 
-        def on_epoch(record: EpochRecord) -> None:
-            values = {
-                k: getattr(record, k)
-                for k in (
-                    "loss",
-                    "accuracy",
-                    "val_loss",
-                    "val_accuracy",
-                    "test_loss",
-                    "test_accuracy",
-                )
-            }
-            values["epoch_seconds"] = record.seconds
-            self.tracker.log_epoch(run_id, record.epoch, values)
-            storage.set_trial_user_attr(trial._trial_id, ATTR_HEARTBEAT, time.time())
-            self.progress.epoch(record.epoch, cell.spec.train.epochs, record.val_accuracy)
-
-        try:
-            result = train_trial(
-                trial,
-                cell,
-                self._splits(cell),
-                prune=self.sweep.design == "search",
-                on_epoch=on_epoch,
-                progress=self.progress.batch if self.progress.interactive else None,
-            )
-        except TrainingFailed as failure:
-            trial.set_user_attr(FAILURE_ATTR, failure.to_dict())
-            self.study.tell(trial, state=TrialState.FAIL)
-            self.tracker.set_tags(
-                run_id,
-                {
-                    "cnnlab.state": "FAIL",
-                    "cnnlab.reason": failure.reason,
-                    "cnnlab.message": str(failure),
-                },
-            )
-            self.tracker.end(run_id, "FAILED")
-            self.failed.append(cell.run_name)
-            self.progress.finish(
-                cell.arm, cell.run_name, f"FAILED ({failure.reason})", time.monotonic() - started
-            )
-            return
-        except optuna.TrialPruned as pruned:
-            self.study.tell(trial, state=TrialState.PRUNED)
-            self.tracker.set_tags(run_id, {"cnnlab.state": "PRUNED", "cnnlab.reason": str(pruned)})
-            self.tracker.end(run_id, "KILLED")
-            self.progress.finish(cell.arm, cell.run_name, "pruned", time.monotonic() - started)
-            return
-        except (KeyboardInterrupt, SweepInterrupted):
-            trial.set_user_attr("cnnlab.state", "interrupted")
-            self.study.tell(trial, state=TrialState.FAIL)
-            self.tracker.set_tags(run_id, {"cnnlab.state": "INTERRUPTED"})
-            self.tracker.end(run_id, "KILLED")
-            raise
-        self._finish(trial, cell, run_id, result)
-        accuracy = result.history[-1].test_accuracy
-        self.progress.finish(
-            cell.arm, cell.run_name, f"test {accuracy:.2%}", time.monotonic() - started
-        )
-
-    def _finish(self, trial: optuna.Trial, cell: Cell, run_id: str, result: TrainingResult) -> None:
-        from cnnlab.model import summary_table
-        from cnnlab.report.curves import learning_curve_png
-
-        record = result_record(result)
-        trial.set_user_attr(RESULT_ATTR, record)
-        self.tracker.log_final(
-            run_id,
-            metrics={
-                "final_test_accuracy": result.test_accuracy,
-                "final_test_loss": result.test_loss,
-                "seconds_per_epoch": record["seconds_per_epoch_mean"],
-                "wall_seconds": result.wall_seconds,
-                "params": result.params,
-                "flops": result.flops,
-            },
-            tags={
-                "cnnlab.state": "COMPLETE",
-                "cnnlab.split_hash": result.split_hash,
-                "cnnlab.data_order_hash": result.data_order_hash,
-                "cnnlab.init_hash": result.init_hash,
-                "cnnlab.threads": json.dumps(result.threads),
-            },
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            summary = folder / "model_summary.txt"
-            summary.write_text(summary_table(cell.spec.arch, result.model))
-            curve = learning_curve_png(
-                record["history"], folder / "learning_curve.png", cell.run_name
-            )
-            weights = folder / "final.weights.h5"
-            result.model.save_weights(weights)
-            self.tracker.log_artifacts(run_id, [summary, curve])
-            self.tracker.log_artifacts(run_id, [weights], subdir="weights")
-        value = getattr(result.history[-1], objective_metric(self.sweep))
-        self.study.tell(trial, value)
-        self.tracker.end(run_id, "FINISHED")
+def _train_in_workers(
+    book: TrialBook,
+    next_trial: Callable[[], tuple[optuna.Trial, Cell]],
+    count: int,
+    pool: WorkerPool,
+    workers: int,
+    deadline: float | None,
+) -> bool:
+    """Keep `workers` trials in flight until `count` have run; True if stopped by the deadline."""
+    active: dict[str, ActiveTrial] = {}
+    started, stopped = 0, False
+    try:
+        while started < count or active:
+            while started < count and len(active) < workers:
+                if deadline is not None and time.monotonic() > deadline:
+                    stopped, count = True, started
+                    break
+                trial, cell = next_trial()
+                started += 1
+                job_id = f"trial-{trial.number}"
+                active[job_id] = book.begin(trial, cell)
+                pool.submit(job_id, cell)
+            event = pool.next_event(timeout=1.0)
+            if event is None:
+                continue
+            kind, job_id, payload = event
+            if job_id not in active or kind == "started":
+                continue
+            if kind == "epoch":
+                if book.epoch(active[job_id], EpochRecord(**payload)):
+                    pool.request_prune(job_id)
+                continue
+            finished = active.pop(job_id)
+            if kind == "done":
+                book.complete(finished, read_trial_files(Path(payload)))
+            elif kind == "failed":
+                book.fail(finished, payload)
+            elif kind == "pruned":
+                book.prune(finished, payload)
+            else:
+                book.fail(finished, {"reason": "error", "message": payload})
+            pool.cleanup(job_id)
+    except (KeyboardInterrupt, SweepInterrupted):
+        pool.terminate()
+        for running in active.values():
+            book.interrupt(running)
+        raise
+    pool.close()
+    return stopped
 
 
 def _done_and_live(
@@ -567,32 +482,45 @@ def run_sweep(
         progress.plan(["search"] * pending_count)
     else:
         progress.plan([c.arm for c in pending])
-    runner = _CellRunner(
-        sweep, study, tracker, experiment_id, parent_run_id, dataset, progress, common_tags
-    )
+    book = TrialBook(sweep, study, tracker, experiment_id, parent_run_id, progress, common_tags)
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
     waiting_keys = {t.user_attrs.get(ATTR_CELL) for t in waiting}
+    queue_of_cells = iter(pending)
+
+    def next_trial() -> tuple[optuna.Trial, Cell]:
+        if search:
+            trial = study.ask()
+            cell = suggest_cell(trial, sweep)
+        else:
+            trial, cell = _next_enumerated_trial(
+                study, next(queue_of_cells), waiting_keys, by_key, done
+            )
+        register_distributions(trial, sweep)
+        return trial, cell
+
     stopped_for_time = False
     try:
         with _sigterm_as_interrupt():
-            for index in range(pending_count):
-                if deadline is not None and time.monotonic() > deadline:
-                    stopped_for_time = True
-                    break
-                if search:
-                    trial = study.ask()
-                    cell = suggest_cell(trial, sweep)
-                    register_distributions(trial, sweep)
-                else:
-                    trial, cell = _next_enumerated_trial(
-                        study, pending[index], waiting_keys, by_key, done
-                    )
-                    register_distributions(trial, sweep)
-                runner.run(trial, cell)
+            if options.workers > 1 and pending_count:
+                pool = WorkerPool(
+                    min(options.workers, pending_count),
+                    dataset,
+                    runs_dir / ".work" / study.study_name,
+                )
+                stopped_for_time = _train_in_workers(
+                    book, next_trial, pending_count, pool, options.workers, deadline
+                )
+            else:
+                for _ in range(pending_count):
+                    if deadline is not None and time.monotonic() > deadline:
+                        stopped_for_time = True
+                        break
+                    trial, cell = next_trial()
+                    _train_here(book, trial, cell, dataset)
     except (KeyboardInterrupt, SweepInterrupted) as stop:
         progress.note(
-            f"\nInterrupted ({stop or 'Ctrl-C'}): the running replicate is marked "
-            "FAIL/KILLED; finished ones are kept. Run the same command to resume."
+            f"\nInterrupted ({stop or 'Ctrl-C'}): the running replicate is marked FAIL/KILLED; "
+            "finished ones are kept. Run the same command to resume."
         )
         tracker.set_tags(parent_run_id, {"cnnlab.state": "INTERRUPTED"})
         tracker.end(parent_run_id, "KILLED")
@@ -616,7 +544,7 @@ def run_sweep(
         study_name=study.study_name,
         total=total,
         finished=len(done),
-        failed=runner.failed,
+        failed=book.failed,
         missing=missing,
         results_csv=results_csv,
         runs_table_url=tracker.runs_table_url(experiment_id),

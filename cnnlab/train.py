@@ -152,6 +152,11 @@ def thread_settings() -> dict[str, int]:
     }
 
 
+def set_intra_op_threads(threads: int) -> None:
+    """Limit TensorFlow's intra-op threads (call before TensorFlow runs its first op)."""
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+
+
 def seed_everything(seed: int) -> None:
     """Reset Keras and seed Python, NumPy and TensorFlow; make TensorFlow's ops deterministic."""
     keras.backend.clear_session()

@@ -66,9 +66,14 @@ def _mlflow_runs(runs: Path, experiment: str) -> list:  # type: ignore[type-arg]
     return list(client.search_runs([exp.experiment_id], max_results=1000))
 
 
-def _wait_for_running_after_a_complete(runs: Path, name: str, timeout: float = 240) -> None:
+def _wait_for_running_after_a_complete(
+    process: subprocess.Popen[str], runs: Path, name: str, timeout: float = 240
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _, err = process.communicate()
+            raise AssertionError(f"the sweep ended early ({process.returncode}): {err}")
         if (runs / "optuna.db").exists():
             states = [t.state for t in _trials(runs, name)]
             if TrialState.COMPLETE in states and states[-1] == TrialState.RUNNING:
@@ -120,7 +125,7 @@ def test_a_stopped_sweep_resumes_without_repeating_finished_replicates(
     runs = tmp_path / "runs"
     args = [str(sweep_file), "--runs-dir", str(runs)]
     process = _sweep_process(args, mnist_dir, tmp_path)
-    _wait_for_running_after_a_complete(runs, "stopme")
+    _wait_for_running_after_a_complete(process, runs, "stopme")
     process.send_signal(stop)
     _, err = process.communicate(timeout=120)
     if stop == signal.SIGINT:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -168,7 +170,7 @@ def test_a_diverging_trial_fails_and_is_not_finished(tmp_path: Path) -> None:
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = cnnlab.runner.train_trial
+    real = cnnlab.runner.train_cell
     calls = {"n": 0}
 
     def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -177,7 +179,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.runner, "train_trial", interrupted_third)
+    monkeypatch.setattr(cnnlab.runner, "train_cell", interrupted_third)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -187,7 +189,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
     assert statuses["t/max/seed=01"] == "KILLED" and statuses["t"] == "KILLED"
     finished_before = {t.number for t in trials if t.state == TrialState.COMPLETE}
 
-    monkeypatch.setattr(cnnlab.runner, "train_trial", real)
+    monkeypatch.setattr(cnnlab.runner, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and not outcome.missing
     trials = _study(tmp_path).get_trials()
@@ -243,3 +245,47 @@ def test_search_design_samples_and_reports_validation_accuracy(tmp_path: Path) -
         if trial.state == TrialState.COMPLETE:
             result = trial.user_attrs["cnnlab.result"]
             assert trial.value == result["history"][-1]["val_accuracy"]
+
+
+def test_max_time_keeps_finished_replicates_and_reports_the_missing(tmp_path: Path) -> None:
+    outcome = _run(tmp_path, max_time=0.001)  # the budget is spent before the second cell
+    assert outcome is not None
+    assert outcome.finished == 1 and len(outcome.missing) == 3
+    assert {r.info.run_name: r.info.status for r in _runs(tmp_path)}["t"] == "KILLED"
+    outcome = _run(tmp_path)
+    assert outcome is not None and outcome.finished == 4 and not outcome.missing
+
+
+def test_studies_command_lists_and_deletes(finished: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from cnnlab.cli import main
+
+    runs = tmp_path / "runs"
+    shutil.copytree(finished, runs)
+    assert main(["studies", "--runs-dir", str(runs)]) == 0
+    listed = capsys.readouterr().out
+    assert "t " in listed and "sweep t" in listed and "4 complete" in listed
+    assert main(["studies", "--runs-dir", str(runs), "--delete", "nope"]) == 2
+    assert "no study called 'nope'" in capsys.readouterr().err
+    assert main(["studies", "--runs-dir", str(runs), "--delete", "t"]) == 0
+    assert main(["studies", "--runs-dir", str(runs)]) == 0
+    assert "No studies." in capsys.readouterr().out
+
+
+def test_two_workers_run_every_cell_once_and_log_like_one(tmp_path: Path) -> None:
+    outcome = _run(tmp_path, workers=2)
+    assert outcome is not None and outcome.finished == 4 and not outcome.failed
+    trials = _study(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
+    assert len({t.user_attrs["cnnlab.cell"] for t in trials}) == 4
+    children = [r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "trial"]
+    assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
+    client = _client(tmp_path)
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "val_accuracy")
+        assert sorted(m.step for m in history) == [1, 2]
+        threads = json.loads(child.data.tags["cnnlab.threads"])["intra_op"]
+        assert threads == max(1, (os.cpu_count() or 1) // 2)  # the cores shared, not oversubscribed
+    # Pairing survives the move to worker processes: same seed, same data and initial weights.
+    results, _ = trials_table(_study(tmp_path))
+    assert list(results.groupby("seed")["init_hash"].nunique()) == [1, 1]
+    assert not (tmp_path / ".work").exists() or not any((tmp_path / ".work").rglob("*.h5"))

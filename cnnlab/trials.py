@@ -1,0 +1,160 @@
+"""Bookkeeping of one trial across its life: Optuna attributes and state, the MLflow child run,
+progress, and the final artifacts.
+
+`TrialBook` is used in stages so that it works the same whether the model trains in this
+process or in a worker: `begin` (trial attributes, owner and heartbeat, child run with params
+and tags), `epoch` (per-epoch metrics, heartbeat, pruning decision), then exactly one of
+`complete`, `fail`, `prune` or `interrupt`. Only the sweep process calls it, so Optuna and
+MLflow always have a single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from cnnlab.artifacts import TrialFiles
+from cnnlab.design import Cell, Sweep
+from cnnlab.objective import objective_metric, report_epoch
+from cnnlab.progress import Progress
+from cnnlab.results import FAILURE_ATTR, RESULT_ATTR, result_record
+from cnnlab.space import flat_params
+from cnnlab.studies import ATTR_CELL, ATTR_HEARTBEAT, ATTR_OWNER, owner_record
+from cnnlab.tracking import EPOCH_METRICS, Tracker
+from cnnlab.train import EpochRecord
+
+
+@dataclass
+class ActiveTrial:
+    trial: optuna.Trial
+    cell: Cell
+    run_id: str
+    started: float
+
+
+class TrialBook:
+    def __init__(
+        self,
+        sweep: Sweep,
+        study: optuna.Study,
+        tracker: Tracker,
+        experiment_id: str,
+        parent_run_id: str,
+        progress: Progress,
+        common_tags: dict[str, str],
+    ) -> None:
+        self.sweep, self.study, self.tracker = sweep, study, tracker
+        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        self.progress, self.common_tags = progress, common_tags
+        self.failed: list[str] = []
+
+    def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
+        for key, value in (
+            (ATTR_CELL, cell.key),
+            ("cnnlab.arm", cell.arm),
+            ("cnnlab.levels", cell.levels),
+            ("cnnlab.background", cell.background),
+            (ATTR_OWNER, owner_record()),
+            (ATTR_HEARTBEAT, time.time()),
+        ):
+            trial.set_user_attr(key, value)
+        params: dict[str, Any] = {**flat_params(cell.spec), "seed": cell.seed}
+        tags = {
+            **self.common_tags,
+            "cnnlab.arm": cell.arm,
+            "cnnlab.seed": str(cell.seed),
+            "cnnlab.cell": cell.key,
+            "cnnlab.trial_number": str(trial.number),
+            "cnnlab.state": "RUNNING",
+            **{f"cnnlab.level.{k}": v for k, v in cell.levels.items()},
+        }
+        if cell.background is not None:
+            params["background"] = cell.background
+            tags["cnnlab.background"] = str(cell.background)
+        run_id = self.tracker.start_child(
+            self.experiment_id, self.parent_run_id, cell.run_name, params, tags
+        )
+        trial.set_user_attr("cnnlab.mlflow_run_id", run_id)
+        self.progress.start(cell.run_name)
+        return ActiveTrial(trial=trial, cell=cell, run_id=run_id, started=time.monotonic())
+
+    def epoch(self, active: ActiveTrial, record: EpochRecord) -> bool:
+        """Log one epoch; True when a search's pruner says to stop this trial."""
+        values = {name: getattr(record, name) for name in EPOCH_METRICS}
+        values["epoch_seconds"] = record.seconds
+        self.tracker.log_epoch(active.run_id, record.epoch, values)
+        self.study._storage.set_trial_user_attr(active.trial._trial_id, ATTR_HEARTBEAT, time.time())
+        self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
+        return report_epoch(active.trial, record, prune=self.sweep.design == "search")
+
+    def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
+        from cnnlab.report.curves import learning_curve_png
+
+        result = result_record(files.result)
+        active.trial.set_user_attr(RESULT_ATTR, result)
+        self.tracker.log_final(
+            active.run_id,
+            metrics={
+                "final_test_accuracy": result["test_accuracy"],
+                "final_test_loss": result["test_loss"],
+                "seconds_per_epoch": result["seconds_per_epoch_mean"],
+                "wall_seconds": result["wall_seconds"],
+                "params": result["params"],
+                "flops": result["flops"],
+            },
+            tags={
+                "cnnlab.state": "COMPLETE",
+                "cnnlab.split_hash": result["split_hash"],
+                "cnnlab.data_order_hash": result["data_order_hash"],
+                "cnnlab.init_hash": result["init_hash"],
+                "cnnlab.threads": json.dumps(result["threads"]),
+            },
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            curve = learning_curve_png(
+                result["history"], Path(tmp) / "learning_curve.png", active.cell.run_name
+            )
+            self.tracker.log_artifacts(active.run_id, [files.summary, curve])
+        self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
+        value = result["history"][-1][objective_metric(self.sweep)]
+        self.study.tell(active.trial, value)
+        self.tracker.end(active.run_id, "FINISHED")
+        self._done(active, f"test {result['test_accuracy']:.2%}")
+
+    def fail(self, active: ActiveTrial, failure: dict[str, Any]) -> None:
+        active.trial.set_user_attr(FAILURE_ATTR, failure)
+        self.study.tell(active.trial, state=TrialState.FAIL)
+        self.tracker.set_tags(
+            active.run_id,
+            {
+                "cnnlab.state": "FAIL",
+                "cnnlab.reason": failure.get("reason", "error"),
+                "cnnlab.message": failure.get("message", ""),
+            },
+        )
+        self.tracker.end(active.run_id, "FAILED")
+        self.failed.append(active.cell.run_name)
+        self._done(active, f"FAILED ({failure.get('reason', 'error')})")
+
+    def prune(self, active: ActiveTrial, message: str) -> None:
+        self.study.tell(active.trial, state=TrialState.PRUNED)
+        self.tracker.set_tags(active.run_id, {"cnnlab.state": "PRUNED", "cnnlab.reason": message})
+        self.tracker.end(active.run_id, "KILLED")
+        self._done(active, "pruned")
+
+    def interrupt(self, active: ActiveTrial) -> None:
+        active.trial.set_user_attr("cnnlab.state", "interrupted")
+        self.study.tell(active.trial, state=TrialState.FAIL)
+        self.tracker.set_tags(active.run_id, {"cnnlab.state": "INTERRUPTED"})
+        self.tracker.end(active.run_id, "KILLED")
+
+    def _done(self, active: ActiveTrial, outcome: str) -> None:
+        seconds = time.monotonic() - active.started
+        self.progress.finish(active.cell.arm, active.cell.run_name, outcome, seconds)

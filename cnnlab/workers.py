@@ -1,0 +1,152 @@
+"""Training processes for `--workers N`: the sweep process hands out cells, workers train them.
+
+Workers never touch the Optuna study or the MLflow store: they receive a cell, train it, and
+send back events (`started`, `epoch`, `done`, `failed`, `pruned`, `error`) on a queue; the
+sweep process does all bookkeeping (`cnnlab.trials`). So SQLite stores see one writer however
+many workers run, and a worker that dies loses only its current cell (reported as an error).
+
+Workers ignore Ctrl-C (the sweep process handles it and stops them) and exit on their own when
+the sweep process disappears (kill -9), checking at every job and every epoch. A pruning
+request from the sweep process reaches a worker as a file in the job's scratch folder, read
+after each epoch; with the event in flight it takes effect one epoch late at most.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import queue
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+from cnnlab.data import LoadedDataset
+from cnnlab.design import Cell
+
+Event = tuple[str, str, Any]
+
+
+class _PruneRequested(Exception):
+    pass
+
+
+def _worker_main(
+    jobs: Any,
+    events: Any,
+    dataset: LoadedDataset,
+    scratch: Path,
+    threads: int,
+    parent_pid: int,
+) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process handles Ctrl-C
+    from cnnlab.cliutil import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from cnnlab.artifacts import write_trial_files
+    from cnnlab.errors import TrainingFailed
+    from cnnlab.objective import train_cell
+    from cnnlab.train import set_intra_op_threads
+
+    set_intra_op_threads(threads)
+
+    while True:
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent_pid:
+                return  # the sweep process is gone
+            continue
+        if job is None:
+            return
+        job_id, cell = job
+        folder = scratch / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        events.put(("started", job_id, os.getpid()))
+
+        def on_epoch(record: Any, job_id: str = job_id, folder: Path = folder) -> None:
+            events.put(("epoch", job_id, dataclasses.asdict(record)))
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            if (folder / "prune").exists():
+                raise _PruneRequested
+
+        try:
+            result = train_cell(cell, dataset, on_epoch=on_epoch)
+            write_trial_files(result, cell, folder)
+        except TrainingFailed as failure:
+            events.put(("failed", job_id, failure.to_dict()))
+        except _PruneRequested:
+            events.put(("pruned", job_id, "pruned by the study's pruner"))
+        except Exception as error:
+            events.put(("error", job_id, f"{type(error).__name__}: {error}"))
+        else:
+            events.put(("done", job_id, str(folder)))
+
+
+class WorkerPool:
+    """N spawned training processes fed through a job queue."""
+
+    def __init__(self, workers: int, dataset: LoadedDataset, scratch: Path) -> None:
+        context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
+        self.scratch = scratch
+        self.jobs = context.Queue()
+        self.events = context.Queue()
+        threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscribed cores
+        self.processes = [
+            context.Process(
+                target=_worker_main,
+                args=(self.jobs, self.events, dataset, scratch, threads, os.getpid()),
+                daemon=True,
+            )
+            for _ in range(workers)
+        ]
+        for process in self.processes:
+            process.start()
+        self.running: dict[str, int] = {}  # job id -> worker pid
+
+    def submit(self, job_id: str, cell: Cell) -> None:
+        self.jobs.put((job_id, cell))
+
+    def request_prune(self, job_id: str) -> None:
+        (self.scratch / job_id / "prune").touch()
+
+    def next_event(self, timeout: float) -> Event | None:
+        try:
+            event: Event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            return self._dead_worker_event()
+        kind, job_id, payload = event
+        if kind == "started":
+            self.running[job_id] = int(payload)
+        elif kind != "epoch":
+            self.running.pop(job_id, None)
+        return event
+
+    def _dead_worker_event(self) -> Event | None:
+        for process in self.processes:
+            if process.exitcode not in (None, 0):
+                for job_id, pid in list(self.running.items()):
+                    if pid == process.pid:
+                        del self.running[job_id]
+                        message = f"its worker process died (exit code {process.exitcode})"
+                        return ("error", job_id, message)
+        return None
+
+    def cleanup(self, job_id: str) -> None:
+        shutil.rmtree(self.scratch / job_id, ignore_errors=True)
+
+    def close(self) -> None:
+        for _ in self.processes:
+            self.jobs.put(None)
+        for process in self.processes:
+            process.join(timeout=30)
+        self.terminate()
+
+    def terminate(self) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=10)
+        shutil.rmtree(self.scratch, ignore_errors=True)
