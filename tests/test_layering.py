@@ -55,7 +55,13 @@ def test_plotting_only_in_report() -> None:
 
 
 def test_optuna_only_in_the_study_layer() -> None:
-    allowed = ("cnnlab.objective", "cnnlab.studies", "cnnlab.runner", "cnnlab.results")
+    allowed = (
+        "cnnlab.objective",
+        "cnnlab.studies",
+        "cnnlab.runner",
+        "cnnlab.results",
+        "cnnlab.trials",
+    )
     assert _outside(_importers_of("optuna"), allowed) == set()
 
 
