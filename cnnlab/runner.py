@@ -17,31 +17,29 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
-from cnnlab import __version__
-from cnnlab.artifacts import read_trial_files, write_trial_files
 from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.design import Cell, Sweep, cells, claims_hash, config_hash
-from cnnlab.errors import CnnlabError, TrainingFailed
-from cnnlab.estimate import format_duration, sweep_seconds, trial_seconds
+from cnnlab.estimate import trial_seconds
+from cnnlab.execution import (
+    SweepInterrupted,
+    next_enumerated_trial,
+    sigterm_as_interrupt,
+    train_here,
+    train_in_workers,
+)
 from cnnlab.geometry import count_params
-from cnnlab.objective import cell_params, register_distributions, suggest_cell, train_cell
+from cnnlab.objective import register_distributions, suggest_cell
 from cnnlab.progress import Progress
+from cnnlab.provenance import git_commit, package_versions
 from cnnlab.results import write_tables
 from cnnlab.space import DataSpec, TrialSpec
 from cnnlab.studies import (
@@ -51,19 +49,16 @@ from cnnlab.studies import (
     open_study,
     reap_dead_trials,
 )
+from cnnlab.summary import SweepOutcome, describe_plan, summary_text
 from cnnlab.tracking import Tracker, default_tracking_uri
-from cnnlab.train import EpochRecord, thread_settings
-from cnnlab.trials import ActiveTrial, TrialBook
+from cnnlab.train import thread_settings
+from cnnlab.trials import TrialBook
 from cnnlab.workers import WorkerPool
 
 QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
 QUICK_TRAIN_IMAGES = 5_000
 QUICK_SEARCH_TRIALS = 4
-
-
-class SweepInterrupted(Exception):
-    """Ctrl-C or SIGTERM arrived while a sweep was running."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,17 +77,6 @@ class SweepOptions:
     workers: int = 1
     runs_dir: Path = Path("runs")
     new_study: bool = False
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    study_name: str
-    total: int
-    finished: int
-    failed: list[str]
-    missing: list[str]
-    results_csv: Path | None
-    runs_table_url: str | None
 
 
 # --- the effective sweep -------------------------------------------------------------------
@@ -141,75 +125,6 @@ def study_base_name(sweep: Sweep, options: SweepOptions) -> str:
     return name
 
 
-def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
-    spec = sweep.base
-    images = spec.data.train_subset or 60_000 - spec.data.validation_size
-    arms = sweep.arm_labels()
-    if sweep.design == "search":
-        size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
-    else:
-        bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
-        size = (
-            f"{len(arms)} arms × {len(sweep.seed_values)} paired seeds{bgs} = "
-            f"{len(design_cells)} trials"
-        )
-    epochs = spec.train.epochs
-    return (
-        f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
-        f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
-        f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
-        f"Estimated time on this machine: {format_duration(sweep_seconds(sweep))} "
-        "(a rough model; the ETA below uses measured times)."
-    )
-
-
-# --- provenance ----------------------------------------------------------------------------
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
-
-
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"cnnlab": __version__, "python": sys.version.split()[0]}
-    for name in ("tensorflow", "keras", "numpy", "optuna", "mlflow"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    return out
-
-
-# --- signals -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise SweepInterrupted("terminated (SIGTERM)")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 # --- dry run -------------------------------------------------------------------------------
 
 
@@ -245,85 +160,6 @@ def suggest_dry(sweep: Sweep) -> Cell:
 # --- the run -------------------------------------------------------------------------------
 
 
-def _train_here(book: TrialBook, trial: optuna.Trial, cell: Cell, dataset: LoadedDataset) -> None:
-    """One trial trained in this process (the default, `--workers 1`)."""
-    active = book.begin(trial, cell)
-
-    def on_epoch(record: EpochRecord) -> None:
-        if book.epoch(active, record):
-            raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
-
-    try:
-        result = train_cell(
-            cell,
-            dataset,
-            on_epoch=on_epoch,
-            progress=book.progress.batch if book.progress.interactive else None,
-        )
-    except TrainingFailed as failure:
-        book.fail(active, failure.to_dict())
-        return
-    except optuna.TrialPruned as pruned:
-        book.prune(active, str(pruned))
-        return
-    except (KeyboardInterrupt, SweepInterrupted):
-        book.interrupt(active)
-        raise
-    with tempfile.TemporaryDirectory() as tmp:
-        book.complete(active, write_trial_files(result, cell, Path(tmp)))
-
-
-def _train_in_workers(
-    book: TrialBook,
-    next_trial: Callable[[], tuple[optuna.Trial, Cell]],
-    count: int,
-    pool: WorkerPool,
-    workers: int,
-    deadline: float | None,
-) -> bool:
-    """Keep `workers` trials in flight until `count` have run; True if stopped by the deadline."""
-    active: dict[str, ActiveTrial] = {}
-    started, stopped = 0, False
-    try:
-        while started < count or active:
-            while started < count and len(active) < workers:
-                if deadline is not None and time.monotonic() > deadline:
-                    stopped, count = True, started
-                    break
-                trial, cell = next_trial()
-                started += 1
-                job_id = f"trial-{trial.number}"
-                active[job_id] = book.begin(trial, cell)
-                pool.submit(job_id, cell)
-            event = pool.next_event(timeout=1.0)
-            if event is None:
-                continue
-            kind, job_id, payload = event
-            if job_id not in active or kind == "started":
-                continue
-            if kind == "epoch":
-                if book.epoch(active[job_id], EpochRecord(**payload)):
-                    pool.request_prune(job_id)
-                continue
-            finished = active.pop(job_id)
-            if kind == "done":
-                book.complete(finished, read_trial_files(Path(payload)))
-            elif kind == "failed":
-                book.fail(finished, payload)
-            elif kind == "pruned":
-                book.prune(finished, payload)
-            else:
-                book.fail(finished, {"reason": "error", "message": payload})
-            pool.cleanup(job_id)
-    except (KeyboardInterrupt, SweepInterrupted):
-        pool.terminate()
-        for running in active.values():
-            book.interrupt(running)
-        raise
-    pool.close()
-    return stopped
-
-
 def _done_and_live(
     study: optuna.Study,
 ) -> tuple[set[str], set[str], list[optuna.trial.FrozenTrial]]:
@@ -339,70 +175,39 @@ def _done_and_live(
     return done, live, waiting
 
 
-def _next_enumerated_trial(
-    study: optuna.Study,
-    cell: Cell,
-    waiting_keys: set[str | None],
-    by_key: dict[str, Cell],
-    done: set[str],
-) -> tuple[optuna.Trial, Cell]:
-    """Enqueue `cell` (unless a waiting trial already holds it) and ask for the next trial.
+@dataclass
+class _Stores:
+    """The open Optuna study and MLflow experiment/parent run of one sweep run."""
 
-    Optuna hands out the oldest waiting trial first; a trial left waiting by a killed run may
-    come before ours, so the cell is read back from the trial. A leftover whose cell has
-    finished meanwhile is closed as FAIL (never run twice).
-    """
-    if cell.key not in waiting_keys:
-        study.enqueue_trial(cell_params(cell), user_attrs={ATTR_CELL: cell.key})
-    while True:
-        trial = study.ask()
-        key = trial.user_attrs.get(ATTR_CELL)
-        if key is None or key not in by_key:
-            study.tell(trial, state=TrialState.FAIL)
-            raise CnnlabError(
-                f"Study {study.study_name} handed out trial {trial.number} that is not a cell of "
-                "this sweep; the study was changed by something other than cnnlab."
-            )
-        if key in done:
-            trial.set_user_attr("cnnlab.state", "duplicate")
-            study.tell(trial, state=TrialState.FAIL)
-            continue
-        return trial, by_key[key]
+    tracker: Tracker
+    experiment_id: str
+    storage: Any
+    study: optuna.Study
+    parent_run_id: str
+    common_tags: dict[str, str]
 
 
-def run_sweep(
-    declared: Sweep, options: SweepOptions, *, dataset: LoadedDataset | None = None
-) -> SweepOutcome | None:
-    """Run (or resume) a sweep; see the module docstring. Returns None for a dry run.
+@dataclass
+class _Remaining:
+    """What is left to run: cells (enumerated designs) or a number of trials (search)."""
 
-    `dataset` replaces loading the sweep's dataset (tests pass tiny synthetic data).
-    """
-    sweep = effective_sweep(declared, options)
-    design_cells = cells(sweep)
+    total: int
+    already: int
+    pending: list[Cell]
+    count: int
+    done: set[str]
+    waiting_keys: set[str | None]
+
+
+def _open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> _Stores:
+    """MLflow first (once, before any trial: parallel first use of a fresh SQLite store corrupts
+    it), then the Optuna study with dead trials reaped, then the parent run."""
     out = sys.stderr
-    out.write(describe_plan(sweep, design_cells) + "\n")
-    if options.quick:
-        out.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
-    if dataset is None:
-        dataset = load_dataset(
-            sweep.base.data.dataset,
-            data_dir=options.data_dir,
-            only_data_dir=options.only_data_dir,
-            keras_home=options.keras_home,
-        )
-    if options.dry_run:
-        out.write("Dry run: building every arm and training one batch; nothing is written.\n")
-        dry_run(sweep, design_cells, dataset)
-        return None
-
-    # MLflow first, once, before any trial: parallel first use of a fresh store corrupts it.
-    runs_dir = options.runs_dir
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    tracking_uri = options.tracking_uri or default_tracking_uri(runs_dir)
-    tracker = Tracker(tracking_uri, artifact_root=runs_dir / "mlartifacts")
+    options.runs_dir.mkdir(parents=True, exist_ok=True)
+    tracking_uri = options.tracking_uri or default_tracking_uri(options.runs_dir)
+    tracker = Tracker(tracking_uri, artifact_root=options.runs_dir / "mlartifacts")
     experiment_id = tracker.experiment_id(sweep.name)
-
-    storage = open_storage(options.storage or default_storage_url(runs_dir))
+    storage = open_storage(options.storage or default_storage_url(options.runs_dir))
     search = sweep.design == "search"
     study = open_study(
         storage,
@@ -420,7 +225,6 @@ def run_sweep(
         if reaped.mlflow_run_id:
             tracker.set_tags(reaped.mlflow_run_id, {"cnnlab.state": "REAPED"})
             tracker.end(reaped.mlflow_run_id, "KILLED")
-
     versions = package_versions()
     common_tags = {
         "cnnlab.sweep": sweep.name,
@@ -433,170 +237,168 @@ def run_sweep(
         "cnnlab.data_source": dataset.source,
         **{f"cnnlab.version.{k}": v for k, v in versions.items()},
     }
-    parent_run_id = tracker.parent_run(
-        experiment_id,
-        study.study_name,
-        {
-            **common_tags,
-            "cnnlab.config_hash": config_hash(sweep),
-            "cnnlab.claims_hash": claims_hash(sweep),
-        },
-    )
+    parent_tags = {
+        **common_tags,
+        "cnnlab.config_hash": config_hash(sweep),
+        "cnnlab.claims_hash": claims_hash(sweep),
+    }
+    parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
     study.set_user_attr("cnnlab.mlflow_parent_run_id", parent_run_id)
+    return _Stores(tracker, experiment_id, storage, study, parent_run_id, common_tags)
 
+
+def _remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> _Remaining:
+    """Finished cells are skipped; cells a live process is running are left to it."""
     done, live, waiting = _done_and_live(study)
-    by_key = {cell.key: cell for cell in design_cells}
-    if search:
-        finished = sum(
-            1
-            for t in study.get_trials(deepcopy=False)
-            if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        )
-        pending_count = max(0, sweep.n_trials - finished)
-        total, already = sweep.n_trials, sweep.n_trials - pending_count
-        pending: list[Cell] = []
-    else:
-        pending = [c for c in design_cells if c.key not in done and c.key not in live]
-        total, already = (
-            len(design_cells),
-            len(design_cells) - len(pending) - len(live & set(by_key)),
-        )
-        pending_count = len(pending)
-    if already:
-        out.write(
-            f"Resuming study {study.study_name}: {already} of {total} replicates finished; "
-            f"{pending_count} to run.\n"
-        )
-    if live:
-        out.write(
-            f"{len(live)} replicate(s) are being run by another live process; skipped here.\n"
-        )
-
-    estimates = (
-        {c.arm: trial_seconds(c.spec) for c in design_cells}
-        if design_cells
-        else {"search": trial_seconds(sweep.base)}
-    )
-    progress = Progress(total=total, done=already, remaining_estimate=estimates)
-    if search:
-        progress.plan(["search"] * pending_count)
-    else:
-        progress.plan([c.arm for c in pending])
-    book = TrialBook(sweep, study, tracker, experiment_id, parent_run_id, progress, common_tags)
-    deadline = None if options.max_time is None else time.monotonic() + options.max_time
     waiting_keys = {t.user_attrs.get(ATTR_CELL) for t in waiting}
-    queue_of_cells = iter(pending)
+    if sweep.design == "search":
+        states = (TrialState.COMPLETE, TrialState.PRUNED)
+        finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state in states)
+        count = max(0, sweep.n_trials - finished)
+        return _Remaining(sweep.n_trials, sweep.n_trials - count, [], count, done, waiting_keys)
+    pending = [c for c in design_cells if c.key not in done and c.key not in live]
+    running_elsewhere = len(live & {c.key for c in design_cells})
+    if running_elsewhere:
+        sys.stderr.write(
+            f"{running_elsewhere} replicate(s) are being run by another live process; "
+            "skipped here.\n"
+        )
+    already = len(design_cells) - len(pending) - running_elsewhere
+    return _Remaining(len(design_cells), already, pending, len(pending), done, waiting_keys)
+
+
+def _execute(
+    sweep: Sweep,
+    stores: _Stores,
+    remaining: _Remaining,
+    design_cells: list[Cell],
+    book: TrialBook,
+    dataset: LoadedDataset,
+    options: SweepOptions,
+) -> bool:
+    """Run what remains, here or in workers; True if `--max-time` stopped it early."""
+    study = stores.study
+    by_key = {cell.key: cell for cell in design_cells}
+    cells_left = iter(remaining.pending)
+    deadline = None if options.max_time is None else time.monotonic() + options.max_time
 
     def next_trial() -> tuple[optuna.Trial, Cell]:
-        if search:
+        if sweep.design == "search":
             trial = study.ask()
             cell = suggest_cell(trial, sweep)
         else:
-            trial, cell = _next_enumerated_trial(
-                study, next(queue_of_cells), waiting_keys, by_key, done
+            trial, cell = next_enumerated_trial(
+                study, next(cells_left), remaining.waiting_keys, by_key, remaining.done
             )
         register_distributions(trial, sweep)
         return trial, cell
 
-    stopped_for_time = False
-    try:
-        with _sigterm_as_interrupt():
-            if options.workers > 1 and pending_count:
-                pool = WorkerPool(
-                    min(options.workers, pending_count),
-                    dataset,
-                    runs_dir / ".work" / study.study_name,
-                )
-                stopped_for_time = _train_in_workers(
-                    book, next_trial, pending_count, pool, options.workers, deadline
-                )
-            else:
-                for _ in range(pending_count):
-                    if deadline is not None and time.monotonic() > deadline:
-                        stopped_for_time = True
-                        break
-                    trial, cell = next_trial()
-                    _train_here(book, trial, cell, dataset)
-    except (KeyboardInterrupt, SweepInterrupted) as stop:
-        progress.note(
-            f"\nInterrupted ({stop or 'Ctrl-C'}): the running replicate is marked FAIL/KILLED; "
-            "finished ones are kept. Run the same command to resume."
-        )
-        tracker.set_tags(parent_run_id, {"cnnlab.state": "INTERRUPTED"})
-        tracker.end(parent_run_id, "KILLED")
-        raise
+    if options.workers > 1 and remaining.count:
+        scratch = options.runs_dir / ".work" / study.study_name
+        pool = WorkerPool(min(options.workers, remaining.count), dataset, scratch)
+        return train_in_workers(book, next_trial, remaining.count, pool, options.workers, deadline)
+    for _ in range(remaining.count):
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        trial, cell = next_trial()
+        train_here(book, trial, cell, dataset)
+    return False
 
+
+def _close(
+    sweep: Sweep,
+    stores: _Stores,
+    design_cells: list[Cell],
+    book: TrialBook,
+    total: int,
+    stopped_for_time: bool,
+    runs_dir: Path,
+) -> SweepOutcome:
+    """Write the results tables, attach them to the parent run and end it."""
+    study, tracker, parent = stores.study, stores.tracker, stores.parent_run_id
     results_dir = runs_dir / "results" / study.study_name
     results_csv = write_tables(study, results_dir)
-    done, live, _ = _done_and_live(study)
-    missing = [] if search else [c.run_name for c in design_cells if c.key not in done]
-    tracker.log_artifacts(parent_run_id, [results_csv, results_dir / "epochs.csv"])
-    complete = not missing and not stopped_for_time
-    tracker.set_tags(
-        parent_run_id,
-        {
-            "cnnlab.state": "COMPLETE" if complete else "INCOMPLETE",
-            "cnnlab.missing": str(len(missing)),
-        },
+    done, _, _ = _done_and_live(study)
+    missing = (
+        [] if sweep.design == "search" else [c.run_name for c in design_cells if c.key not in done]
     )
-    tracker.end(parent_run_id, "FINISHED" if complete else "KILLED")
-    outcome = SweepOutcome(
+    tracker.log_artifacts(parent, [results_csv, results_dir / "epochs.csv"])
+    complete = not missing and not stopped_for_time
+    state = "COMPLETE" if complete else "INCOMPLETE"
+    tracker.set_tags(parent, {"cnnlab.state": state, "cnnlab.missing": str(len(missing))})
+    tracker.end(parent, "FINISHED" if complete else "KILLED")
+    return SweepOutcome(
         study_name=study.study_name,
         total=total,
         finished=len(done),
         failed=book.failed,
         missing=missing,
         results_csv=results_csv,
-        runs_table_url=tracker.runs_table_url(experiment_id),
+        runs_table_url=tracker.runs_table_url(stores.experiment_id),
     )
-    # The summary is the result: stdout. Plan and progress went to stderr.
+
+
+def run_sweep(
+    declared: Sweep, options: SweepOptions, *, dataset: LoadedDataset | None = None
+) -> SweepOutcome | None:
+    """Run (or resume) a sweep; see the module docstring. Returns None for a dry run.
+
+    `dataset` replaces loading the sweep's dataset (tests pass tiny synthetic data).
+    """
+    sweep = effective_sweep(declared, options)
+    design_cells = cells(sweep)
+    sys.stderr.write(describe_plan(sweep, design_cells) + "\n")
+    if options.quick:
+        sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
+    if dataset is None:
+        dataset = load_dataset(
+            sweep.base.data.dataset,
+            data_dir=options.data_dir,
+            only_data_dir=options.only_data_dir,
+            keras_home=options.keras_home,
+        )
+    if options.dry_run:
+        sys.stderr.write(
+            "Dry run: building every arm and training one batch; nothing is written.\n"
+        )
+        dry_run(sweep, design_cells, dataset)
+        return None
+
+    stores = _open_stores(sweep, options, dataset)
+    remaining = _remaining(sweep, stores.study, design_cells)
+    if remaining.already:
+        sys.stderr.write(
+            f"Resuming study {stores.study.study_name}: {remaining.already} of "
+            f"{remaining.total} replicates finished; {remaining.count} to run.\n"
+        )
+    estimates = {c.arm: trial_seconds(c.spec) for c in design_cells} or {
+        "search": trial_seconds(sweep.base)
+    }
+    progress = Progress(total=remaining.total, done=remaining.already, remaining_estimate=estimates)
+    progress.plan([c.arm for c in remaining.pending] or ["search"] * remaining.count)
+    book = TrialBook(
+        sweep,
+        stores.study,
+        stores.tracker,
+        stores.experiment_id,
+        stores.parent_run_id,
+        progress,
+        stores.common_tags,
+    )
+    try:
+        with sigterm_as_interrupt():
+            stopped = _execute(sweep, stores, remaining, design_cells, book, dataset, options)
+    except (KeyboardInterrupt, SweepInterrupted) as stop:
+        progress.note(
+            f"\nInterrupted ({stop or 'Ctrl-C'}): the running replicate is marked FAIL/KILLED; "
+            "finished ones are kept. Run the same command to resume."
+        )
+        stores.tracker.set_tags(stores.parent_run_id, {"cnnlab.state": "INTERRUPTED"})
+        stores.tracker.end(stores.parent_run_id, "KILLED")
+        raise
+    outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
+    # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
-        summary_text(sweep, study, outcome, progress.elapsed(), stopped_for_time, options)
+        summary_text(sweep, stores.study, outcome, progress.elapsed(), stopped, options.runs_dir)
     )
     return outcome
-
-
-def summary_text(
-    sweep: Sweep,
-    study: optuna.Study,
-    outcome: SweepOutcome,
-    elapsed: float,
-    stopped_for_time: bool,
-    options: SweepOptions,
-) -> str:
-    """The one-screen summary: per arm mean ± SD of test accuracy and time, and where things are."""
-    from cnnlab.results import trials_table
-
-    results, _ = trials_table(study)
-    lines = [
-        "",
-        f"Study {outcome.study_name}: {outcome.finished} of {outcome.total} "
-        f"replicates finished in {format_duration(elapsed)} this run.",
-    ]
-    if not results.empty:
-        lines.append(f"{'arm':<18} {'n':>3} {'test accuracy':>20} {'s/epoch':>8} {'params':>11}")
-        order = [a for a in sweep.arm_labels() if a in set(results["arm"])] or sorted(
-            set(results["arm"])
-        )
-        for arm in order:
-            rows = results[results["arm"] == arm]
-            accs = list(rows["test_accuracy"])
-            sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
-            lines.append(
-                f"{arm:<18} {len(accs):>3} {100 * statistics.fmean(accs):>11.2f} ± "
-                f"{100 * sd:>4.2f} % {statistics.fmean(rows['seconds_per_epoch']):>8.1f} "
-                f"{int(rows['params'].iloc[0]):>11,}"
-            )
-    if outcome.failed:
-        lines.append(f"Failed this run ({len(outcome.failed)}): {', '.join(outcome.failed[:6])}")
-    if outcome.missing:
-        why = " (stopped by --max-time)" if stopped_for_time else ""
-        lines.append(
-            f"Missing replicates{why}: {len(outcome.missing)}; run the same command to finish them."
-        )
-    lines.append(f"Results: {outcome.results_csv}")
-    lines.append(
-        f"MLflow:  python -m cnnlab.ui --runs-dir {options.runs_dir}   then open "
-        f"{outcome.runs_table_url}"
-    )
-    return "\n".join(lines) + "\n"

@@ -61,6 +61,8 @@ def test_optuna_only_in_the_study_layer() -> None:
         "cnnlab.runner",
         "cnnlab.results",
         "cnnlab.trials",
+        "cnnlab.execution",
+        "cnnlab.summary",
     )
     assert _outside(_importers_of("optuna"), allowed) == set()
 

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-import cnnlab.runner
+import cnnlab.execution
 from cnnlab.data import synthetic_dataset
 from cnnlab.design import Factor, Sweep
 from cnnlab.presets import small
@@ -170,7 +170,7 @@ def test_a_diverging_trial_fails_and_is_not_finished(tmp_path: Path) -> None:
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = cnnlab.runner.train_cell
+    real = cnnlab.execution.train_cell
     calls = {"n": 0}
 
     def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -179,7 +179,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.runner, "train_cell", interrupted_third)
+    monkeypatch.setattr(cnnlab.execution, "train_cell", interrupted_third)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -189,7 +189,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
     assert statuses["t/max/seed=01"] == "KILLED" and statuses["t"] == "KILLED"
     finished_before = {t.number for t in trials if t.state == TrialState.COMPLETE}
 
-    monkeypatch.setattr(cnnlab.runner, "train_cell", real)
+    monkeypatch.setattr(cnnlab.execution, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and not outcome.missing
     trials = _study(tmp_path).get_trials()
@@ -289,3 +289,14 @@ def test_two_workers_run_every_cell_once_and_log_like_one(tmp_path: Path) -> Non
     results, _ = trials_table(_study(tmp_path))
     assert list(results.groupby("seed")["init_hash"].nunique()) == [1, 1]
     assert not (tmp_path / ".work").exists() or not any((tmp_path / ".work").rglob("*.h5"))
+
+
+def test_a_journal_file_storage_works_like_sqlite(tmp_path: Path) -> None:
+    # Optuna's journal file: the storage for several processes on one host (DESIGN.md §5).
+    journal = tmp_path / "optuna.journal"
+    sweep = dataclasses.replace(SWEEP, seeds=1)
+    outcome = _run(tmp_path, sweep, storage=str(journal))
+    assert outcome is not None and outcome.finished == 2
+    study = optuna.load_study(study_name="t", storage=open_storage(str(journal)))
+    assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 2
+    assert not (tmp_path / "optuna.db").exists()
