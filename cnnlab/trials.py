@@ -90,7 +90,7 @@ class TrialBook:
         values = {name: getattr(record, name) for name in EPOCH_METRICS}
         values["epoch_seconds"] = record.seconds
         self.tracker.log_epoch(active.run_id, record.epoch, values)
-        self.study._storage.set_trial_user_attr(active.trial._trial_id, ATTR_HEARTBEAT, time.time())
+        active.trial.set_user_attr(ATTR_HEARTBEAT, time.time())
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
         return report_epoch(active.trial, record, prune=self.sweep.design == "search")
 
