@@ -399,6 +399,14 @@ def run_sweep(
     outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
     # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
-        summary_text(sweep, stores.study, outcome, progress.elapsed(), stopped, options.runs_dir)
+        summary_text(
+            sweep,
+            stores.study,
+            outcome,
+            progress.elapsed(),
+            stopped,
+            options.runs_dir,
+            quick=options.quick,
+        )
     )
     return outcome

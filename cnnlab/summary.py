@@ -8,6 +8,7 @@ from pathlib import Path
 
 import optuna
 
+from cnnlab.claims import Judgement, judge
 from cnnlab.design import Cell, Sweep
 from cnnlab.estimate import format_duration, sweep_seconds
 
@@ -52,6 +53,7 @@ def summary_text(
     elapsed: float,
     stopped_for_time: bool,
     runs_dir: Path,
+    quick: bool = False,
 ) -> str:
     """The one-screen summary: per arm mean ± SD of test accuracy and time, and where things are."""
     from cnnlab.results import trials_table
@@ -76,6 +78,8 @@ def summary_text(
                 f"{100 * sd:>4.2f} % {statistics.fmean(rows['seconds_per_epoch']):>8.1f} "
                 f"{int(rows['params'].iloc[0]):>11,}"
             )
+    if sweep.claims and not results.empty:
+        lines += claim_lines(judge(sweep, results, quick=quick), quick)
     if outcome.failed:
         lines.append(f"Failed this run ({len(outcome.failed)}): {', '.join(outcome.failed[:6])}")
     if outcome.missing:
@@ -88,3 +92,20 @@ def summary_text(
         f"MLflow:  python -m cnnlab.ui --runs-dir {runs_dir}   then open {outcome.runs_table_url}"
     )
     return "\n".join(lines) + "\n"
+
+
+def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
+    """The declared claims' verdicts in a few lines (the report gives the full account)."""
+    banner = " (smoke run: no evidence)" if quick else ""
+    if not judgement.judged:
+        return [f"Claims not judged{banner}: " + "; ".join(judgement.reasons) + "."]
+    lines = [f"Claims{banner}:"]
+    for result in judgement.results:
+        low, high = result.ci
+        lines.append(
+            f"  {result.verdict.upper():<12} {result.statement}: {100 * result.mean:+.2f} pp "
+            f"[{100 * low:+.2f}, {100 * high:+.2f}], P(A>B) {result.prob_better:.2f}, "
+            f"p(Holm) {result.p_holm:.3g}, n = {result.n}"
+            + (f"; ~{result.seeds_needed} seeds would decide it" if result.seeds_needed else "")
+        )
+    return lines

@@ -17,6 +17,7 @@ from cnnlab.stats import (
     paired_test,
     prob_better,
     seeds_needed,
+    t_interval,
 )
 
 ALPHA = 0.05
@@ -145,3 +146,15 @@ def test_identical_arms_with_small_noise_are_equivalent() -> None:
         (result,) = evaluate_claims([("same", d, 0.001)], seed=i, resamples=2000)
         equivalent += result.verdict == "equivalent"
     assert equivalent / sims >= 0.99
+
+
+def test_few_seeds_never_make_equivalence_from_a_narrow_bootstrap() -> None:
+    # Three nearly equal differences: the percentile bootstrap CI sits inside ±0.001, but
+    # three pairs cannot show that; the t interval is wide, so the verdict stays open.
+    d = [0.0002, 0.0009, -0.0003]
+    (result,) = evaluate_claims([("three seeds", d, 0.001)])
+    assert result.ci[0] > -0.001 and result.ci[1] < 0.001
+    assert result.t_ci[0] < -0.001 or result.t_ci[1] > 0.001
+    assert result.verdict == "inconclusive"
+    # mean 2, SD 1, t(0.975, 2) = 4.3027: half-width 4.3027 / √3 = 2.4841
+    assert t_interval([1.0, 2.0, 3.0], 0.95) == pytest.approx((2 - 2.4841, 2 + 2.4841), abs=1e-4)

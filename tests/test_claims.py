@@ -1,0 +1,118 @@
+"""Judging claims on a results table: pairing by replicate, gates, and planted verdicts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnlab.claims import judge, missing_replicates, paired_differences
+from cnnlab.design import Background, Claim, Factor, Sweep, cells
+from cnnlab.presets import small
+from cnnlab.space import TrialSpec
+
+SWEEP = Sweep(
+    name="p",
+    base=TrialSpec(arch=small),
+    factors=(Factor(path="arch.pooling", levels=("max", "avg", "none")),),
+    seeds=12,
+    claims=(
+        Claim(statement="max beats avg", better="max", worse="avg", rope=0.001),
+        Claim(statement="none beats max", better="none", worse="max", rope=0.001),
+        Claim(
+            statement="avg loses less than none",
+            metric="test_loss",
+            better="avg",
+            worse="none",
+            rope=0.001,
+            higher_is_better=False,
+        ),
+    ),
+    baseline_band=(0.98, 0.995),
+)
+PLANTED = {"max": 0.990, "avg": 0.985, "none": 0.990}  # max − avg = +0.5 pp; none = max
+
+
+def synthetic_results(sweep: Sweep = SWEEP, seed: int = 0) -> pd.DataFrame:
+    """One row per cell: a per-seed level shared by all arms (pairing matters) plus noise."""
+    rng = np.random.default_rng(seed)
+    seed_effect = {s: rng.normal(0, 0.002) for s in sweep.seed_values}
+    rows = []
+    for cell in cells(sweep):
+        accuracy = PLANTED[cell.arm] + seed_effect[cell.seed] + rng.normal(0, 0.0003)
+        rows.append(
+            {
+                "cell": cell.key,
+                "arm": cell.arm,
+                "seed": cell.seed,
+                "background": cell.background,
+                "test_accuracy": accuracy,
+                "test_loss": 1 - accuracy,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_differences_are_paired_by_seed_and_sign_follows_the_metric() -> None:
+    results = synthetic_results()
+    d = paired_differences(results, SWEEP.claims[0])
+    assert len(d) == 12
+    assert np.all(d > 0.003)  # the shared seed effect cancels: pairing at work
+    loss = paired_differences(results, SWEEP.claims[2])  # lower loss is better
+    np.testing.assert_allclose(
+        loss,
+        -(
+            results[results.arm == "avg"].test_loss.to_numpy()
+            - results[results.arm == "none"].test_loss.to_numpy()
+        ),
+    )
+
+
+def test_planted_effects_give_the_planted_verdicts() -> None:
+    judgement = judge(SWEEP, synthetic_results(), quick=False)
+    assert judgement.judged
+    verdicts = {r.statement: r.verdict for r in judgement.results}
+    assert verdicts == {
+        "max beats avg": "supported",
+        "none beats max": "equivalent",
+        "avg loses less than none": "refuted",
+    }
+
+
+def test_a_missing_replicate_means_not_judged() -> None:
+    results = synthetic_results().iloc[1:]  # drop max/seed=00
+    assert missing_replicates(SWEEP, results) == ["max/seed=00"]
+    judgement = judge(SWEEP, results, quick=False)
+    assert not judgement.judged and not judgement.results
+    assert "max/seed=00" in judgement.reasons[0]
+
+
+def test_the_sanity_gate_on_full_runs_only() -> None:
+    results = synthetic_results()
+    results["test_accuracy"] -= 0.05  # a broken budget: the baseline reaches ~94 %
+    judgement = judge(SWEEP, results, quick=False)
+    assert not judgement.judged and "sanity gate" in judgement.reasons[0]
+    assert judge(SWEEP, results, quick=True).judged  # smoke runs keep their verdicts
+
+
+def test_randomized_designs_pair_by_seed_and_background() -> None:
+    sweep = dataclasses.replace(
+        SWEEP,
+        design="randomized",
+        factors=(Factor(path="arch.pooling", levels=("max", "avg")),),
+        backgrounds=(Background(path="arch.dropout", choices=(0.0, 0.5)),),
+        n_backgrounds=2,
+        claims=(SWEEP.claims[0],),
+    )
+    results = synthetic_results(sweep)
+    assert len(paired_differences(results, sweep.claims[0])) == 12 * 2
+    assert judge(sweep, results, quick=False).results[0].verdict == "supported"
+
+
+@pytest.mark.parametrize("column", ["seed", "arm"])
+def test_rows_that_do_not_pair_are_left_out(column: str) -> None:
+    results = synthetic_results()
+    results.loc[0, column] = 99 if column == "seed" else "other"
+    assert len(paired_differences(results, SWEEP.claims[0])) == 11
