@@ -33,7 +33,22 @@ from cnnlab.space import TrialSpec, check_choice, check_float, check_int, flat_p
 
 Design = Literal["ablation", "randomized", "factorial", "search"]
 DESIGNS: tuple[str, ...] = get_args(Design)
-METRICS = ("test_accuracy", "test_loss", "val_accuracy", "val_loss", "seconds_per_epoch")
+PROBES = ("translation",)  # accuracy on shifted and rotated test images (cnnlab.probes)
+_PROBE_METRICS = tuple(
+    f"{name}_{kind}"
+    for name in ("shift1", "shift2", "shift3", "rotm10", "rotm5", "rotp5", "rotp10")
+    for kind in ("accuracy", "drop")
+)
+METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "val_accuracy",
+    "val_loss",
+    "seconds_per_epoch",
+    "params",
+    "flops",
+    *_PROBE_METRICS,
+)
 _SCALARS = (str, int, float, bool, type(None))
 
 
@@ -149,6 +164,8 @@ class Cell:
     seed: int
     background: int | None
     spec: TrialSpec
+    probes: tuple[str, ...] = ()
+    probe_images: int | None = None  # test images the probes use (None: all)
 
     @property
     def key(self) -> str:
@@ -176,6 +193,8 @@ class Sweep:
     claims: tuple[Claim, ...] = ()
     baseline_band: tuple[float, float] | None = None  # expected test accuracy of the first arm
     n_trials: int = 20  # search design only
+    probes: tuple[str, ...] = ()  # extra measurements after training, e.g. ("translation",)
+    probe_images: int | None = None  # test images the probes use (None: all; --quick: fewer)
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +205,9 @@ class Sweep:
         object.__setattr__(self, "factors", tuple(self.factors))
         object.__setattr__(self, "backgrounds", tuple(self.backgrounds))
         object.__setattr__(self, "claims", tuple(self.claims))
+        object.__setattr__(self, "probes", tuple(self.probes))
+        for probe in self.probes:
+            check_choice("probes", probe, PROBES)
         check_choice("design", self.design, DESIGNS)
         if not self.factors:
             raise SpecError("factors", "A sweep needs at least one Factor.")
@@ -203,6 +225,8 @@ class Sweep:
             raise SpecError("backgrounds", "`backgrounds` belong to design='randomized'.")
         check_int("n_backgrounds", self.n_backgrounds, minimum=1, maximum=1000)
         check_int("n_trials", self.n_trials, minimum=1, maximum=100_000)
+        if self.probe_images is not None:
+            check_int("probe_images", self.probe_images, minimum=1)
         if isinstance(self.seeds, int):
             check_int("seeds", self.seeds, minimum=1, maximum=10_000)
         else:
@@ -314,6 +338,8 @@ def cells(sweep: Sweep) -> list[Cell]:
                         seed=seed,
                         background=background,
                         spec=spec,
+                        probes=sweep.probes,
+                        probe_images=sweep.probe_images,
                     )
                 )
     return out

@@ -9,6 +9,7 @@ writes files or MLflow runs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -51,7 +52,16 @@ def suggest_cell(trial: optuna.Trial, sweep: Sweep) -> Cell:
         spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
     arm = "+".join(levels[f.path] for f in sweep.factors)
     seed = sweep.seed_values[0]
-    return Cell(sweep=sweep.name, arm=arm, levels=levels, seed=seed, background=None, spec=spec)
+    return Cell(
+        sweep=sweep.name,
+        arm=arm,
+        levels=levels,
+        seed=seed,
+        background=None,
+        spec=spec,
+        probes=sweep.probes,
+        probe_images=sweep.probe_images,
+    )
 
 
 def objective_metric(sweep: Sweep) -> str:
@@ -73,9 +83,18 @@ def train_cell(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Train one cell on its seed's splits of `dataset`."""
+    """Train one cell on its seed's splits of `dataset`, then run the cell's probes."""
     data = cell.spec.data
     splits = make_splits(
         dataset, cell.seed, validation_size=data.validation_size, train_subset=data.train_subset
     )
-    return train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=on_epoch, progress=progress)
+    result = train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=on_epoch, progress=progress)
+    if "translation" in cell.probes:
+        from cnnlab.probes import shift_and_rotation_accuracy
+
+        count = cell.probe_images or len(splits.y_test)
+        measured = shift_and_rotation_accuracy(
+            result.model, splits.x_test[:count], splits.y_test[:count]
+        )
+        result = dataclasses.replace(result, probes=measured)
+    return result

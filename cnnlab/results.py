@@ -56,6 +56,7 @@ def trials_table(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame]:
             "data_order_hash": result["data_order_hash"],
             "init_hash": result["init_hash"],
             "mlflow_run_id": trial.user_attrs.get("cnnlab.mlflow_run_id"),
+            **result.get("probes", {}),
         }
         rows.append(row)
         for record in result["history"]:

@@ -59,6 +59,7 @@ QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
 QUICK_TRAIN_IMAGES = 5_000
 QUICK_SEARCH_TRIALS = 4
+QUICK_PROBE_IMAGES = 2_000  # 17 probe passes over all 10,000 test images would triple a smoke run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +105,7 @@ def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
         )
         changes["n_backgrounds"] = 1
         changes["n_trials"] = min(sweep.n_trials, QUICK_SEARCH_TRIALS)
+        changes["probe_images"] = QUICK_PROBE_IMAGES
     if options.seeds is not None:
         changes["seeds"] = options.seeds
     if options.epochs is not None:

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import keras
@@ -74,6 +74,7 @@ class TrainingResult:
     init_hash: str  # fingerprint of the initial weights (equal across arms where shapes allow)
     threads: dict[str, int]
     wall_seconds: float
+    probes: dict[str, float] = field(default_factory=dict)  # filled by cnnlab.objective
     model: Any = field(repr=False, compare=False, default=None)
 
     @property
@@ -82,8 +83,10 @@ class TrainingResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of everything but the model."""
-        out = {k: v for k, v in asdict(self).items() if k != "model"}
+        # Field by field: asdict() would deep-copy the Keras model only to drop it.
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
         out["history"] = [asdict(record) for record in self.history]
+        out["threads"], out["probes"] = dict(self.threads), dict(self.probes)
         out["seconds_per_epoch"] = list(self.seconds_per_epoch)
         return out
 

@@ -99,9 +99,11 @@ class TrialBook:
 
         result = result_record(files.result)
         active.trial.set_user_attr(RESULT_ATTR, result)
+        probes = {f"probe.{k}": v for k, v in result.get("probes", {}).items()}
         self.tracker.log_final(
             active.run_id,
             metrics={
+                **probes,
                 "final_test_accuracy": result["test_accuracy"],
                 "final_test_loss": result["test_loss"],
                 "seconds_per_epoch": result["seconds_per_epoch_mean"],

@@ -300,3 +300,16 @@ def test_a_journal_file_storage_works_like_sqlite(tmp_path: Path) -> None:
     study = optuna.load_study(study_name="t", storage=open_storage(str(journal)))
     assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 2
     assert not (tmp_path / "optuna.db").exists()
+
+
+def test_translation_probe_results_reach_the_table_and_mlflow(tmp_path: Path) -> None:
+    sweep = dataclasses.replace(SWEEP, seeds=1, probes=("translation",))
+    outcome = _run(tmp_path, sweep)
+    assert outcome is not None and outcome.finished == 2
+    results, _ = trials_table(_study(tmp_path))
+    for column in ("shift1_drop", "shift3_accuracy", "rotm10_drop"):
+        assert results[column].notna().all(), column
+    np_drop = results["unshifted_accuracy"] - results["shift2_accuracy"]
+    assert (abs(np_drop - results["shift2_drop"]) < 1e-12).all()
+    child = next(r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "trial")
+    assert "probe.shift2_drop" in child.data.metrics

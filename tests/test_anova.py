@@ -1,0 +1,90 @@
+"""Omnibus and factorial tests against scipy/statsmodels directly and on planted effects."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from cnnlab.anova import factorial, omnibus
+
+
+def _table(levels: dict[str, float], seeds: int, noise: float, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(seeds):
+        shared = rng.normal(0, 0.002)  # the seed's own level, shared by its arms
+        for arm, mean in levels.items():
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": s,
+                    "background": None,
+                    "test_accuracy": mean + shared + rng.normal(0, noise),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_omnibus_finds_a_factor_that_matters_and_names_the_pairs() -> None:
+    result = omnibus(_table({"max": 0.990, "avg": 0.985, "none": 0.990}, 12, 0.0005))
+    assert result.p_value < 1e-6 and result.n == 12
+    assert result.test in ("repeated-measures ANOVA", "Friedman") and "Shapiro" in result.reason
+    pairs = {(p.a, p.b): p for p in result.pairs}
+    assert pairs[("avg", "max")].p_holm < 0.05 and pairs[("avg", "max")].mean < 0
+    assert pairs[("max", "none")].p_holm > 0.05
+
+
+def test_omnibus_without_an_effect_is_not_significant() -> None:
+    result = omnibus(_table({"a": 0.99, "b": 0.99, "c": 0.99}, 12, 0.001, seed=1))
+    assert result.p_value > 0.05
+
+
+def test_friedman_on_skewed_data_matches_scipy() -> None:
+    table = _table({"a": 0.99, "b": 0.98, "c": 0.97}, 10, 0.0001, seed=2)
+    table.loc[table.index[::7], "test_accuracy"] += 0.05  # outliers: far from normal
+    result = omnibus(table)
+    assert result.test == "Friedman"
+    wide = table.pivot(index="seed", columns="arm", values="test_accuracy")
+    expected = sps.friedmanchisquare(wide["a"], wide["b"], wide["c"])
+    assert result.p_value == pytest.approx(expected.pvalue)
+
+
+def _grid(effects: dict[tuple[str, str], float], seeds: int = 12) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(seeds):
+        shared = rng.normal(0, 0.002)
+        for (pool, kernel), mean in effects.items():
+            rows.append(
+                {
+                    "arm": f"{pool}+{kernel}",
+                    "seed": s,
+                    "background": None,
+                    "arch.pooling": pool,
+                    "kernel": kernel,
+                    "test_accuracy": mean + shared + rng.normal(0, 0.0005),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_factorial_effect_that_holds_at_every_level() -> None:
+    table = _grid(
+        {("max", "k3"): 0.990, ("avg", "k3"): 0.985, ("max", "k7"): 0.991, ("avg", "k7"): 0.986}
+    )
+    result = factorial(table, "arch.pooling", "kernel")
+    assert result.main_p < 1e-6 and result.interaction_p > 0.05
+    assert result.holds_everywhere and not result.reversal
+    assert [e.level for e in result.simple_effects] == ["k3", "k7"]
+    assert all(e.mean == pytest.approx(0.005, abs=0.001) for e in result.simple_effects)
+
+
+def test_factorial_reversal_is_flagged() -> None:
+    table = _grid(
+        {("max", "k3"): 0.990, ("avg", "k3"): 0.985, ("max", "k7"): 0.985, ("avg", "k7"): 0.990}
+    )
+    result = factorial(table, "arch.pooling", "kernel")
+    assert result.interaction_p < 1e-6
+    assert result.reversal and not result.holds_everywhere

@@ -1,0 +1,47 @@
+"""Shifted and rotated test images, and the probe on a small trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnlab.data import make_splits, synthetic_dataset
+from cnnlab.presets import small
+from cnnlab.probes import rotate_images, shift_and_rotation_accuracy, shift_images
+from cnnlab.space import TrainSpec, TrialSpec
+from cnnlab.train import train_and_evaluate
+
+
+def test_shift_is_zero_filled_and_never_wraps() -> None:
+    image = np.arange(1, 17, dtype=np.uint8).reshape(1, 4, 4)
+    right = shift_images(image, 0, 1)[0]
+    assert list(right[0]) == [0, 1, 2, 3]  # the 4 that fell off the edge is gone
+    up = shift_images(image, -2, 0)[0]
+    assert up[:2].tolist() == image[0, 2:].tolist() and not up[2:].any()
+    np.testing.assert_array_equal(shift_images(image, 0, 0), image)
+    assert not shift_images(image, 4, 0).any()  # shifted out entirely
+
+
+def test_rotation_keeps_shape_and_mass_roughly() -> None:
+    images = synthetic_dataset(4, 2, seed=0).x_train
+    rotated = rotate_images(images, 10)
+    assert rotated.shape == images.shape and rotated.dtype == np.uint8
+    assert rotated.sum() == pytest.approx(images.sum(), rel=0.1)
+    np.testing.assert_array_equal(rotate_images(images, 0), images)
+
+
+def test_probe_reports_accuracy_and_drops() -> None:
+    splits = make_splits(synthetic_dataset(640, 200, seed=0), seed=0, validation_size=128)
+    result = train_and_evaluate(
+        TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=32)), splits, seed=0
+    )
+    probe = shift_and_rotation_accuracy(result.model, splits.x_test, splits.y_test)
+    assert probe["unshifted_accuracy"] == pytest.approx(result.test_accuracy, abs=1e-6)
+    for k in (1, 2, 3):
+        assert probe[f"shift{k}_drop"] == pytest.approx(
+            probe["unshifted_accuracy"] - probe[f"shift{k}_accuracy"]
+        )
+    # The synthetic classes are bars at class-specific rows: moving them 3 rows up or down
+    # turns one class into another, so the vertical shifts must hurt.
+    assert probe["shift3_drop"] > 0.1
+    assert {"rotm10_drop", "rotp5_accuracy"} <= probe.keys()
