@@ -319,30 +319,32 @@ def cells(sweep: Sweep) -> list[Cell]:
     backgrounds: list[int | None] = (
         list(range(sweep.n_backgrounds)) if sweep.design == "randomized" else [None]
     )
-    out: list[Cell] = []
-    for seed in sweep.seed_values:
-        for background in backgrounds:
-            base = sweep.base
-            if background is not None:
-                for path, value in background_values(sweep, background).items():
-                    base = replace_path(base, path, value)
-            for arm, levels in sweep.arms():
-                spec = base
-                for factor in sweep.factors:
-                    spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
-                out.append(
-                    Cell(
-                        sweep=sweep.name,
-                        arm=arm,
-                        levels=levels,
-                        seed=seed,
-                        background=background,
-                        spec=spec,
-                        probes=sweep.probes,
-                        probe_images=sweep.probe_images,
-                    )
-                )
-    return out
+    return [
+        make_cell(sweep, levels, seed, background)
+        for seed in sweep.seed_values
+        for background in backgrounds
+        for _, levels in sweep.arms()
+    ]
+
+
+def make_cell(sweep: Sweep, levels: dict[str, str], seed: int, background: int | None) -> Cell:
+    """The cell of factor `levels` (path -> label) for one replicate (seed, background draw)."""
+    spec = sweep.base
+    if background is not None:
+        for path, value in background_values(sweep, background).items():
+            spec = replace_path(spec, path, value)
+    for factor in sweep.factors:
+        spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
+    return Cell(
+        sweep=sweep.name,
+        arm="+".join(levels[f.path] for f in sweep.factors),
+        levels=levels,
+        seed=seed,
+        background=background,
+        spec=spec,
+        probes=sweep.probes,
+        probe_images=sweep.probe_images,
+    )
 
 
 def _canonical(value: Any) -> Any:

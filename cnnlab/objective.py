@@ -16,7 +16,7 @@ from typing import Any
 import optuna
 
 from cnnlab.data import LoadedDataset, make_splits
-from cnnlab.design import Cell, Sweep, replace_path
+from cnnlab.design import Cell, Sweep, make_cell
 from cnnlab.train import EpochRecord, TrainingResult, train_and_evaluate
 
 SEED_PARAM = "seed"
@@ -47,21 +47,7 @@ def register_distributions(trial: optuna.Trial, sweep: Sweep) -> dict[str, Any]:
 def suggest_cell(trial: optuna.Trial, sweep: Sweep) -> Cell:
     """A search trial's cell: the sampler picks each factor's level; the seed is fixed."""
     levels = {f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in sweep.factors}
-    spec = sweep.base
-    for factor in sweep.factors:
-        spec = replace_path(spec, factor.path, factor.level(levels[factor.path]))
-    arm = "+".join(levels[f.path] for f in sweep.factors)
-    seed = sweep.seed_values[0]
-    return Cell(
-        sweep=sweep.name,
-        arm=arm,
-        levels=levels,
-        seed=seed,
-        background=None,
-        spec=spec,
-        probes=sweep.probes,
-        probe_images=sweep.probe_images,
-    )
+    return make_cell(sweep, levels, sweep.seed_values[0], None)
 
 
 def objective_metric(sweep: Sweep) -> str:
