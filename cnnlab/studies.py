@@ -53,13 +53,29 @@ def open_storage(url: str) -> BaseStorage:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
         return JournalStorage(JournalFileBackend(url))
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
-    except Exception as error:
-        raise CnnlabError(
-            f"Cannot open the Optuna storage {url!r}: {type(error).__name__}: {error}. "
-            "Check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@host/db)."
-        ) from None
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as error:
+            # Two processes creating a fresh database race on its schema (the loser hits a
+            # UNIQUE constraint on alembic_version or "table already exists"); the schema is
+            # complete a moment later, so try again before calling the URL bad.
+            if attempt + 1 < _OPEN_ATTEMPTS and _is_schema_race(error):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise CnnlabError(
+                f"Cannot open the Optuna storage {url!r}: {type(error).__name__}: {error}. "
+                "Check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@host/db)."
+            ) from None
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+_OPEN_ATTEMPTS = 6
+
+
+def _is_schema_race(error: Exception) -> bool:
+    text = str(error).lower()
+    return "alembic_version" in text or "already exists" in text or "database is locked" in text
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
