@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests"]  # bench, sweep, ui: on request
+nox.options.sessions = ["lint", "typecheck", "tests"]  # bench, sweep, report, ui: on request
 
 LOCK = "requirements/lock.txt"
 SOURCES = ("cnnlab", "tests", "benchmarks", "experiments", "noxfile.py")
@@ -49,6 +49,13 @@ def sweep(session: nox.Session) -> None:
     """Run a sweep, e.g. `nox -s sweep -- pooling --quick` (arguments go to cnnlab.sweep)."""
     _install(session, "test")
     session.run("python", "-m", "cnnlab.sweep", *(session.posargs or ["pooling", "--quick"]))
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Rebuild a report from its results.csv, e.g. `nox -s report -- pooling --quick`."""
+    _install(session, "test")
+    session.run("python", "-m", "cnnlab.report", *(session.posargs or ["pooling", "--quick"]))
 
 
 @nox.session

@@ -284,6 +284,7 @@ def _versions() -> dict[str, str]:
 _DELEGATED = {
     "sweep": "run a sweep (python -m cnnlab.sweep NAME --help)",
     "ui": "start the MLflow UI over a runs folder (python -m cnnlab.ui --help)",
+    "report": "rebuild a sweep's report from its results.csv (python -m cnnlab.report --help)",
 }
 
 
@@ -292,6 +293,10 @@ def _delegate(name: str, argv: list[str]) -> int:
         from cnnlab import sweep
 
         return sweep.main(argv)
+    if name == "report":
+        from cnnlab.report.__main__ import main as report_main
+
+        return report_main(argv)
     from cnnlab import ui
 
     return ui.main(argv)

@@ -40,10 +40,13 @@ from cnnlab.geometry import count_params
 from cnnlab.objective import register_distributions, suggest_cell
 from cnnlab.progress import Progress
 from cnnlab.provenance import git_commit, package_versions
+from cnnlab.publish import StudyFacts, publish_report
+from cnnlab.report.build import WrittenReport
 from cnnlab.results import write_tables
 from cnnlab.space import DataSpec, TrialSpec
 from cnnlab.studies import (
     ATTR_CELL,
+    ATTR_CLAIMS,
     default_storage_url,
     open_storage,
     open_study,
@@ -78,6 +81,8 @@ class SweepOptions:
     workers: int = 1
     runs_dir: Path = Path("runs")
     new_study: bool = False
+    reports_dir: Path | None = None  # where to write the report (the CLI: reports/); None: none
+    sweep_source: str | None = None  # how the sweep was named (name or path), for rebuilds
 
 
 # --- the effective sweep -------------------------------------------------------------------
@@ -399,6 +404,7 @@ def run_sweep(
         stores.tracker.end(stores.parent_run_id, "KILLED")
         raise
     outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
+    report = _report(sweep, stores, outcome, options, dataset, progress.elapsed())
     # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
         summary_text(
@@ -411,4 +417,32 @@ def run_sweep(
             quick=options.quick,
         )
     )
+    if report is not None:
+        sys.stdout.write(f"Report:  {report.index_html}\n")
     return outcome
+
+
+def _report(
+    sweep: Sweep,
+    stores: _Stores,
+    outcome: SweepOutcome,
+    options: SweepOptions,
+    dataset: LoadedDataset,
+    elapsed: float,
+) -> WrittenReport | None:
+    """The sweep's report in reports/<study>/, attached to the parent run (see cnnlab.publish)."""
+    if options.reports_dir is None or outcome.results_csv is None or outcome.finished == 0:
+        return None
+    study = StudyFacts(stores.study.study_name, stores.study.user_attrs.get(ATTR_CLAIMS))
+    return publish_report(
+        sweep,
+        study,
+        dataset,
+        stores.tracker,
+        stores.parent_run_id,
+        quick=options.quick,
+        sweep_source=options.sweep_source or sweep.name,
+        results_csv=outcome.results_csv,
+        reports_dir=options.reports_dir,
+        sweep_seconds=elapsed,
+    )

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="dataset folder (default: $CNNLAB_DATA_DIR, then the usual)"
     )
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where the report is written at the end (default: reports/)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="write no report at the end")
     parser.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: RUNS_DIR/mlflow.db)")
     parser.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
@@ -101,11 +108,19 @@ def _run(args: argparse.Namespace) -> int:
         workers=args.workers,
         runs_dir=args.runs_dir,
         new_study=args.new_study,
+        reports_dir=None if args.no_report else args.reports_dir,
+        sweep_source=_source(args.sweep),
     )
     outcome = run_sweep(sweep, options)
     if outcome is None:  # dry run
         return 0
     return 0 if not outcome.failed else 1
+
+
+def _source(name_or_path: str) -> str:
+    """A shipped name as is; a file as an absolute path, so a rebuild finds it from anywhere."""
+    path = Path(name_or_path)
+    return str(path.resolve()) if path.suffix == ".py" or path.parent != Path() else name_or_path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,3 +56,47 @@ def run_cli(
         timeout=timeout,
         cwd=REPO,
     )
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (DESIGN.md §6)
+# Offline machine: without these, Chromium tries Google's hosts at start and is refused.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's Chromium driven by Playwright; skipped without it, except under CI."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def open_report_in_browser(browser, index_html: Path) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    """Open a report from disk; what a reader sees, and every request the page made."""
+    page = browser.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(index_html.resolve().as_uri(), wait_until="load")
+    page.wait_for_selector("#verdicts, #arms")
+    seen = {
+        "requests": requests,
+        "verdict_rows": page.locator("#verdicts tbody tr").count(),
+        "verdict_cells": page.locator("#verdicts td.verdict").all_inner_texts(),
+        "verdict_table_visible": page.locator("#verdicts").is_visible()
+        if page.locator("#verdicts").count()
+        else False,
+        "images": page.eval_on_selector_all(
+            "img", "imgs => imgs.map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+        ),
+        "text": page.inner_text("body"),
+    }
+    page.close()
+    return seen

@@ -3,6 +3,7 @@ shipped sweep's dry run, and interruption by Ctrl-C and by kill -9 followed by a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.registry import load_sweep, shipped_names
 from cnnlab.runner import SweepOptions, run_sweep
 from cnnlab.studies import default_storage_url, open_storage
+from tests.conftest import open_report_in_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -83,7 +85,7 @@ def _wait_for_running_after_a_complete(
     raise AssertionError("the sweep never reached a running trial after a finished one")
 
 
-def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path) -> None:
+def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
     process = _sweep_process(["pooling", "--quick"], mnist_dir, tmp_path)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
@@ -105,6 +107,36 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path) -> None
         assert child.info.status == "FINISHED"
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")]
         assert steps == [1]
+    _check_the_quick_report(tmp_path, out, client, parents[0].info.run_id, browser)
+
+
+def _check_the_quick_report(tmp_path: Path, out: str, client, parent_id: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The sweep's report: on disk, in MLflow, in a browser, and rebuilt byte for byte."""
+    folder = tmp_path / "reports" / "pooling-quick"
+    assert "Report:  reports/pooling-quick/index.html" in out
+    verdicts = json.loads((folder / "verdicts.json").read_text())
+    assert verdicts["smoke_run"] is True and len(verdicts["claims"]) == 3
+    parent = client.get_run(parent_id)
+    for i, claim in enumerate(verdicts["claims"], start=1):
+        assert parent.data.tags[f"cnnlab.verdict.{i}"] == claim["verdict"]
+    logged = {a.path for a in client.list_artifacts(parent_id, "report")}
+    assert {"report/index.html", "report/verdicts.json", "report/results.csv"} <= logged
+    seen = open_report_in_browser(browser, folder / "index.html")
+    assert seen["verdict_table_visible"] and seen["verdict_rows"] == 3
+    figures = list((folder / "figures").glob("*.png"))
+    assert len(figures) >= 5 and len(seen["images"]) == len(figures)
+    assert all(complete and width > 0 and height > 0 for complete, width, height in seen["images"])
+    assert [u for u in seen["requests"] if not u.startswith(("file:", "data:"))] == []
+    before = (folder / "verdicts.json").read_bytes()
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "cnnlab.report", "pooling", "--quick"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert (folder / "verdicts.json").read_bytes() == before
 
 
 def test_every_shipped_sweep_passes_dry_run(mnist_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""`python -m cnnlab.report NAME [--quick]` (≡ `cnnlab report`): rebuild a report, no training.
+
+It reads `reports/NAME/results.csv` (or `reports/NAME-quick/` with `--quick`) and the run's
+`provenance.json`, recomputes every verdict and figure, and rewrites the folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnlab.cliutil import run_command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlab.report",
+        description=(
+            "Rebuild a sweep's report (verdicts, figures, index.html, README.md) from the "
+            "results.csv in its folder, without training."
+        ),
+    )
+    parser.add_argument("name", help="the sweep (or study) name, e.g. pooling")
+    parser.add_argument("--quick", action="store_true", help="the smoke run's report (NAME-quick)")
+    parser.add_argument(
+        "--reports-dir", type=Path, default=Path("reports"), help="default: reports/"
+    )
+    parser.add_argument(
+        "--sweep",
+        help="the sweep definition (name or .py path) if it moved since the run",
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cnnlab.report.build import rebuild
+
+    written = rebuild(
+        args.name, quick=args.quick, reports_dir=args.reports_dir, sweep_path=args.sweep
+    )
+    judgement = written.analysis.judgement
+    for outcome in written.analysis.claims:
+        verdict = outcome.result.verdict if outcome.result else "not judged"
+        print(f"{verdict.upper():<13} {outcome.claim.statement}")
+    if not judgement.judged:
+        print("Not judged: " + "; ".join(judgement.reasons))
+    print(f"Report: {written.index_html}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: _run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Writing a report folder, and rebuilding one from its own results.csv without training.
+
+A report folder `reports/<study>/` holds:
+- `results.csv` (one row per finished trial: the source of truth) and `epochs.csv`;
+- `provenance.json` (written by the sweep: what ran, where, with what; read back on rebuild);
+- `verdicts.json` (machine-readable verdicts, byte-identical on rebuild), `README.md`,
+  `index.html` (self-contained) and `figures/*.png`.
+
+The sweep calls `write_report` at its end; `python -m cnnlab.report NAME` calls `rebuild`,
+which reloads the sweep definition named in provenance.json and applies the run's seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cnnlab.design import Sweep
+from cnnlab.errors import CnnlabError
+from cnnlab.registry import load_sweep, question
+from cnnlab.report.analysis import Analysis, analyse, verdicts_json
+from cnnlab.report.document import build_document
+from cnnlab.report.figures import draw_all
+from cnnlab.report.render import to_html, to_markdown
+
+REQUIRED_COLUMNS = (
+    "cell",
+    "arm",
+    "seed",
+    "background",
+    "test_accuracy",
+    "params",
+    "flops",
+    "seconds_per_epoch",
+)
+
+
+class ReportError(CnnlabError):
+    """A report cannot be written or rebuilt from what is on disk."""
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    folder: Path
+    analysis: Analysis
+
+    @property
+    def index_html(self) -> Path:
+        return self.folder / "index.html"
+
+    @property
+    def verdicts_json(self) -> Path:
+        return self.folder / "verdicts.json"
+
+    def files(self) -> list[Path]:
+        names = ["index.html", "README.md", "verdicts.json", "provenance.json", "results.csv"]
+        return [self.folder / n for n in names] + sorted((self.folder / "figures").glob("*.png"))
+
+
+def read_results(path: Path, sweep: Sweep) -> pd.DataFrame:
+    """results.csv, checked for the columns the report and the claims need."""
+    if not path.is_file():
+        raise ReportError(
+            f"{path}: no results table. A sweep writes it when it ends; run the sweep (or copy "
+            "its runs/results/<study>/results.csv here)."
+        )
+    # Arm and cell labels stay text even when they look like numbers (a filters sweep's "32").
+    table = pd.read_csv(path, dtype={"arm": str, "cell": str})
+    needed = list(REQUIRED_COLUMNS) + sorted({c.metric for c in sweep.claims})
+    missing = [column for column in needed if column not in table.columns]
+    if table.empty:
+        raise ReportError(f"{path}: the results table has no rows; no trial has finished yet.")
+    if missing:
+        raise ReportError(
+            f"{path}: column(s) {', '.join(missing)} missing from the results table. It was "
+            "not written by this version of cnnlab's sweep (or was edited); rerun the sweep "
+            "command to rewrite it from the study."
+        )
+    return table
+
+
+def _read_epochs(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype={"arm": str})
+
+
+def write_report(
+    sweep: Sweep,
+    folder: Path,
+    *,
+    quick: bool,
+    provenance: dict[str, Any],
+    results_csv: Path | None = None,
+    epochs_csv: Path | None = None,
+) -> WrittenReport:
+    """(Re)write the report in `folder` from `results_csv` (default: the folder's own).
+
+    `sweep` is the effective sweep (the run's seeds); `provenance` is stored as provenance.json.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, name in ((results_csv, "results.csv"), (epochs_csv, "epochs.csv")):
+        if source is not None and source.resolve() != (folder / name).resolve():
+            shutil.copyfile(source, folder / name)
+    # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
+    results = read_results(folder / "results.csv", sweep)
+    epochs = _read_epochs(folder / "epochs.csv")
+    (folder / "provenance.json").write_text(
+        json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n"
+    )
+    analysis = analyse(sweep, results, quick=quick, provenance=provenance)
+    figures_dir = folder / "figures"
+    if figures_dir.exists():
+        shutil.rmtree(figures_dir)  # a figure that no longer applies must not linger
+    figures = draw_all(analysis, results, epochs, figures_dir)
+    blocks = build_document(analysis, figures, question(sweep))
+    (folder / "verdicts.json").write_text(verdicts_json(analysis))
+    (folder / "README.md").write_text(to_markdown(blocks))
+    title = f"cnnlab report: {sweep.name}{' (smoke run)' if quick else ''}"
+    (folder / "index.html").write_text(to_html(blocks, figures_dir, title))
+    return WrittenReport(folder, analysis)
+
+
+def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
+    """`reports/NAME` or `reports/NAME-quick`, which must exist."""
+    folder = reports_dir / (name + ("-quick" if quick and not name.endswith("-quick") else ""))
+    if not (folder / "provenance.json").is_file():
+        have = sorted(
+            p.name for p in reports_dir.glob("*") if (p / "provenance.json").is_file()
+        ) if reports_dir.is_dir() else []  # fmt: skip
+        listed = ", ".join(have) if have else "none"
+        raise ReportError(
+            f"{folder}: no report to rebuild (provenance.json is missing). Reports in "
+            f"{reports_dir}: {listed}. A sweep writes its report when it ends: "
+            f"python -m cnnlab.sweep {name.removesuffix('-quick')}{' --quick' if quick else ''}"
+        )
+    return folder
+
+
+def run_sweep_of(provenance: dict[str, Any], folder: Path, sweep_path: str | None) -> Sweep:
+    """The sweep that produced the report, with the run's seeds and backgrounds applied."""
+    source = sweep_path or provenance.get("sweep_source") or provenance.get("sweep")
+    if not source:
+        raise ReportError(
+            f"{folder / 'provenance.json'}: field `sweep_source` is missing; pass --sweep "
+            "NAME_OR_PATH to say which sweep definition the report is about."
+        )
+    declared = load_sweep(str(source))
+    changes: dict[str, Any] = {}
+    if "seeds" in provenance:
+        changes["seeds"] = tuple(int(s) for s in provenance["seeds"])
+    if "n_backgrounds" in provenance:
+        changes["n_backgrounds"] = int(provenance["n_backgrounds"])
+    return declared.with_changes(**changes)
+
+
+def rebuild(
+    name: str, *, quick: bool, reports_dir: Path, sweep_path: str | None = None
+) -> WrittenReport:
+    """Rebuild `reports_dir/NAME[-quick]/` from its own results.csv (no training)."""
+    folder = report_folder(reports_dir, name, quick)
+    try:
+        provenance = json.loads((folder / "provenance.json").read_text())
+    except json.JSONDecodeError as error:
+        raise ReportError(
+            f"{folder / 'provenance.json'}: not valid JSON ({error}); rerun the sweep to "
+            "rewrite it."
+        ) from None
+    sweep = run_sweep_of(provenance, folder, sweep_path)
+    return write_report(
+        sweep, folder, quick=bool(provenance.get("quick", quick)), provenance=provenance
+    )

@@ -1,0 +1,335 @@
+"""The report as a sequence of blocks (headings, text, tables, figures), in reading order.
+
+Built once from the `Analysis` and drawn figures; `render` writes the same blocks as
+Markdown (README.md, for a code host) and as self-contained HTML (index.html). The verdict
+table comes first, after the banners that change how it must be read (smoke run, not judged,
+claims edited after results existed).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from cnnlab.report.analysis import Analysis
+from cnnlab.report.figures import Figure
+from cnnlab.report.wording import VERDICT_WORDS, amount, interval
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Banner:
+    kind: str  # "smoke", "not-judged", "edited", "confound"
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    element_id: str = ""
+
+
+@dataclass(frozen=True)
+class FigureBlock:
+    figure: Figure
+
+
+Block = Heading | Text | Banner | Table | FigureBlock
+
+
+def _banners(analysis: Analysis) -> list[Block]:
+    blocks: list[Block] = []
+    if analysis.quick:
+        blocks.append(
+            Banner(
+                "smoke",
+                "Smoke run (--quick): few seeds, one epoch on a training subset. Its verdicts are "
+                "computed like any others, but they are no evidence for or against any claim.",
+            )
+        )
+    if not analysis.judgement.judged:
+        blocks.append(
+            Banner(
+                "not-judged",
+                "Not judged: " + "; ".join(analysis.judgement.reasons) + ".",
+            )
+        )
+    if analysis.claims_edited:
+        blocks.append(
+            Banner(
+                "edited",
+                "Claims edited after results existed: the claims declared now differ from those "
+                "hashed when the study started (hash "
+                f"{analysis.provenance.get('claims_hash_at_start')}), so they were not "
+                "pre-registered; read the verdicts as exploratory.",
+            )
+        )
+    return blocks
+
+
+def _verdict_table(analysis: Analysis) -> Table:
+    rows = []
+    for outcome in analysis.claims:
+        claim, result = outcome.claim, outcome.result
+        verdict = VERDICT_WORDS[result.verdict if result else None]
+        if result is None:
+            numbers = ("—", "—", "—", f"{len(outcome.differences)}")
+        else:
+            level = round(100 * result.ci_level)
+            numbers = (
+                f"{amount(result.mean, claim.metric)} ({level}% CI "
+                f"{interval(*result.ci, claim.metric)})",
+                f"{result.prob_better:.2f} ({result.prob_ci[0]:.2f}–{result.prob_ci[1]:.2f})",
+                f"{result.test}: p = {result.p_value:.2g}; Holm {result.p_holm:.2g}",
+                str(result.n),
+            )
+        rows.append((claim.statement, verdict, outcome.sentence, *numbers))
+    return Table(
+        (
+            "Claim",
+            "Verdict",
+            "In plain words",
+            "Advantage",
+            "P(A beats B)",
+            "Test",
+            "Paired seeds",
+        ),
+        tuple(rows),
+        element_id="verdicts",
+    )
+
+
+def _claim_notes(analysis: Analysis) -> list[Block]:
+    lines = []
+    for outcome in analysis.claims:
+        result = outcome.result
+        if result is None:
+            continue
+        rope = amount(result.rope, outcome.claim.metric, signed=False)
+        spread = amount(result.sd, outcome.claim.metric, signed=False)
+        extra = "; ".join(result.notes)
+        lines.append(
+            f"*{outcome.claim.statement}* — {result.test} because {result.test_reason}. "
+            f"ROPE ±{rope}; SD of the differences {spread}, "
+            f"dz = {result.dz:.2f}; t interval {interval(*result.t_ci, outcome.claim.metric)}."
+            + (f" Note: {extra}." if extra else "")
+        )
+    return [Text(line) for line in lines]
+
+
+def _rules() -> Text:
+    return Text(
+        "How verdicts are decided: paired differences by seed; *practically equivalent* when "
+        "the CI at the Holm-adjusted level lies inside the ROPE; *supported* when the paired "
+        "test is significant after Holm's correction across this report's claims, the CI "
+        "excludes 0 and the estimated P(A beats B) ≥ 0.75; *refuted* the same the other way; "
+        "otherwise *inconclusive*, with the paired seeds a power analysis says would decide it "
+        "(two-sided paired t at α = 0.05, power 0.8). The CI used for deciding is the wider of "
+        "the bootstrap and t intervals."
+    )
+
+
+def _omnibus_blocks(analysis: Analysis) -> list[Block]:
+    blocks: list[Block] = []
+    result = analysis.omnibus
+    if result is not None:
+        factor = analysis.sweep.factors[0].path
+        blocks += [
+            Heading(2, f"Does `{factor}` matter at all?"),
+            Text(
+                f"{result.test} on test accuracy over {result.n} complete replicates "
+                f"(chosen because {result.reason}): statistic {result.statistic:.3g}, "
+                f"p = {result.p_value:.2g}. Post-hoc pairs, Holm-corrected:"
+            ),
+            Table(
+                ("Pair", "Mean difference", "p", "p (Holm)"),
+                tuple(
+                    (
+                        f"{pair.a} − {pair.b}",
+                        amount(pair.mean, "test_accuracy"),
+                        f"{pair.p_value:.2g}",
+                        f"{pair.p_holm:.2g}",
+                    )
+                    for pair in result.pairs
+                ),
+            ),
+        ]
+    elif analysis.omnibus_note:
+        blocks.append(Text(f"Omnibus test {analysis.omnibus_note}."))
+    grid = analysis.factorial
+    if grid is not None:
+        effects = ", ".join(
+            f"{e.level}: {amount(e.mean, 'test_accuracy')} (p = {e.p_value:.2g})"
+            for e in grid.simple_effects
+        )
+        verdict = (
+            "The effect REVERSES between levels (significant simple effects of opposite sign)."
+            if grid.reversal
+            else "The effect holds at every level."
+            if grid.holds_everywhere
+            else "The effect does not hold at every level."
+        )
+        blocks += [
+            Heading(2, f"Interaction: `{grid.factor}` × `{grid.other}`"),
+            Text(
+                f"Two-way repeated-measures ANOVA on test accuracy: `{grid.factor}` p = "
+                f"{grid.main_p:.2g}, `{grid.other}` p = {grid.other_p:.2g}, interaction p = "
+                f"{grid.interaction_p:.2g}. Simple effect of `{grid.factor}` at each level of "
+                f"`{grid.other}`: {effects}. {verdict}"
+            ),
+        ]
+    elif analysis.factorial_note:
+        blocks.append(Text(f"Interaction model {analysis.factorial_note}."))
+    return blocks
+
+
+def _sd(value: float) -> str:
+    return "—" if math.isnan(value) else f"{100 * value:.2f}"
+
+
+def _cost_blocks(analysis: Analysis) -> list[Block]:
+    control = next((c for c in analysis.costs if c.arm == analysis.control), None)
+    rows = []
+    for cost in analysis.costs:
+        ratio = "" if control is None else f"{cost.params / max(control.params, 1):.2f}×"
+        flag = "differs from control" if cost.differs_from_control else ""
+        rows.append(
+            (
+                cost.arm,
+                str(cost.n),
+                f"{100 * cost.accuracy_mean:.2f}",
+                _sd(cost.accuracy_sd),
+                f"{cost.params:,}",
+                ratio,
+                f"{cost.flops:,}",
+                f"{cost.seconds_per_epoch:.1f}",
+                flag,
+            )
+        )
+    blocks: list[Block] = [Heading(2, "Arms: accuracy and cost")]
+    flagged = [c.arm for c in analysis.costs if c.differs_from_control]
+    if flagged:
+        blocks.append(
+            Banner(
+                "confound",
+                f"Capacity differs: {', '.join(flagged)} ha{'s' if len(flagged) == 1 else 've'} "
+                f"other parameter or FLOP counts than the control arm {analysis.control!r}; "
+                "an accuracy difference may come from capacity, not only from the factor.",
+            )
+        )
+    blocks.append(
+        Table(
+            (
+                "Arm",
+                "n",
+                "Test accuracy (%)",
+                "SD (pp)",
+                "Parameters",
+                "vs control",
+                "FLOPs",
+                "s / epoch",
+                "Flag",
+            ),
+            tuple(rows),
+            element_id="arms",
+        )
+    )
+    return blocks
+
+
+def _design_text(analysis: Analysis) -> Text:
+    prov = analysis.provenance
+    sweep = analysis.sweep
+    return Text(
+        f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}; paired seeds "
+        f"{', '.join(str(s) for s in sweep.seed_values)}; {prov.get('epochs', '?')} epoch(s) "
+        f"on {prov.get('train_images', '?'):,} {prov.get('dataset', '')} training images, "
+        f"batch {prov.get('batch_size', '?')}. Baseline (sanity gate) arm "
+        f"{analysis.judgement.baseline.get('arm')!r}: mean test accuracy "
+        f"{_pct(analysis.judgement.baseline.get('mean_test_accuracy'))}, declared band "
+        f"{_band(analysis.judgement.baseline.get('band'))}."
+        if isinstance(prov.get("train_images"), int)
+        else f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}."
+    )
+
+
+def _pct(value: Any) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f} %"
+
+
+def _band(band: Any) -> str:
+    return "none" if not band else f"{100 * band[0]:.1f}–{100 * band[1]:.1f} %"
+
+
+def _provenance_blocks(analysis: Analysis) -> list[Block]:
+    prov = analysis.provenance
+    versions = prov.get("versions", {})
+    machine = prov.get("machine", {})
+    rows: list[tuple[str, str]] = [
+        ("Study", str(prov.get("study", ""))),
+        ("Git commit", str(prov.get("git_commit", "unknown"))),
+        ("Packages", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
+        ("Data", f"{prov.get('dataset', '')} from {prov.get('data_source', '')}"),
+        *(
+            (f"sha256 {name}", digest)
+            for name, digest in sorted(prov.get("data_sha256", {}).items())
+        ),
+        ("Seeds", ", ".join(str(s) for s in prov.get("seeds", []))),
+        ("Threads", ", ".join(f"{k} {v}" for k, v in sorted(prov.get("threads", {}).items()))),
+        ("Machine", ", ".join(f"{k}: {v}" for k, v in sorted(machine.items()))),
+        ("Training time", f"{prov.get('trial_wall_seconds', 0):,.0f} s summed over trials"),
+        ("Finished", str(prov.get("finished", ""))),
+        ("Definition hash", str(prov.get("config_hash", ""))),
+        ("Claims hash at start", str(prov.get("claims_hash_at_start", ""))),
+    ]
+    return [
+        Heading(2, "Provenance"),
+        Table(("", ""), tuple(rows), element_id="provenance"),
+        Text(
+            "results.csv (one row per finished trial) is the source of truth; rebuild this "
+            f"report without training: `python -m cnnlab.report {_rebuild_args(prov)}`"
+        ),
+    ]
+
+
+def _rebuild_args(prov: dict[str, Any]) -> str:
+    name = str(prov.get("report", ""))
+    return name.removesuffix("-quick") + " --quick" if prov.get("quick") else name
+
+
+def build_document(analysis: Analysis, figures: list[Figure], question: str) -> list[Block]:
+    """All blocks, verdicts first."""
+    title = f"{analysis.sweep.name}{' (smoke run)' if analysis.quick else ''}"
+    blocks: list[Block] = [Heading(1, f"cnnlab report: {title}")]
+    if question:
+        blocks.append(Text(f"Question: {question}"))
+    blocks += _banners(analysis)
+    blocks.append(Heading(2, "Verdicts"))
+    if analysis.claims:
+        blocks.append(_verdict_table(analysis))
+    else:
+        blocks.append(Text("This sweep declares no claims; the figures describe its results."))
+    blocks += _claim_notes(analysis)
+    blocks.append(_rules())
+    blocks.append(_design_text(analysis))
+    blocks += _omnibus_blocks(analysis)
+    blocks += _cost_blocks(analysis)
+    blocks.append(Heading(2, "Figures"))
+    blocks += [FigureBlock(figure) for figure in figures]
+    blocks += _provenance_blocks(analysis)
+    return blocks
+
+
+__all__ = ["Block", "build_document"]
