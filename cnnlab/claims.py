@@ -41,6 +41,22 @@ def paired_differences(results: pd.DataFrame, claim: Claim) -> np.ndarray:
     return d if claim.higher_is_better else -d
 
 
+def design_rows(sweep: Sweep, results: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the sweep's own cells, once each.
+
+    A study can hold more than the current design (it was extended with --seeds, then rerun
+    with fewer): those rows are left out so the verdicts are about the design the report
+    states. Two processes racing on one study can finish a cell twice; the first kept.
+    """
+    keys = {cell.key for cell in cells(sweep)}
+    if sweep.design == "search" or "cell" not in results or not keys:
+        return results
+    mine = results[results["cell"].isin(keys)]
+    if "trial" in mine:
+        mine = mine.sort_values("trial", kind="stable")
+    return mine.drop_duplicates(subset="cell", keep="first")
+
+
 def missing_replicates(sweep: Sweep, results: pd.DataFrame) -> list[str]:
     """Declared cells (`arm/seed=NN[/bg=NN]`) that have no finished row in the table."""
     have = set(results["cell"]) if "cell" in results else set()
@@ -56,6 +72,7 @@ def judge(
     resamples: int = BOOTSTRAP,
 ) -> Judgement:
     """Verdicts for every declared claim, or the reasons they are not given."""
+    results = design_rows(sweep, results)
     reasons: list[str] = []
     missing = missing_replicates(sweep, results)
     if missing:

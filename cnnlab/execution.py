@@ -70,8 +70,17 @@ def train_here(book: TrialBook, trial: optuna.Trial, cell: Cell, dataset: Loaded
     except (KeyboardInterrupt, SweepInterrupted):
         book.interrupt(active)
         raise
-    with tempfile.TemporaryDirectory() as tmp:
-        book.complete(active, write_trial_files(result, cell, Path(tmp)))
+    except Exception as error:
+        # A bug or an exhausted machine: the trial must not stay RUNNING (it would look alive
+        # until reaped); record it as failed, then let the error stop the sweep with its trace.
+        book.fail(active, {"reason": "error", "message": f"{type(error).__name__}: {error}"})
+        raise
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            book.complete(active, write_trial_files(result, cell, Path(tmp)))
+    except (KeyboardInterrupt, SweepInterrupted):
+        book.interrupt_if_open(active)
+        raise
 
 
 def train_in_workers(

@@ -403,6 +403,12 @@ def run_sweep(
         stores.tracker.set_tags(stores.parent_run_id, {"cnnlab.state": "INTERRUPTED"})
         stores.tracker.end(stores.parent_run_id, "KILLED")
         raise
+    except Exception:
+        # The failing trial is already FAIL (execution.train_here); the parent must not stay
+        # RUNNING either. Finished replicates are kept; the error keeps its traceback.
+        stores.tracker.set_tags(stores.parent_run_id, {"cnnlab.state": "ERROR"})
+        stores.tracker.end(stores.parent_run_id, "FAILED")
+        raise
     outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
     report = _report(sweep, stores, outcome, options, dataset, progress.elapsed())
     # The summary is the result: stdout. The plan and the progress went to stderr.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import optuna
 
-from cnnlab.claims import Judgement, judge
+from cnnlab.claims import Judgement, design_rows, judge
 from cnnlab.design import Cell, Sweep
 from cnnlab.estimate import format_duration, sweep_seconds
 
@@ -58,7 +58,7 @@ def summary_text(
     """The one-screen summary: per arm mean ± SD of test accuracy and time, and where things are."""
     from cnnlab.results import trials_table
 
-    results, _ = trials_table(study)
+    results = design_rows(sweep, trials_table(study)[0])
     lines = [
         "",
         f"Study {outcome.study_name}: {outcome.finished} of {outcome.total} "

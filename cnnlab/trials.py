@@ -126,8 +126,10 @@ class TrialBook:
             self.tracker.log_artifacts(active.run_id, [files.summary, curve])
         self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
         value = result["history"][-1][objective_metric(self.sweep)]
-        self.study.tell(active.trial, value)
+        # MLflow first: interrupted between the two, the trial is RUNNING in Optuna (reaped and
+        # rerun later, its run then marked KILLED), never COMPLETE beside a RUNNING run.
         self.tracker.end(active.run_id, "FINISHED")
+        self.study.tell(active.trial, value)
         self._done(active, f"test {result['test_accuracy']:.2%}")
 
     def fail(self, active: ActiveTrial, failure: dict[str, Any]) -> None:
@@ -156,6 +158,12 @@ class TrialBook:
         self.study.tell(active.trial, state=TrialState.FAIL)
         self.tracker.set_tags(active.run_id, {"cnnlab.state": "INTERRUPTED"})
         self.tracker.end(active.run_id, "KILLED")
+
+    def interrupt_if_open(self, active: ActiveTrial) -> None:
+        """`interrupt`, unless the trial was already told (interrupted after `complete`)."""
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if any(t.number == active.trial.number for t in running):
+            self.interrupt(active)
 
     def _done(self, active: ActiveTrial, outcome: str) -> None:
         seconds = time.monotonic() - active.started

@@ -116,3 +116,18 @@ def test_rows_that_do_not_pair_are_left_out(column: str) -> None:
     results = synthetic_results()
     results.loc[0, column] = 99 if column == "seed" else "other"
     assert len(paired_differences(results, SWEEP.claims[0])) == 11
+
+
+def test_only_the_designs_own_cells_are_judged_once_each() -> None:
+    # The study ran 20 seeds; the design now asks for 12. And a cell finished twice (two
+    # processes on one study). The verdicts must use the 12 design seeds, each once.
+    wide = synthetic_results(dataclasses.replace(SWEEP, seeds=20), seed=5)
+    duplicate = wide[wide["cell"] == "avg/seed=03"].assign(test_accuracy=0.5)
+    table = pd.concat([wide, duplicate], ignore_index=True).assign(trial=lambda f: f.index)
+    judgement = judge(SWEEP, table, quick=False)
+    assert judgement.judged
+    assert [r.n for r in judgement.results] == [12, 12, 12]
+    clean = wide[wide["seed"] < 12]  # what the design asks for, without the duplicate
+    assert [r.mean for r in judgement.results] == [
+        r.mean for r in judge(SWEEP, clean, quick=False).results
+    ]

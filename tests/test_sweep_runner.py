@@ -167,6 +167,22 @@ def test_a_diverging_trial_fails_and_is_not_finished(tmp_path: Path) -> None:
     assert by_name["t"].info.status == "KILLED"  # the parent of an incomplete study
 
 
+def test_an_unexpected_error_fails_the_trial_and_stops_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise MemoryError("no room for the activations")
+
+    monkeypatch.setattr(cnnlab.execution, "train_cell", broken)
+    with pytest.raises(MemoryError):
+        _run(tmp_path)
+    trials = _study(tmp_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL]  # not left RUNNING
+    assert trials[0].user_attrs["cnnlab.failure"]["message"].startswith("MemoryError: no room")
+    statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
+    assert statuses["t/max/seed=00"] == "FAILED" and statuses["t"] == "FAILED"
+
+
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from cnnlab.claims import design_rows
 from cnnlab.design import Sweep
 from cnnlab.errors import CnnlabError
 from cnnlab.registry import load_sweep, question
@@ -108,8 +109,12 @@ def write_report(
         if source is not None and source.resolve() != (folder / name).resolve():
             shutil.copyfile(source, folder / name)
     # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
-    results = read_results(folder / "results.csv", sweep)
+    # Only the design's own cells, once each (see claims.design_rows): figures and verdicts
+    # then describe the same trials.
+    results = design_rows(sweep, read_results(folder / "results.csv", sweep))
     epochs = _read_epochs(folder / "epochs.csv")
+    if not epochs.empty and "trial" in epochs and "trial" in results:
+        epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
     (folder / "provenance.json").write_text(
         json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n"
     )
