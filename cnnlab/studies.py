@@ -7,8 +7,9 @@ definition; resuming with a different definition is refused with a message namin
 
 Trials record their owner (host, pid, process start time) and a heartbeat. A RUNNING trial
 is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the same host and
-the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another host. A live
-worker's trial is never reaped.
+the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another host; or no
+owner at all `OWNERLESS_GRACE_S` after it started (its process died between Optuna's `ask` and
+writing the owner). A live worker's trial is never reaped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from cnnlab.errors import CnnlabError
 
 STALE_AFTER_S = 1800.0  # heartbeat age after which another host's trial counts as dead
+OWNERLESS_GRACE_S = 300.0  # age after which a RUNNING trial that never got an owner is dead
 ATTR_SWEEP = "cnnlab.sweep"
 ATTR_CONFIG = "cnnlab.config_hash"
 ATTR_CLAIMS = "cnnlab.claims_hash"
@@ -174,8 +176,13 @@ def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
             return True
         start = owner.get("start")
         return start is not None and _process_start(pid) not in (None, start)
+    if owner is None and heartbeat is None:
+        # Killed between `ask` and writing the owner (milliseconds apart): nobody will ever
+        # claim it, and left RUNNING it would keep its cell from being run again.
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        return now - started > OWNERLESS_GRACE_S
     if heartbeat is None:
-        return False  # no evidence either way: leave it alone
+        return False  # another host's trial with no heartbeat yet: no evidence either way
     return now - float(heartbeat) > STALE_AFTER_S
 
 
