@@ -34,7 +34,10 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"cnnlab": __version__, "python": sys.version.split()[0]}
-    for name in ("tensorflow", "keras", "numpy", "optuna", "mlflow"):
+    # What trains (TensorFlow, Keras, NumPy), samples and stores (Optuna, MLflow), and what
+    # computes the verdicts and draws the figures (pandas, SciPy, statsmodels, seaborn).
+    names = ("tensorflow", "keras", "numpy", "optuna", "mlflow", "pandas", "scipy", "statsmodels")
+    for name in (*names, "seaborn", "matplotlib"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
