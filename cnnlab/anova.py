@@ -6,9 +6,11 @@
   Holm-corrected across the pairs.
 - `factorial`: a two-way repeated-measures ANOVA with the interaction term, and the simple
   effect of the first factor (its first level minus its second) at every level of the other
-  factor, so a report can say whether an effect holds everywhere; a *reversal* (significant
-  simple effects of opposite signs) is flagged.
-A replicate is (seed, background); rows that do not form complete replicates are left out.
+  factor, so a report can say whether an effect holds everywhere; a *reversal* (simple
+  effects of opposite signs, both significant after Holm across the simple effects) is
+  flagged. The design must be balanced: every cell of the grid has the same replicates.
+A replicate is (seed, background). In `omnibus`, rows that do not form complete replicates are
+left out.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class SimpleEffect:
     level: str  # level of the other factor
     mean: float  # first level − second level of the tested factor
     p_value: float
+    p_holm: float  # Holm-adjusted across the simple effects of one factorial
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,44 @@ class FactorialResult:
     holds_everywhere: bool
 
 
+def _replicate_name(replicate: tuple[int, int]) -> str:
+    seed, background = replicate
+    return f"seed={int(seed):02d}" + ("" if background == -1 else f"/bg={int(background):02d}")
+
+
+def _check_balanced(frame: pd.DataFrame, factor: str, other: str) -> None:
+    """Every cell of `factor` × `other` must hold each replicate exactly once.
+
+    A repeated-measures ANOVA compares each replicate with itself across the cells; with a
+    cell short of a replicate (or holding it twice) the model is undefined, and statsmodels
+    says only "Data is unbalanced" (or fails deeper). Name the cells instead.
+    """
+    replicates = sorted(set(frame["replicate"]))
+    counts = frame.groupby([factor, other, "replicate"]).size()
+    problems, fixes = [], set()
+    for a in frame[factor].unique():
+        for b in frame[other].unique():
+            missing = [r for r in replicates if (a, b, r) not in counts.index]
+            repeated = [r for r in replicates if counts.get((a, b, r), 0) > 1]
+            for kind, listed in (("lacks", missing), ("repeats", repeated)):
+                if listed:
+                    names = ", ".join(_replicate_name(r) for r in listed[:5])
+                    more = f" and {len(listed) - 5} more" if len(listed) > 5 else ""
+                    problems.append(f"{factor}={a} × {other}={b} {kind} {names}{more}")
+                    fixes.add(
+                        "finish the missing runs (rerun the sweep)"
+                        if kind == "lacks"
+                        else "keep one result per replicate and cell"
+                    )
+    if problems:
+        shown = "; ".join(problems[:6]) + (" …" if len(problems) > 6 else "")
+        raise ValueError(
+            f"the factorial design is unbalanced: every cell of {factor} × {other} needs the "
+            f"same {len(replicates)} replicate(s) once each, but {shown}. To test it, "
+            + " and ".join(sorted(fixes))
+        )
+
+
 def factorial(
     results: pd.DataFrame, factor: str, other: str, metric: str = "test_accuracy"
 ) -> FactorialResult:
@@ -121,20 +162,29 @@ def factorial(
     levels = sorted(frame[factor].unique(), key=list(frame[factor]).index)
     if len(levels) != 2:
         raise ValueError(f"simple effects need a two-level factor; {factor} has {levels}")
-    cells = frame.groupby("replicate").filter(
-        lambda g: len(g) == frame[factor].nunique() * frame[other].nunique()
-    )
-    codes = {r: i for i, r in enumerate(sorted(set(cells["replicate"])))}
-    long = cells.assign(subject=cells["replicate"].map(codes))[["subject", factor, other, metric]]
+    _check_balanced(frame, factor, other)
+    codes = {r: i for i, r in enumerate(sorted(set(frame["replicate"])))}
+    long = frame.assign(subject=frame["replicate"].map(codes))[["subject", factor, other, metric]]
     long = long.rename(columns={factor: "A", other: "B", metric: "y"})
     table = AnovaRM(long, "y", "subject", within=["A", "B"]).fit().anova_table
-    effects = []
-    for level in sorted(long["B"].unique(), key=list(long["B"]).index):
+    other_levels = sorted(long["B"].unique(), key=list(long["B"]).index)
+    means, raw = [], []
+    for level in other_levels:
         part = long[long["B"] == level].pivot_table(index="subject", columns="A", values="y")
         d = (part[levels[0]] - part[levels[1]]).to_numpy()
-        effects.append(SimpleEffect(str(level), float(np.mean(d)), paired_test(d).p_value))
-    significant = [e for e in effects if e.p_value < ALPHA]
+        means.append(float(np.mean(d)))
+        raw.append(paired_test(d).p_value)
+    adjusted, _ = holm(raw)
+    effects = [
+        SimpleEffect(str(level), means[i], raw[i], adjusted[i])
+        for i, level in enumerate(other_levels)
+    ]
+    # A reversal is "some simple effect is significantly positive and another significantly
+    # negative": with k levels there are k chances of a false one, so Holm across them.
+    significant = [e for e in effects if e.p_holm < ALPHA]
     reversal = any(e.mean > 0 for e in significant) and any(e.mean < 0 for e in significant)
+    # "Holds everywhere" needs every simple effect significant (an intersection-union test):
+    # its error is at most α with each test at α, so the uncorrected p-values are the right ones.
     holds = all(e.p_value < ALPHA for e in effects) and len({np.sign(e.mean) for e in effects}) == 1
     return FactorialResult(
         factor=factor,

@@ -39,6 +39,7 @@ _PROBE_METRICS = tuple(
     for name in ("shift1", "shift2", "shift3", "rotm10", "rotm5", "rotp5", "rotp10")
     for kind in ("accuracy", "drop")
 )
+PROBE_METRICS: dict[str, tuple[str, ...]] = {"translation": _PROBE_METRICS}  # probe -> metrics
 METRICS = (
     "test_accuracy",
     "test_loss",
@@ -48,6 +49,11 @@ METRICS = (
     "params",
     "flops",
     *_PROBE_METRICS,
+)
+# Metrics where a smaller value is the better one: losses, accuracy drops and costs.
+LOWER_IS_BETTER = frozenset(
+    {"test_loss", "val_loss", "seconds_per_epoch", "params", "flops"}
+    | {metric for metric in _PROBE_METRICS if metric.endswith("_drop")}
 )
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -131,7 +137,9 @@ class Claim:
     """A pre-declared claim: arm `better` beats arm `worse` on `metric` (evaluated in reports).
 
     `rope` is the region of practical equivalence, in the metric's unit (accuracies are
-    fractions: 0.001 = 0.1 percentage point).
+    fractions: 0.001 = 0.1 percentage point). `higher_is_better` follows the metric unless
+    given: lower is better for losses, drops, params, flops and seconds (`LOWER_IS_BETTER`),
+    higher for accuracies; after construction it is always a bool.
     """
 
     statement: str
@@ -139,12 +147,22 @@ class Claim:
     better: str = ""
     worse: str = ""
     rope: float = 0.001
-    higher_is_better: bool = True
+    higher_is_better: bool | None = None  # None: from the metric
 
     def __post_init__(self) -> None:
         if not self.statement.strip():
             raise SpecError("statement", "A Claim needs a statement in plain words.")
         check_choice("metric", self.metric, METRICS)
+        if self.higher_is_better is None:
+            # Resolved here, not where it is read, so claims_hash sees the same value as for a
+            # claim that spelled it out: declaring it or not does not change the fingerprint.
+            object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
+        elif not isinstance(self.higher_is_better, bool):
+            raise SpecError(
+                "higher_is_better",
+                f"Claim {self.statement!r}: `higher_is_better` must be True, False or left out "
+                f"(from the metric), but {self.higher_is_better!r} was passed.",
+            )
         check_float("rope", self.rope, low=0.0)
         if not self.better or not self.worse or self.better == self.worse:
             raise SpecError(
@@ -260,12 +278,25 @@ class Sweep:
                         f"Claim {claim.statement!r} names arm {side!r}, but the arms are "
                         f"{sorted(arms)}.",
                     )
+            self._check_probe_metric(i, claim)
         if self.baseline_band is not None:
             low, high = self.baseline_band
             check_float("baseline_band", low, low=0.0, high=1.0)
             check_float("baseline_band", high, low=0.0, high=1.0)
             if not low < high:
                 raise SpecError("baseline_band", "`baseline_band` must be (low, high), low < high.")
+
+    def _check_probe_metric(self, index: int, claim: Claim) -> None:
+        """A claim on a probe's metric needs that probe, or its results have no such column."""
+        for probe, metrics in PROBE_METRICS.items():
+            if claim.metric in metrics and probe not in self.probes:
+                raise SpecError(
+                    f"claims.{index}",
+                    f"Sweep {self.name!r}: claim {claim.statement!r} is about {claim.metric!r}, "
+                    f"which only the {probe!r} probe measures, but the sweep's probes are "
+                    f"{self.probes}. Add probes=({probe!r},) to the Sweep, or claim a metric "
+                    "every run has.",
+                )
 
     def _check_field(self, path: str, value: Any, where: str) -> None:
         try:

@@ -14,6 +14,11 @@ for metrics where lower is better, so d > 0 always means "the claim's direction"
   *refuted*, the same in the other direction; *inconclusive* otherwise, with the number of
   paired seeds a power analysis says would detect the observed effect.
 
+Two kinds of differences are not judged at all, and are *inconclusive* with a note saying why:
+fewer than `MIN_PAIRS` of them, and differences with no spread (all equal: a t statistic
+divides by an SD of 0, and the bootstrap has nothing to resample), unless all are exactly 0
+and inside the ROPE, which is equivalence by any reading.
+
 "The CI" in those rules is the hull of the bootstrap CI and the t interval at the same level:
 with few seeds the percentile bootstrap is too narrow (with 3 pairs it can exclude a ROPE's
 edge that the data cannot), and a false "equivalent" is as wrong as a false "supported". The
@@ -35,6 +40,12 @@ ALPHA = 0.05
 PROB_THRESHOLD = 0.75  # P(A>B) a claim must reach: dz = 0.674
 BOOTSTRAP = 10_000
 MAX_SEEDS = 10_000
+# With 2 pairs the SD (and so P(A>B) and power) rests on one degree of freedom, the t interval
+# is ±12.7 SE wide and the bootstrap has 3 distinct means: nothing a verdict could stand on.
+MIN_PAIRS = 3
+# Metrics are counts over a test set (k / 10,000), so differences equal in exact arithmetic
+# can differ in the last bits after subtraction (~1e-16); a test would divide by that noise.
+SPREAD_TOLERANCE = 1e-9  # relative to the largest |difference|
 
 
 @dataclass(frozen=True)
@@ -106,20 +117,57 @@ def prob_better_ci(
     return float(low), float(high)
 
 
+def _no_spread(d: np.ndarray) -> bool:
+    """Whether all differences are equal, up to the rounding of the metric values."""
+    return len(d) > 0 and float(np.ptp(d)) <= SPREAD_TOLERANCE * float(np.max(np.abs(d)))
+
+
+def untestable_reason(differences: Sequence[float], rope: float) -> str | None:
+    """Why these differences cannot be judged, as a report note (None when they can)."""
+    d = np.asarray(differences, dtype=float)
+    n = len(d)
+    if n < MIN_PAIRS:
+        return (
+            f"only {n} paired seed{'s' if n != 1 else ''}: a claim needs at least {MIN_PAIRS} "
+            "to be judged (with fewer there is no usable spread to test against); run the "
+            "sweep with more seeds"
+        )
+    if _no_spread(d) and not (np.all(d == 0) and rope > 0):
+        return (
+            f"the differences have no spread: all {n} equal {float(d[0]):+.6g}, so there is "
+            "nothing to test or resample. A metric that does not vary with the seed (params, "
+            "flops) is a fact of the architecture to read directly; otherwise check that the "
+            "seeds really change the runs"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class TestResult:
-    name: Literal["paired t-test", "Wilcoxon signed-rank"]
+    name: Literal["paired t-test", "Wilcoxon signed-rank", "not tested"]
     p_value: float
     reason: str
+
+
+def not_tested(reason: str) -> TestResult:
+    """The stand-in for a test that cannot be computed: p = 1, so it never counts as evidence.
+
+    It keeps its place in a Holm family (the claim was declared), but as the largest p-value
+    it cannot take the strictest level away from a claim that was tested.
+    """
+    return TestResult("not tested", 1.0, reason)
 
 
 def paired_test(differences: Sequence[float]) -> TestResult:
     """Two-sided paired test of mean (or median) difference 0; Wilcoxon when far from normal."""
     d = np.asarray(differences, dtype=float)
     n = len(d)
-    if n < 2 or np.all(d == d[0]):
-        p = 1.0 if n < 2 or d[0] == 0 else 0.0
-        return TestResult("paired t-test", p, "all differences are equal: no spread to test")
+    if n < 2:
+        return not_tested(f"{n} difference{'s' if n != 1 else ''} cannot be tested")
+    if _no_spread(d):
+        # t = mean / (SD/√n) with SD 0 gives p = 0 for any nonzero mean: an artefact, not
+        # evidence (three identical +0.1 pp differences would be "significant").
+        return not_tested("the differences have no spread (all equal)")
     if n >= 8:
         shapiro_p = float(sps.shapiro(d).pvalue)
         if shapiro_p < 0.05:
@@ -215,15 +263,26 @@ def decide(
     """The verdict of one claim, given its Holm-adjusted p-value and significance level."""
     summary = paired_summary(differences)
     ci_level = 1 - level_alpha
-    ci = bootstrap_mean_ci(differences, ci_level, seed, resamples)
+    undefined = (math.nan, math.nan)
+    # The numbers are still reported for untestable differences, as far as they exist.
+    ci = bootstrap_mean_ci(differences, ci_level, seed, resamples) if summary.n else undefined
     t_ci = t_interval(differences, ci_level)
     low, high = min(ci[0], t_ci[0]), max(ci[1], t_ci[1])  # decide with the wider (docstring)
     prob = prob_better(differences)
-    prob_ci = prob_better_ci(differences, ci_level, seed, resamples)
+    prob_ci = (
+        prob_better_ci(differences, ci_level, seed, resamples) if summary.n >= 2 else undefined
+    )
     significant = p_holm < ALPHA
+    untestable = untestable_reason(differences, rope)
     notes: list[str] = []
     verdict: Verdict
-    if -rope < low and high < rope:
+    # Inconclusive rather than "not judged": the run is complete, only too small (or its
+    # metric does not vary), so the claim keeps its row, its numbers and a note that says
+    # what would settle it; "not judged" is kept for broken or partial runs (cnnlab.claims).
+    if untestable is not None:
+        verdict = "inconclusive"
+        notes.append(untestable)
+    elif -rope < low and high < rope:
         verdict = "equivalent"
         if significant and (low > 0 or high < 0):
             notes.append(
@@ -241,7 +300,12 @@ def decide(
                 f"significant, but P(A>B) = {prob:.2f} does not reach {PROB_THRESHOLD} "
                 "(or 1 − it): the effect is real but small against the seed-to-seed spread"
             )
-    needed = seeds_needed(summary.dz, level_alpha) if verdict == "inconclusive" else None
+    needed: int | None = None
+    if summary.n < MIN_PAIRS:
+        needed = _seeds_for_few(summary.dz, level_alpha)
+    elif verdict == "inconclusive" and untestable is None:
+        # Not with no spread: more seeds would repeat the same difference, so none settle it.
+        needed = seeds_needed(summary.dz, level_alpha)
     return ClaimResult(
         statement=statement,
         verdict=verdict,
@@ -264,6 +328,14 @@ def decide(
     )
 
 
+def _seeds_for_few(dz: float, alpha: float) -> int | None:
+    """Seeds to ask for when fewer than MIN_PAIRS were run: the power estimate, at least that."""
+    if math.isfinite(dz) and dz != 0:
+        estimate = seeds_needed(dz, alpha)
+        return None if estimate is None else max(MIN_PAIRS, estimate)
+    return MIN_PAIRS  # one pair (or equal pairs) estimates no effect size: ask for the minimum
+
+
 def evaluate_claims(
     claims: Sequence[tuple[str, Sequence[float], float]],
     seed: int = 0,
@@ -273,7 +345,11 @@ def evaluate_claims(
 
     Holm's correction runs across all of them; each claim's CI uses its Holm level.
     """
-    tests = [paired_test(differences) for _, differences, _ in claims]
+    reasons = [untestable_reason(differences, rope) for _, differences, rope in claims]
+    tests = [
+        paired_test(differences) if reason is None else not_tested("of the note on this claim")
+        for (_, differences, _), reason in zip(claims, reasons, strict=True)
+    ]
     adjusted, levels = holm([t.p_value for t in tests])
     return [
         decide(

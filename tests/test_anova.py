@@ -51,22 +51,24 @@ def test_friedman_on_skewed_data_matches_scipy() -> None:
     assert result.p_value == pytest.approx(expected.pvalue)
 
 
+def _grid_row(pool: str, kernel: str, seed: int, accuracy: float) -> dict[str, object]:
+    return {
+        "arm": f"{pool}+{kernel}",
+        "seed": seed,
+        "background": None,
+        "arch.pooling": pool,
+        "kernel": kernel,
+        "test_accuracy": accuracy,
+    }
+
+
 def _grid(effects: dict[tuple[str, str], float], seeds: int = 12) -> pd.DataFrame:
     rng = np.random.default_rng(3)
     rows = []
     for s in range(seeds):
         shared = rng.normal(0, 0.002)
         for (pool, kernel), mean in effects.items():
-            rows.append(
-                {
-                    "arm": f"{pool}+{kernel}",
-                    "seed": s,
-                    "background": None,
-                    "arch.pooling": pool,
-                    "kernel": kernel,
-                    "test_accuracy": mean + shared + rng.normal(0, 0.0005),
-                }
-            )
+            rows.append(_grid_row(pool, kernel, s, mean + shared + rng.normal(0, 0.0005)))
     return pd.DataFrame(rows)
 
 
@@ -88,3 +90,50 @@ def test_factorial_reversal_is_flagged() -> None:
     result = factorial(table, "arch.pooling", "kernel")
     assert result.interaction_p < 1e-6
     assert result.reversal and not result.holds_everywhere
+
+
+def test_a_reversal_needs_both_simple_effects_significant_after_holm() -> None:
+    # Simple effects built to have p = 0.03 (positive) and p = 0.04 (negative): each is
+    # significant alone, but Holm over the two gives 0.06 and 0.06, so no reversal.
+    n = 8
+    pattern = {
+        "k3": np.array([1, -1, 2, -2, 0.5, -0.5, 1.5, -1.5]),
+        "k7": np.array([2, -1, 1, -2, -0.5, 0.5, -1.5, 1.5]),
+    }
+    targets = {"k3": (0.03, 1.0), "k7": (0.04, -1.0)}
+    rows = []
+    for kernel, z in pattern.items():
+        p, sign = targets[kernel]
+        d = 0.001 * (sign * sps.t.isf(p / 2, n - 1) * z.std(ddof=1) / np.sqrt(n) + z)
+        for s in range(n):
+            base = 0.98 + 0.001 * s
+            rows += [_grid_row("max", kernel, s, base + d[s]), _grid_row("avg", kernel, s, base)]
+    result = factorial(pd.DataFrame(rows), "arch.pooling", "kernel")
+    k3, k7 = result.simple_effects
+    assert k3.p_value == pytest.approx(0.03) and k7.p_value == pytest.approx(0.04)
+    assert k3.mean > 0 > k7.mean
+    assert k3.p_holm == pytest.approx(0.06) and k7.p_holm == pytest.approx(0.06)
+    assert not result.reversal
+
+
+def test_an_unbalanced_factorial_names_the_missing_cells() -> None:
+    table = _grid(
+        {("max", "k3"): 0.990, ("avg", "k3"): 0.985, ("max", "k7"): 0.991, ("avg", "k7"): 0.986}
+    )
+    short = table.drop(table.index[(table["arm"] == "avg+k7") & (table["seed"] == 3)])
+    with pytest.raises(ValueError, match="unbalanced") as error:
+        factorial(short, "arch.pooling", "kernel")
+    assert "arch.pooling=avg × kernel=k7 lacks seed=03" in str(error.value)
+    assert "finish the missing runs (rerun the sweep)" in str(error.value)
+    # A whole cell absent: its replicates are listed, the rest counted.
+    without_cell = table[table["arm"] != "max+k7"]
+    with pytest.raises(ValueError) as error:
+        factorial(without_cell, "arch.pooling", "kernel")
+    assert "arch.pooling=max × kernel=k7 lacks seed=00, seed=01" in str(error.value)
+    assert "and 7 more" in str(error.value)
+    # A replicate twice in one cell (a duplicated trial).
+    doubled = pd.concat([table, table.iloc[[0]]], ignore_index=True)
+    with pytest.raises(ValueError) as error:
+        factorial(doubled, "arch.pooling", "kernel")
+    assert "arch.pooling=max × kernel=k3 repeats seed=00" in str(error.value)
+    assert "keep one result per replicate and cell" in str(error.value)

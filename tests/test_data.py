@@ -110,6 +110,19 @@ def test_truncated_raw_file_names_the_file_and_the_sizes(tmp_path: Path) -> None
     assert "40×28×28 = 31,360 values" in str(error.value)
 
 
+@pytest.mark.parametrize("payload", [b"", b"\x07" * 10])
+def test_an_idx_header_with_no_dimensions_is_a_corrupt_file(tmp_path: Path, payload: bytes) -> None:
+    arrays = _arrays()
+    _write_idx(tmp_path, arrays, gz=False)
+    path = tmp_path / "train-labels-idx1-ubyte"
+    path.write_bytes(bytes((0, 0, 0x08, 0)) + payload)  # magic with ndim = 0
+    with pytest.raises(DataError) as error:
+        _load(tmp_path, _info(arrays))
+    message = str(error.value)
+    assert f"{path} is corrupted: its IDX header declares 0 dimensions" in message
+    assert "Download it again" in message and "To provide Tiny, point `--data-dir`" in message
+
+
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     arrays = _arrays()
     _write_idx(tmp_path, arrays)

@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from cnnlab.design import (
+    METRICS,
     Background,
     Claim,
     Factor,
@@ -86,6 +87,81 @@ def test_definition_hash_ignores_seeds_and_claims_but_not_the_spec() -> None:
         sweep, factors=(Factor(path="arch.pooling", levels=("max", "avg")),)
     )
     assert config_hash(sweep) != config_hash(other_levels)
+
+
+def test_claims_hash_is_the_same_whether_the_direction_is_spelled_out_or_not() -> None:
+    spelled = _sweep(
+        claims=(
+            Claim(statement="max beats avg", better="max", worse="avg", higher_is_better=True),
+            Claim(
+                statement="avg loses less",
+                metric="test_loss",
+                better="avg",
+                worse="none",
+                higher_is_better=False,
+            ),
+        ),
+        seeds=3,
+        name="p",
+    )
+    implied = _sweep(
+        claims=(
+            Claim(statement="max beats avg", better="max", worse="avg"),
+            Claim(statement="avg loses less", metric="test_loss", better="avg", worse="none"),
+        ),
+        seeds=3,
+        name="p",
+    )
+    assert claims_hash(implied) == claims_hash(spelled)
+    # The value hashed before the direction followed the metric: studies started then match.
+    assert claims_hash(spelled) == "9cc38eb28be3a491"
+
+
+@pytest.mark.parametrize(
+    ("metric", "higher"),
+    [
+        ("test_accuracy", True),
+        ("val_accuracy", True),
+        ("shift2_accuracy", True),
+        ("test_loss", False),
+        ("val_loss", False),
+        ("shift2_drop", False),
+        ("rotm10_drop", False),
+        ("params", False),
+        ("flops", False),
+        ("seconds_per_epoch", False),
+    ],
+)
+def test_the_direction_of_a_claim_follows_its_metric(metric: str, higher: bool) -> None:
+    claim = Claim(statement="s", metric=metric, better="a", worse="b")
+    assert claim.higher_is_better is higher
+    explicit = Claim(statement="s", metric=metric, better="a", worse="b", higher_is_better=higher)
+    assert explicit == claim
+    flipped = Claim(
+        statement="s", metric=metric, better="a", worse="b", higher_is_better=not higher
+    )
+    assert flipped.higher_is_better is (not higher)  # an explicit value is kept
+
+
+def test_every_metric_has_a_direction() -> None:
+    for metric in METRICS:
+        direction = Claim(statement="s", metric=metric, better="a", worse="b").higher_is_better
+        assert direction is ("accuracy" in metric), metric
+    with pytest.raises(SpecError, match="must be True, False or left out"):
+        Claim(statement="s", better="a", worse="b", higher_is_better="yes")  # type: ignore[arg-type]
+
+
+def test_a_claim_on_a_probe_metric_needs_the_probe() -> None:
+    claim = Claim(
+        statement="max loses less when shifted", metric="shift2_drop", better="max", worse="avg"
+    )
+    with pytest.raises(SpecError) as error:
+        _sweep(name="shifty", claims=(claim,))
+    assert error.value.field == "claims.0"
+    message = str(error.value)
+    assert "Sweep 'shifty'" in message and "'max loses less when shifted'" in message
+    assert "'shift2_drop'" in message and "Add probes=('translation',)" in message
+    assert _sweep(claims=(claim,), probes=("translation",)).claims == (claim,)
 
 
 @pytest.mark.parametrize(

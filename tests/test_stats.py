@@ -158,3 +158,63 @@ def test_few_seeds_never_make_equivalence_from_a_narrow_bootstrap() -> None:
     assert result.verdict == "inconclusive"
     # mean 2, SD 1, t(0.975, 2) = 4.3027: half-width 4.3027 / √3 = 2.4841
     assert t_interval([1.0, 2.0, 3.0], 0.95) == pytest.approx((2 - 2.4841, 2 + 2.4841), abs=1e-4)
+
+
+# --- differences that cannot be judged ------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [[0.004], [0.004, 0.005], [0.004, 0.004]])
+def test_fewer_than_three_pairs_are_not_judged(d: list[float]) -> None:
+    # Two clearly positive pairs would be "significant" by a t-test with 1 df only by luck;
+    # with fewer than 3 pairs no verdict is given, whatever the numbers.
+    clear = ("clear", np.random.default_rng(5).normal(0.004, 0.001, 10), 0.001)
+    few, other = evaluate_claims([("few", d, 0.001), clear])
+    assert few.verdict == "inconclusive" and few.n == len(d)
+    assert f"only {len(d)} paired seed" in few.notes[0] and "at least 3" in few.notes[0]
+    assert few.test == "not tested" and few.p_value == 1.0
+    assert few.seeds_needed is not None and few.seeds_needed >= 3
+    assert other.verdict == "supported"  # the other claims of the report are still judged
+
+
+def test_few_pairs_ask_for_the_seeds_power_says() -> None:
+    # d = [1, 3]: mean 2, SD √2, dz = 1.414 → power 0.8 needs 7 pairs at α = 0.05
+    (result,) = evaluate_claims([("two", [1.0, 3.0], 0.1)])
+    assert result.seeds_needed == seeds_needed(2 / math.sqrt(2)) == 7
+    (result,) = evaluate_claims([("one", [1.0], 0.1)])
+    assert result.seeds_needed == 3 and math.isnan(result.sd)
+    (result,) = evaluate_claims([("none", [], 0.1)])
+    assert result.verdict == "inconclusive" and result.n == 0
+
+
+def test_equal_differences_are_untestable_not_significant() -> None:
+    # Three identical +0.1 pp differences: SD 0, t = ∞, p = 0 — an artefact, not evidence.
+    (result,) = evaluate_claims([("no spread", [0.001, 0.001, 0.001], 0.0005)])
+    assert result.verdict == "inconclusive"
+    assert result.notes[0].startswith("the differences have no spread: all 3 equal +0.001")
+    assert result.p_value == 1.0 and result.seeds_needed is None
+    # Equal in exact arithmetic, unequal in the last bits (k/10,000 − (k−10)/10,000).
+    k = np.array([9871, 9632, 9636, 9511, 9269, 9307, 9040, 9500])
+    d = k / 10_000 - (k - 10) / 10_000
+    assert np.ptp(d) > 0
+    assert paired_test(d).name == "not tested"
+    (result,) = evaluate_claims([("rounding", d, 0.0005)])
+    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
+    # Equal and inside the ROPE, but not 0: still no spread to test, so not "equivalent".
+    (result,) = evaluate_claims([("small", [0.0001] * 5, 0.001)])
+    assert result.verdict == "inconclusive"
+
+
+def test_all_zero_differences_inside_the_rope_are_equivalent() -> None:
+    (result,) = evaluate_claims([("identical arms", [0.0] * 5, 0.001)])
+    assert result.verdict == "equivalent" and not result.notes
+    (result,) = evaluate_claims([("no rope", [0.0] * 5, 0.0)])
+    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
+
+
+def test_an_untestable_claim_takes_no_holm_level_from_a_tested_one() -> None:
+    tested = ("tested", np.random.default_rng(6).normal(0.004, 0.001, 10), 0.001)
+    results = evaluate_claims([("equal", [0.002] * 10, 0.001), tested])
+    assert results[0].p_holm == 1.0
+    # Holm over two claims: the tested one, ranked first, is corrected at α/2.
+    assert results[1].p_holm == pytest.approx(2 * results[1].p_value)
+    assert results[1].ci_level == pytest.approx(1 - ALPHA / 2)

@@ -47,6 +47,14 @@ def parse_idx(data: bytes, path: Path) -> np.ndarray:
             "labels (0x08)."
         )
     ndim = data[3]
+    if ndim == 0:
+        # Checked on its own: with no dimensions the size check below expects no values and
+        # can pass, and numpy then fails with an error that names no file.
+        raise DataError(
+            f"{path} is corrupted: its IDX header declares 0 dimensions, where images have 3 "
+            "(count × rows × columns) and labels 1. Download it again or replace it with an "
+            "intact copy."
+        )
     header_size = 4 + 4 * ndim
     if len(data) < header_size:
         raise DataError(f"{path} is truncated: it ends inside its IDX header.")
