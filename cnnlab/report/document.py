@@ -171,7 +171,8 @@ def _omnibus_blocks(analysis: Analysis) -> list[Block]:
     grid = analysis.factorial
     if grid is not None:
         effects = ", ".join(
-            f"{e.level}: {amount(e.mean, 'test_accuracy')} (p = {e.p_value:.2g})"
+            f"{e.level}: {amount(e.mean, 'test_accuracy')} (p = {e.p_value:.2g}, "
+            f"Holm {e.p_holm:.2g})"
             for e in grid.simple_effects
         )
         verdict = (

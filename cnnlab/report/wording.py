@@ -100,6 +100,8 @@ def claim_sentence(claim: Claim, result: ClaimResult | None, wins: int, n: int) 
         )
     if result.seeds_needed:
         more = f"about {result.seeds_needed} paired seeds would decide it"
+    elif result.notes:  # untestable (too few pairs, no spread): the note says why
+        more = result.notes[0]
     else:
         more = "no realistic number of seeds would decide it at the observed effect size"
     return f"Not settled: {advantage} ({test}); {more}."
