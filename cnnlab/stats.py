@@ -126,18 +126,27 @@ def untestable_reason(differences: Sequence[float], rope: float) -> str | None:
     """Why these differences cannot be judged, as a report note (None when they can)."""
     d = np.asarray(differences, dtype=float)
     n = len(d)
+    missing = int(np.count_nonzero(~np.isfinite(d)))
+    if missing:
+        # NaN would reach the t-test as p = NaN and, through Holm, every claim of the report.
+        return (
+            f"{missing} of the {n} paired differences are not numbers (NaN or infinite): the "
+            "metric is missing from some runs, so no significance is claimed; check that every "
+            "run recorded it"
+        )
     if n < MIN_PAIRS:
         return (
             f"only {n} paired seed{'s' if n != 1 else ''}: a claim needs at least {MIN_PAIRS} "
-            "to be judged (with fewer there is no usable spread to test against); run the "
-            "sweep with more seeds"
+            "paired seeds to be judged (with fewer there is no usable spread to test against), "
+            "so no significance is claimed; run the sweep with more seeds"
         )
     if _no_spread(d) and not (np.all(d == 0) and rope > 0):
         return (
-            f"the differences have no spread: all {n} equal {float(d[0]):+.6g}, so there is "
-            "nothing to test or resample. A metric that does not vary with the seed (params, "
-            "flops) is a fact of the architecture to read directly; otherwise check that the "
-            "seeds really change the runs"
+            f"the differences have no spread: all {n} equal {float(d[0]):+.6g}, so the test "
+            "cannot tell a real effect from a rounding artefact (and the bootstrap has nothing "
+            "to resample). A metric that does not vary with the seed (params, flops) is a fact "
+            "of the architecture to read directly; otherwise check that the seeds really change "
+            "the runs"
         )
     return None
 
@@ -184,7 +193,12 @@ def paired_test(differences: Sequence[float]) -> TestResult:
 
 
 def holm(p_values: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Holm-adjusted p-values and the per-claim significance level α/(m − rank + 1)."""
+    """Holm-adjusted p-values and the per-claim significance level α/(m − rank + 1).
+
+    A NaN p-value (a test that could not be computed) counts as 1: sorting with NaN is
+    undefined, and one NaN would otherwise make every adjusted p-value of the family NaN or 1.
+    """
+    p_values = [1.0 if math.isnan(p) else p for p in p_values]
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     adjusted, levels = [0.0] * m, [0.0] * m

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from cnnlab.stats import TestResult as PairedTestResult  # pytest collects Test* names
 from cnnlab.stats import (
     bootstrap_mean_ci,
+    decide,
     evaluate_claims,
     holm,
     paired_summary,
@@ -218,3 +220,41 @@ def test_an_untestable_claim_takes_no_holm_level_from_a_tested_one() -> None:
     # Holm over two claims: the tested one, ranked first, is corrected at α/2.
     assert results[1].p_holm == pytest.approx(2 * results[1].p_value)
     assert results[1].ci_level == pytest.approx(1 - ALPHA / 2)
+
+
+def test_untestable_notes_say_why_no_significance_is_claimed() -> None:
+    (equal,) = evaluate_claims([("equal", [0.001] * 3, 0.0005)])
+    assert "the test cannot tell a real effect from a rounding artefact" in equal.notes[0]
+    (few,) = evaluate_claims([("few", [0.004, 0.005], 0.001)])
+    assert "at least 3 paired seeds" in few.notes[0] and "no significance" in few.notes[0]
+
+
+def test_decide_ignores_a_zero_p_value_from_differences_without_spread() -> None:
+    # A caller that ran the t-test itself on equal differences gets p = 0 (t = ∞); the
+    # verdict must still not be "supported".
+    d = [0.001, 0.001, 0.001]
+    result = decide(
+        "no spread",
+        d,
+        rope=0.0005,
+        p_holm=0.0,
+        level_alpha=ALPHA,
+        p_value=0.0,
+        test=PairedTestResult("paired t-test", 0.0, "forced"),
+        seed=0,
+    )
+    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
+
+
+def test_holm_counts_a_nan_p_value_as_one() -> None:
+    adjusted, levels = holm([math.nan, 0.01, 0.04])
+    assert adjusted == pytest.approx([1.0, 0.03, 0.08])
+    assert levels == pytest.approx([ALPHA / 1, ALPHA / 3, ALPHA / 2])
+
+
+def test_missing_metric_values_do_not_poison_the_other_claims() -> None:
+    tested = ("tested", np.random.default_rng(7).normal(0.004, 0.001, 10), 0.001)
+    missing, other = evaluate_claims([("missing", [0.01, math.nan, 0.02, 0.03], 0.001), tested])
+    assert missing.verdict == "inconclusive" and missing.p_value == 1.0
+    assert "1 of the 4 paired differences are not numbers" in missing.notes[0]
+    assert other.p_holm == pytest.approx(2 * other.p_value) and other.verdict == "supported"
