@@ -21,6 +21,7 @@ from cnnlab.design import (
 )
 from cnnlab.errors import SpecError
 from cnnlab.presets import small
+from cnnlab.registry import load_sweep
 from cnnlab.space import TrainSpec, TrialSpec
 
 BASE = TrialSpec(arch=small, train=TrainSpec(epochs=1))
@@ -225,3 +226,15 @@ def test_replace_and_get_path() -> None:
     with pytest.raises(SpecError) as error:
         replace_path(BASE, "arch.pooling", "mean")
     assert error.value.field == "arch.pooling"
+
+
+def test_the_translation_sweeps_claims_hash_is_unchanged_by_the_default_direction() -> None:
+    # Its claims spell out higher_is_better=False; the hash from before the direction followed
+    # the metric (commit 6f4a4e2~1) is pinned, and leaving the value out must not change it.
+    sweep = load_sweep("translation")
+    assert claims_hash(sweep) == "00461a37cf2049a0"
+    implied = sweep.with_changes(
+        claims=tuple(dataclasses.replace(c, higher_is_better=None) for c in sweep.claims)
+    )
+    assert all(c.higher_is_better is False for c in implied.claims)
+    assert claims_hash(implied) == claims_hash(sweep)
