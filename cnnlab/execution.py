@@ -107,6 +107,8 @@ def train_in_workers(
                 pool.submit(job_id, cell)
             event = pool.next_event(timeout=1.0)
             if event is None:
+                if active and pool.all_dead():
+                    _fail_all_and_stop(book, active, pool)
                 continue
             kind, job_id, payload = event
             if job_id not in active or kind == "started":
@@ -132,6 +134,24 @@ def train_in_workers(
         raise
     pool.close()
     return stopped
+
+
+class WorkersDied(CnnlabError):
+    """Every worker process of `--workers N` died, with trials still to run."""
+
+
+def _fail_all_and_stop(book: TrialBook, active: dict[str, ActiveTrial], pool: WorkerPool) -> None:
+    codes = ", ".join(str(code) for code in pool.exit_codes())
+    message = f"every worker process died (exit codes {codes})"
+    for running in active.values():
+        book.fail(running, {"reason": "error", "message": message})
+    active.clear()
+    pool.terminate()
+    raise WorkersDied(
+        f"All {len(pool.exit_codes())} worker processes died (exit codes {codes}; -9 is usually "
+        "the kernel's out-of-memory killer). Their trials are marked FAIL; finished replicates "
+        "are kept. Run the same command to resume, with fewer --workers if memory ran out."
+    )
 
 
 def next_enumerated_trial(

@@ -134,6 +134,13 @@ class WorkerPool:
                         return ("error", job_id, message)
         return None
 
+    def all_dead(self) -> bool:
+        """True when no worker is left to take a job: waiting would wait forever."""
+        return not any(process.is_alive() for process in self.processes)
+
+    def exit_codes(self) -> list[int | None]:
+        return [process.exitcode for process in self.processes]
+
     def cleanup(self, job_id: str) -> None:
         shutil.rmtree(self.scratch / job_id, ignore_errors=True)
 
