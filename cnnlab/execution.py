@@ -85,7 +85,7 @@ def train_here(book: TrialBook, trial: optuna.Trial, cell: Cell, dataset: Loaded
 
 def train_in_workers(
     book: TrialBook,
-    next_trial: Callable[[], tuple[optuna.Trial, Cell]],
+    next_trial: Callable[[], tuple[optuna.Trial, Cell] | None],
     count: int,
     pool: WorkerPool,
     workers: int,
@@ -100,7 +100,11 @@ def train_in_workers(
                 if deadline is not None and time.monotonic() > deadline:
                     stopped, count = True, started
                     break
-                trial, cell = next_trial()
+                found = next_trial()
+                if found is None:  # another process took the remaining cells
+                    count = started
+                    break
+                trial, cell = found
                 started += 1
                 job_id = f"trial-{trial.number}"
                 active[job_id] = book.begin(trial, cell)

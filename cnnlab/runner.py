@@ -289,13 +289,19 @@ def _execute(
     cells_left = iter(remaining.pending)
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
 
-    def next_trial() -> tuple[optuna.Trial, Cell]:
+    def next_trial() -> tuple[optuna.Trial, Cell] | None:
+        """The next trial to run, or None when no cell is left."""
         if sweep.design == "search":
             trial = study.ask()
             cell = suggest_cell(trial, sweep)
         else:
+            # Another process on the same study may have taken cells since we looked.
+            taken = _taken_cells(study)
+            cell_to_run = next((c for c in cells_left if c.key not in taken), None)
+            if cell_to_run is None:
+                return None
             trial, cell = next_enumerated_trial(
-                study, next(cells_left), remaining.waiting_keys, by_key, remaining.done
+                study, cell_to_run, remaining.waiting_keys, by_key, remaining.done | taken
             )
         register_distributions(trial, sweep)
         return trial, cell
@@ -307,9 +313,18 @@ def _execute(
     for _ in range(remaining.count):
         if deadline is not None and time.monotonic() > deadline:
             return True
-        trial, cell = next_trial()
-        train_here(book, trial, cell, dataset)
+        found = next_trial()
+        if found is None:
+            break
+        train_here(book, *found, dataset)
     return False
+
+
+def _taken_cells(study: optuna.Study) -> set[str]:
+    """Cells finished or being run, as the store says now."""
+    states = (TrialState.COMPLETE, TrialState.RUNNING)
+    trials = study.get_trials(deepcopy=False, states=states)
+    return {key for t in trials if (key := t.user_attrs.get(ATTR_CELL))}
 
 
 def _close(

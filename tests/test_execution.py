@@ -49,7 +49,7 @@ def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> No
     pool, book = DeadPool(), Book()
     trials = iter(range(10))
 
-    def next_trial() -> tuple[SimpleNamespace, str]:
+    def next_trial() -> tuple[SimpleNamespace, str] | None:
         return SimpleNamespace(number=next(trials)), "cell"
 
     with pytest.raises(WorkersDied, match=r"All 2 worker processes died .*-9.*same command"):

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 import cnnlab.execution
+import cnnlab.runner
 from cnnlab.data import synthetic_dataset
 from cnnlab.design import Factor, Sweep
 from cnnlab.presets import small
@@ -165,6 +166,29 @@ def test_a_diverging_trial_fails_and_is_not_finished(tmp_path: Path) -> None:
     assert by_name["t/huge/seed=00"].info.status == "FAILED"
     assert by_name["t/huge/seed=00"].data.tags["cnnlab.reason"] == "nan_loss"
     assert by_name["t"].info.status == "KILLED"  # the parent of an incomplete study
+
+
+def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two sweeps on one study: what the other finished after we looked must not run twice.
+    real = cnnlab.runner._remaining
+
+    def then_another_process_finishes_one(sweep, study, design_cells):  # type: ignore[no-untyped-def]
+        remaining = real(sweep, study, design_cells)
+        taken = optuna.trial.create_trial(
+            value=0.9,
+            distributions={},
+            params={},
+            user_attrs={"cnnlab.cell": "avg/seed=01"},
+        )
+        study.add_trial(taken)
+        return remaining
+
+    monkeypatch.setattr(cnnlab.runner, "_remaining", then_another_process_finishes_one)
+    _run(tmp_path)
+    keys = [t.user_attrs.get("cnnlab.cell") for t in _study(tmp_path).get_trials()]
+    assert sorted(keys) == ["avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"]
 
 
 def test_an_unexpected_error_fails_the_trial_and_stops_the_sweep(
