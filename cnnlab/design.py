@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError
-from cnnlab.space import TrialSpec, check_choice, check_float, check_int, flat_params
+from cnnlab.space import TrialSpec, check_choice, check_float, check_int, definition_params
 
 Design = Literal["ablation", "randomized", "factorial", "search"]
 DESIGNS: tuple[str, ...] = get_args(Design)
@@ -394,7 +394,7 @@ def config_hash(sweep: Sweep) -> str:
     (`claims_hash`), so editing a claim never invalidates results.
     """
     content = {
-        "base": flat_params(sweep.base),
+        "base": definition_params(sweep.base),  # fields added later count once set
         "design": sweep.design,
         "factors": [_canonical(f) for f in sweep.factors],
         "backgrounds": [_canonical(b) for b in sweep.backgrounds],

@@ -13,7 +13,7 @@ the same, so `import cnnlab.space` never pulls in TensorFlow.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Literal, get_args
 
 from cnnlab.errors import SpecError
@@ -170,15 +170,81 @@ class ArchSpec:
 # --- training and data ------------------------------------------------------------------
 
 
+MAX_AUGMENT_SHIFT = 4  # pixels; MNIST digits sit in a 20×20 box with a 4-pixel empty margin
+MAX_AUGMENT_ROTATION = 20.0  # degrees; the seed asks for small rotations: a tilted 1 becomes a 7
+
+# Fields added after studies already existed: at their default they are left out of a sweep's
+# definition hash (`definition_params`), so adding them did not orphan any finished study.
+_HASH_WHEN_SET = "hash_when_set"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Augmentation:
+    """Training-time geometric augmentation, drawn per image and per epoch (off by default).
+
+    Each training image is rotated about its centre by an angle drawn uniformly from
+    [-`rotation`, `rotation`] degrees, then shifted by whole pixels drawn uniformly from
+    [-`shift`, `shift`] in each direction; uncovered pixels are 0 (nothing wraps). This is
+    the geometry of the translation probe's shifted and rotated test images. Flips are not
+    offered at all: a mirrored digit is another symbol (or none), not the same one moved.
+    Validation and test images are never augmented.
+    """
+
+    shift: int = 0
+    rotation: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate("train.augmentation")
+        # 10 and 10.0 are the same rotation; one spelling keeps the definition hash stable.
+        object.__setattr__(self, "rotation", float(self.rotation))
+
+    def validate(self, prefix: str) -> None:
+        shift, rotation = f"{prefix}.shift", f"{prefix}.rotation"
+        if not isinstance(self.shift, int) or isinstance(self.shift, bool):
+            raise SpecError(
+                shift,
+                f"The value for `{shift}` must be a whole number of pixels, but "
+                f"{self.shift!r} was passed.",
+            )
+        check_float(rotation, self.rotation, low=-math.inf)  # a finite number of degrees
+        for name, value, bound, unit in (
+            (shift, self.shift, MAX_AUGMENT_SHIFT, "pixels"),
+            (rotation, self.rotation, MAX_AUGMENT_ROTATION, "degrees"),
+        ):
+            expected = f"The value for `{name}` must be between 0 and {bound:g} {unit}"
+            if value < 0:
+                raise SpecError(
+                    name,
+                    f"{expected}, but {value!r} was passed. It is the largest move in either "
+                    f"direction (moves are drawn from -{name.rsplit('.')[-1]} to "
+                    f"+{name.rsplit('.')[-1]}), so it is never negative; use 0 to switch it off.",
+                )
+            if value > bound:
+                raise SpecError(
+                    name,
+                    f"{expected}, but {value!r} was passed. Larger moves push strokes of a "
+                    "28×28 digit out of the frame or turn it into another symbol; use at most "
+                    f"{bound:g}.",
+                )
+
+    @property
+    def active(self) -> bool:
+        return self.shift > 0 or self.rotation > 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainSpec:
-    """How one model is trained. Defaults are the seeds': Adam at 1e-3, batch 32, 5 epochs."""
+    """How one model is trained. Defaults are the seeds': Adam at 1e-3, batch 32, 5 epochs,
+    no augmentation."""
 
     epochs: int = 5
     batch_size: int = 32
     optimizer: Optimizer = "adam"
     learning_rate: float = 1e-3
     precision: Precision = "float32"
+    augmentation: Augmentation = field(
+        default_factory=Augmentation, metadata={_HASH_WHEN_SET: True}
+    )
 
     def __post_init__(self) -> None:
         check_int("train.epochs", self.epochs, minimum=1, maximum=10_000)
@@ -187,6 +253,12 @@ class TrainSpec:
         # An absurd learning rate is allowed on purpose: divergence is a result to report.
         check_float("train.learning_rate", self.learning_rate, low=0.0, low_inclusive=False)
         check_choice("train.precision", self.precision, PRECISIONS)
+        if not isinstance(self.augmentation, Augmentation):
+            raise SpecError(
+                "train.augmentation",
+                "`train.augmentation` must be an Augmentation(shift=..., rotation=...), but "
+                f"{self.augmentation!r} was passed.",
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -232,13 +304,36 @@ def flat_params(spec: object, prefix: str = "") -> dict[str, object]:
     Dotted names are the one name of a parameter everywhere: spec field, Optuna param,
     MLflow param and results column.
     """
+    return _leaves(spec, prefix, skip_unset=False)
+
+
+def definition_params(spec: object) -> dict[str, object]:
+    """`flat_params`, less the fields added later that still hold their default.
+
+    This is what a sweep's definition hash is made of. A field marked `hash_when_set` (such as
+    `train.augmentation`) counts only once it is set, so a spec that does not use it hashes
+    exactly as it did before the field existed, and no finished study is refused on resume.
+    """
+    return _leaves(spec, "", skip_unset=True)
+
+
+def _leaves(spec: object, prefix: str, *, skip_unset: bool) -> dict[str, object]:
     out: dict[str, object] = {}
     if is_dataclass(spec) and not isinstance(spec, type):
         for f in fields(spec):
-            out.update(flat_params(getattr(spec, f.name), f"{prefix}{f.name}."))
+            value = getattr(spec, f.name)
+            if skip_unset and f.metadata.get(_HASH_WHEN_SET) and value == _default(f):
+                continue
+            out.update(_leaves(value, f"{prefix}{f.name}.", skip_unset=skip_unset))
     elif isinstance(spec, tuple):
         for i, item in enumerate(spec):
-            out.update(flat_params(item, f"{prefix}{i}."))
+            out.update(_leaves(item, f"{prefix}{i}.", skip_unset=skip_unset))
     else:
         out[prefix.rstrip(".")] = spec
     return out
+
+
+def _default(f: Field[object]) -> object:
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default

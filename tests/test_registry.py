@@ -10,7 +10,7 @@ from cnnlab.design import cells
 from cnnlab.registry import SweepDefinitionError, load_sweep, question, shipped_names
 
 REQUIRED = {"pooling", "first_kernel", "dropout", "filters", "pooling_x_kernel", "translation",
-            "geron_first_kernel", "pooling_randomized", "search"}  # fmt: skip
+            "geron_first_kernel", "pooling_randomized", "search", "augmentation"}  # fmt: skip
 
 GOOD = '''"""A sweep of my own.
 Question: does it load?

@@ -6,9 +6,19 @@ import dataclasses
 
 import pytest
 
+from cnnlab.design import Factor, Sweep, config_hash
 from cnnlab.errors import SpecError
 from cnnlab.presets import geron, get_preset, small
-from cnnlab.space import ArchSpec, ConvBlock, DataSpec, TrainSpec, TrialSpec, flat_params
+from cnnlab.space import (
+    ArchSpec,
+    Augmentation,
+    ConvBlock,
+    DataSpec,
+    TrainSpec,
+    TrialSpec,
+    definition_params,
+    flat_params,
+)
 
 
 @pytest.mark.parametrize(
@@ -159,3 +169,55 @@ def test_flat_params_use_dotted_names() -> None:
     assert params["train.batch_size"] == 32
     assert params["data.dataset"] == "mnist"
     assert params["data.train_subset"] is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "text"),
+    [
+        ({"shift": 5}, "train.augmentation.shift", "between 0 and 4 pixels, but 5"),
+        ({"shift": -1}, "train.augmentation.shift", "never negative"),
+        ({"shift": 1.5}, "train.augmentation.shift", "whole number of pixels, but 1.5"),
+        ({"shift": True}, "train.augmentation.shift", "whole number"),
+        ({"rotation": 25.0}, "train.augmentation.rotation", "between 0 and 20 degrees, but 25"),
+        ({"rotation": -5.0}, "train.augmentation.rotation", "never negative"),
+        ({"rotation": float("inf")}, "train.augmentation.rotation", "finite number"),
+    ],
+)
+def test_invalid_augmentation_is_named_with_value_and_bound(
+    kwargs: dict[str, object], field: str, text: str
+) -> None:
+    with pytest.raises(SpecError, match=text) as info:
+        Augmentation(**kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+    assert f"`{field}`" in str(info.value)
+
+
+def test_augmentation_is_off_by_default_offers_no_flips_and_sits_in_the_train_spec() -> None:
+    assert TrainSpec().augmentation == Augmentation() and not Augmentation().active
+    assert {f.name for f in dataclasses.fields(Augmentation)} == {"shift", "rotation"}
+    assert Augmentation(shift=4, rotation=20).active and Augmentation(rotation=0.5).active
+    assert Augmentation(rotation=10) == Augmentation(rotation=10.0)
+    assert isinstance(Augmentation(rotation=10).rotation, float)  # one spelling for hashing
+    with pytest.raises(SpecError, match="must be an Augmentation") as info:
+        TrainSpec(augmentation="shift_rotate")  # type: ignore[arg-type]
+    assert info.value.field == "train.augmentation"
+    params = flat_params(TrialSpec(arch=small, train=TrainSpec(augmentation=Augmentation(shift=2))))
+    assert (params["train.augmentation.shift"], params["train.augmentation.rotation"]) == (2, 0.0)
+
+
+def test_a_field_added_later_leaves_existing_definition_hashes_alone() -> None:
+    # A study stores its sweep's definition hash and refuses to resume when it changes, so a
+    # new spec field at its default must hash as if it did not exist (tests/test_sweep_hashes.py
+    # pins the shipped sweeps' hashes).
+    plain = TrialSpec(arch=small, train=TrainSpec(epochs=3, batch_size=128))
+    augmented = dataclasses.replace(
+        plain, train=dataclasses.replace(plain.train, augmentation=Augmentation(shift=1))
+    )
+    assert definition_params(plain) == {
+        k: v for k, v in flat_params(plain).items() if not k.startswith("train.augmentation.")
+    }
+    assert definition_params(augmented) == flat_params(augmented)
+    sweep = Sweep(
+        name="t", base=plain, factors=(Factor(path="arch.pooling", levels=("max", "avg")),)
+    )
+    assert config_hash(dataclasses.replace(sweep, base=augmented)) != config_hash(sweep)

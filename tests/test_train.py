@@ -1,19 +1,36 @@
-"""train_and_evaluate on tiny synthetic data: history, determinism in-process, divergence."""
+"""train_and_evaluate on tiny synthetic data: history, determinism in-process, divergence,
+and training-time augmentation (its geometry, its seeding, and that it stays off test images).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 
-from cnnlab.data import make_splits, synthetic_dataset
+from cnnlab.data import augmentation_draws, make_splits, synthetic_dataset
 from cnnlab.errors import TrainingFailed
 from cnnlab.presets import small
-from cnnlab.space import TrainSpec, TrialSpec
-from cnnlab.train import DIVERGED_LOSS, is_diverged, train_and_evaluate
+from cnnlab.probes import rotate_images, shift_images
+from cnnlab.space import Augmentation, TrainSpec, TrialSpec
+from cnnlab.train import (
+    DIVERGED_LOSS,
+    EpochRecord,
+    TrainingResult,
+    _augmented,
+    augment_images,
+    is_diverged,
+    train_and_evaluate,
+)
 
 SPEC = TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=32))
+
+
+def _metrics(result: TrainingResult) -> list[EpochRecord]:
+    """The history without its timings, which differ from run to run."""
+    return [dataclasses.replace(h, seconds=0, eval_seconds=0) for h in result.history]
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +58,8 @@ def test_same_seed_same_history_other_seed_other_history(splits) -> None:  # typ
     first = train_and_evaluate(SPEC, splits, seed=1)
     again = train_and_evaluate(SPEC, splits, seed=1)
     other = train_and_evaluate(SPEC, splits, seed=2)
-    metrics = lambda r: [dataclasses.replace(h, seconds=0, eval_seconds=0) for h in r.history]  # noqa: E731
-    assert metrics(first) == metrics(again)
-    assert metrics(first) != metrics(other)
+    assert _metrics(first) == _metrics(again)
+    assert _metrics(first) != _metrics(other)
     assert first.data_order_hash == again.data_order_hash != other.data_order_hash
 
 
@@ -66,3 +82,107 @@ def test_divergence_means_nan_inf_or_exploded() -> None:
     assert is_diverged(float("nan")) and is_diverged(float("inf"))
     assert is_diverged(DIVERGED_LOSS * 10)
     assert not is_diverged(2.3) and not is_diverged(150.0)
+
+
+# --- augmentation ---------------------------------------------------------------------------
+
+SHIFT_ROTATE = Augmentation(shift=2, rotation=10.0)
+
+
+def _framed(n: int) -> np.ndarray:
+    """Synthetic N×28×28×1 float images with an empty 3-pixel frame, like MNIST's margin."""
+    images = synthetic_dataset(n, 2, seed=3).x_train.copy()
+    images[:, :3], images[:, -3:], images[:, :, :3], images[:, :, -3:] = 0, 0, 0, 0
+    return images.astype(np.float32)[..., np.newaxis]
+
+
+def test_a_whole_pixel_move_is_the_probes_zero_filled_shift_exactly() -> None:
+    images = np.arange(1, 37, dtype=np.float32).reshape(1, 6, 6, 1)
+    for rows, cols in ((1, -2), (-2, 0), (0, 1), (6, 0)):
+        moved = augment_images(images, np.array([[rows, cols]]), np.zeros(1))
+        np.testing.assert_array_equal(moved[..., 0], shift_images(images[..., 0], rows, cols))
+    assert not augment_images(images, np.array([[0, 6]]), np.zeros(1)).any()  # nothing wraps
+    np.testing.assert_array_equal(augment_images(images, np.zeros((1, 2)), np.zeros(1)), images)
+
+
+@pytest.mark.parametrize("angle", [-10.0, 3.5, 20.0])
+def test_a_rotation_is_the_probes_rotation(angle: float) -> None:
+    # Same centre and sense as the probe's scipy rotation; only the probe's rounding to uint8
+    # differs (at most half a grey level).
+    images = _framed(6)
+    rotated = augment_images(images, np.zeros((6, 2), dtype=int), np.full(6, angle))
+    reference = rotate_images(images[..., 0].astype(np.uint8), angle)
+    assert np.abs(rotated[..., 0] - reference).max() <= 0.5 + 1e-3
+    assert not np.array_equal(rotated, images)
+
+
+def test_rotation_then_shift_compose_like_the_probes_functions() -> None:
+    images = _framed(4)
+    moved = augment_images(images, np.tile([2, -1], (4, 1)), np.full(4, 7.0))
+    reference = shift_images(rotate_images(images[..., 0].astype(np.uint8), 7.0), 2, -1)
+    assert np.abs(moved[..., 0] - reference).max() <= 0.5 + 1e-3
+
+
+def test_draws_are_bounded_seeded_and_differ_by_epoch_and_seed() -> None:
+    shifts, angles = augmentation_draws(5, 0, 4000, max_shift=2, max_rotation=10.0)
+    assert shifts.shape == (4000, 2) and angles.shape == (4000,)
+    assert set(np.unique(shifts)) == {-2, -1, 0, 1, 2}  # every move, never beyond the bound
+    assert np.abs(angles).max() <= 10.0 and np.abs(angles).max() > 9.0
+    again = augmentation_draws(5, 0, 4000, max_shift=2, max_rotation=10.0)
+    np.testing.assert_array_equal(shifts, again[0])
+    np.testing.assert_array_equal(angles, again[1])
+    for other in (
+        augmentation_draws(5, 1, 4000, max_shift=2, max_rotation=10.0),
+        augmentation_draws(6, 0, 4000, max_shift=2, max_rotation=10.0),
+    ):
+        assert not np.array_equal(shifts, other[0]) and not np.array_equal(angles, other[1])
+    # Separate streams: switching rotation off leaves the shifts as they were (paired arms).
+    shifts_only, no_angles = augmentation_draws(5, 0, 4000, max_shift=2, max_rotation=0.0)
+    np.testing.assert_array_equal(shifts, shifts_only)
+    assert not no_angles.any()
+
+
+def test_each_image_is_moved_by_its_own_bounded_shift_and_keeps_its_place() -> None:
+    # Image i of the batch is still image i, moved (so its label still applies), by a shift
+    # within the bound; images were moved by different amounts.
+    images = _framed(40)
+    shifted = _augmented(images, Augmentation(shift=2), seed=1, epoch=0)
+    found = []
+    for image, moved in zip(images[..., 0], shifted[..., 0], strict=True):
+        matches = [
+            (rows, cols)
+            for rows in range(-2, 3)
+            for cols in range(-2, 3)
+            if np.array_equal(shift_images(image[np.newaxis], rows, cols)[0], moved)
+        ]
+        assert matches, "an image was changed by something other than a shift within 2 px"
+        found.append(matches[0])
+    assert len(set(found)) > 5
+
+
+def test_augmented_batches_are_bit_identical_per_seed_and_change_each_epoch() -> None:
+    images = _framed(50)
+    first = _augmented(images, SHIFT_ROTATE, seed=4, epoch=0)
+    np.testing.assert_array_equal(first, _augmented(images, SHIFT_ROTATE, seed=4, epoch=0))
+    assert not np.array_equal(first, _augmented(images, SHIFT_ROTATE, seed=4, epoch=1))
+    assert not np.array_equal(first, _augmented(images, SHIFT_ROTATE, seed=5, epoch=0))
+    assert _augmented(images, Augmentation(), seed=4, epoch=0) is images  # off: untouched
+
+
+def test_training_with_augmentation_is_deterministic_and_never_augments_test_images(
+    splits,  # type: ignore[no-untyped-def]
+) -> None:
+    spec = dataclasses.replace(
+        SPEC, train=dataclasses.replace(SPEC.train, augmentation=SHIFT_ROTATE)
+    )
+    first = train_and_evaluate(spec, splits, seed=1)
+    again = train_and_evaluate(spec, splits, seed=1)
+    plain = train_and_evaluate(SPEC, splits, seed=1)
+    assert _metrics(first) == _metrics(again)
+    assert _metrics(first) != _metrics(plain)
+    # Same images in the same order, only moved: the pairing fingerprints match the plain arm.
+    assert (first.data_order_hash, first.split_hash) == (plain.data_order_hash, plain.split_hash)
+    # The reported test accuracy is the model's accuracy on the untouched test images.
+    x_test = (splits.x_test.astype(np.float32) / 255.0)[..., np.newaxis]
+    predicted = first.model.predict(x_test, verbose=0).argmax(axis=1)
+    assert float((predicted == splits.y_test).mean()) == pytest.approx(first.test_accuracy)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from cnnlab.data.catalog import DATASETS, FASHION_MNIST, MNIST, DatasetInfo
 from cnnlab.data.load import LoadedDataset, load_dataset
-from cnnlab.data.splits import Splits, data_order_hash, epoch_order, make_splits
+from cnnlab.data.splits import (
+    Splits,
+    augmentation_draws,
+    data_order_hash,
+    epoch_order,
+    make_splits,
+)
 from cnnlab.data.synthetic import synthetic_dataset
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "DatasetInfo",
     "LoadedDataset",
     "Splits",
+    "augmentation_draws",
     "data_order_hash",
     "epoch_order",
     "load_dataset",

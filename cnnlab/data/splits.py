@@ -3,7 +3,9 @@
 For one seed, every arm of a sweep gets the same validation images, the same training
 subset and the same order of training images in every epoch; another seed changes all three.
 The random streams are derived from the seed with numpy's SeedSequence, separately for the
-split and for each epoch's order, so neither depends on how much randomness anything else used.
+split, for each epoch's order and for each epoch's augmentation moves, so none depends on how
+much randomness anything else used, and an augmented arm sees the same images in the same
+order as an arm without augmentation.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cnnlab.errors import SpecError
 
 _SPLIT_STREAM = 1
 _ORDER_STREAM = 2
+_AUGMENT_STREAM = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,6 +78,25 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The order in which the `n` training images are visited in `epoch` (0-based)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, _ORDER_STREAM, epoch]))
     return rng.permutation(n)
+
+
+def augmentation_draws(
+    seed: int, epoch: int, n: int, *, max_shift: int, max_rotation: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The moves of `epoch` (0-based) for the `n` images in the order they are visited.
+
+    Returns (shifts, angles): an n×2 int array of (rows, cols) shifts drawn uniformly from
+    -max_shift..max_shift, and n angles in degrees drawn uniformly from [-max_rotation,
+    max_rotation]. Shifts and angles come from separate child streams, so changing one bound
+    leaves the other's draws as they were (an arm with shifts only sees the same shifts as an
+    arm with shifts and rotations).
+    """
+    shift_stream, angle_stream = np.random.SeedSequence([seed, _AUGMENT_STREAM, epoch]).spawn(2)
+    shifts = np.random.default_rng(shift_stream).integers(
+        -max_shift, max_shift, size=(n, 2), endpoint=True
+    )
+    angles = np.random.default_rng(angle_stream).uniform(-max_rotation, max_rotation, size=n)
+    return shifts, angles
 
 
 def data_order_hash(seed: int, epochs: int, n: int) -> str:
