@@ -1,9 +1,13 @@
-"""The tidy results table of a study: one row per finished trial, plus one row per epoch.
+"""The tidy results table of a study: one row per finished cell (or trial), plus one per epoch.
 
 Columns use the dotted names of the factors (`arch.pooling`), then `arm`, `seed`,
 `background`, the final metrics, cost (`params`, `flops`, `seconds_per_epoch`) and the pairing
 fingerprints. It is rebuilt from the Optuna study (each trial keeps its result in its user
 attributes), so it never disagrees with the store.
+
+Two sweep processes racing on one study can finish a cell twice; the table keeps one row per
+cell, the lowest trial number's, so pairing never counts a replicate twice. A search is the
+exception: two of its samples may pick the same levels (one cell) and both are results.
 """
 
 from __future__ import annotations
@@ -25,18 +29,31 @@ def result_record(result: dict[str, Any]) -> dict[str, Any]:
     return {**result, "seconds_per_epoch_mean": statistics.fmean(result["seconds_per_epoch"])}
 
 
-def trials_table(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(results, epochs): finished trials only; failed, pruned and running ones are left out."""
+def trials_table(
+    study: optuna.Study, *, one_per_cell: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(results, epochs): finished trials only; failed, pruned and running ones are left out.
+
+    `one_per_cell`: of several finished trials of one cell keep the lowest-numbered (pass
+    False for a search design, whose samples may repeat a cell).
+    """
     rows: list[dict[str, Any]] = []
     epoch_rows: list[dict[str, Any]] = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    seen: set[str] = set()
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    for trial in sorted(finished, key=lambda t: t.number):
         result = trial.user_attrs.get(RESULT_ATTR)
         if not result:
             continue
+        cell = trial.user_attrs.get("cnnlab.cell")
+        if one_per_cell and cell is not None:
+            if cell in seen:
+                continue
+            seen.add(cell)
         levels = trial.user_attrs.get("cnnlab.levels", {})
         row: dict[str, Any] = {
             "trial": trial.number,
-            "cell": trial.user_attrs.get("cnnlab.cell"),
+            "cell": cell,
             "arm": trial.user_attrs.get("cnnlab.arm"),
             **levels,
             "seed": result["seed"],
@@ -75,10 +92,10 @@ def trials_table(study: optuna.Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     return results.reset_index(drop=True), pd.DataFrame(epoch_rows)
 
 
-def write_tables(study: optuna.Study, folder: Path) -> Path:
+def write_tables(study: optuna.Study, folder: Path, *, one_per_cell: bool = True) -> Path:
     """Write `results.csv` and `epochs.csv` for `study` into `folder`; returns results.csv."""
     folder.mkdir(parents=True, exist_ok=True)
-    results, epochs = trials_table(study)
+    results, epochs = trials_table(study, one_per_cell=one_per_cell)
     path = folder / "results.csv"
     results.to_csv(path, index=False)
     epochs.to_csv(folder / "epochs.csv", index=False)

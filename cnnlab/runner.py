@@ -5,9 +5,11 @@
    the design's size and a time estimate;
 2. open the MLflow store and experiment *first* (once, before any trial), then the Optuna
    study (refusing a changed definition), reap trials whose owner died, find the parent run;
-3. run every unfinished cell (skipping finished ones and ones a live worker is running),
-   replicate by replicate, each as an Optuna trial with a nested MLflow child run;
-4. write `results.csv`, close the parent run and print a one-screen summary.
+3. run every unfinished cell (skipping finished ones and ones a live worker is running, as
+   the study says just before each claim, since other processes may share it), replicate by
+   replicate, each as an Optuna trial with a nested MLflow child run;
+4. write `results.csv`, close the parent run and print a one-screen summary of the current
+   design's cells (a study extended with more seeds may hold more).
 
 Ctrl-C or SIGTERM marks the running trial FAIL and its MLflow run KILLED, then exits; the
 same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
@@ -16,6 +18,7 @@ same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 import time
@@ -28,11 +31,13 @@ from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.design import Cell, Sweep, cells, claims_hash, config_hash
+from cnnlab.errors import SpecError
 from cnnlab.estimate import trial_seconds
 from cnnlab.execution import (
     SweepInterrupted,
     next_enumerated_trial,
-    sigterm_as_interrupt,
+    raise_if_stopped,
+    stop_signals_as_interrupts,
     train_here,
     train_in_workers,
 )
@@ -47,6 +52,7 @@ from cnnlab.space import DataSpec, TrialSpec
 from cnnlab.studies import (
     ATTR_CELL,
     ATTR_CLAIMS,
+    claim_trial,
     default_storage_url,
     open_storage,
     open_study,
@@ -112,7 +118,7 @@ def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
         changes["n_trials"] = min(sweep.n_trials, QUICK_SEARCH_TRIALS)
         changes["probe_images"] = QUICK_PROBE_IMAGES
     if options.seeds is not None:
-        changes["seeds"] = options.seeds
+        changes["seeds"] = seeds_for_count(sweep.seeds, options.seeds)
     if options.epochs is not None:
         base = dataclasses.replace(
             base, train=dataclasses.replace(base.train, epochs=options.epochs)
@@ -123,6 +129,24 @@ def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
             data=dataclasses.replace(base.data, dataset=options.dataset),  # type: ignore[arg-type]
         )
     return dataclasses.replace(sweep, base=base, **changes)
+
+
+def seeds_for_count(declared: int | tuple[int, ...], count: int) -> int | tuple[int, ...]:
+    """`--seeds N` applied to the sweep's declared `seeds`.
+
+    A declared count becomes N (seeds 0..N-1). Declared explicit seeds are kept, so results
+    already in the study still pair: the first N of them, or all of them followed by the
+    smallest integers not among them (as `seeds=N` counts up from 0).
+    """
+    if count < 1:
+        raise SpecError("seeds", f"`--seeds` must be at least 1, but {count} was passed.")
+    if isinstance(declared, int):
+        return count
+    if count <= len(declared):
+        return declared[:count]
+    used = set(declared)
+    unused = (seed for seed in itertools.count() if seed not in used)
+    return (*declared, *itertools.islice(unused, count - len(declared)))
 
 
 def study_base_name(sweep: Sweep, options: SweepOptions) -> str:
@@ -167,19 +191,16 @@ def suggest_dry(sweep: Sweep) -> Cell:
 # --- the run -------------------------------------------------------------------------------
 
 
-def _done_and_live(
-    study: optuna.Study,
-) -> tuple[set[str], set[str], list[optuna.trial.FrozenTrial]]:
-    done, live, waiting = set(), set(), []
-    for trial in study.get_trials(deepcopy=False):
+def _done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:
+    """Cells with a finished trial, and cells a RUNNING trial holds."""
+    done: set[str] = set()
+    live: set[str] = set()
+    states = (TrialState.COMPLETE, TrialState.RUNNING)
+    for trial in study.get_trials(deepcopy=False, states=states):
         key = trial.user_attrs.get(ATTR_CELL)
-        if trial.state == TrialState.COMPLETE and key:
-            done.add(key)
-        elif trial.state == TrialState.RUNNING and key:
-            live.add(key)
-        elif trial.state == TrialState.WAITING:
-            waiting.append(trial)
-    return done, live, waiting
+        if key:
+            (done if trial.state == TrialState.COMPLETE else live).add(key)
+    return done, live
 
 
 @dataclass
@@ -202,8 +223,6 @@ class _Remaining:
     already: int
     pending: list[Cell]
     count: int
-    done: set[str]
-    waiting_keys: set[str | None]
 
 
 def _open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> _Stores:
@@ -256,13 +275,10 @@ def _open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) ->
 
 def _remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> _Remaining:
     """Finished cells are skipped; cells a live process is running are left to it."""
-    done, live, waiting = _done_and_live(study)
-    waiting_keys = {t.user_attrs.get(ATTR_CELL) for t in waiting}
+    done, live = _done_and_live(study)
     if sweep.design == "search":
-        states = (TrialState.COMPLETE, TrialState.PRUNED)
-        finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state in states)
-        count = max(0, sweep.n_trials - finished)
-        return _Remaining(sweep.n_trials, sweep.n_trials - count, [], count, done, waiting_keys)
+        count = max(0, sweep.n_trials - _finished_searches(study))
+        return _Remaining(sweep.n_trials, sweep.n_trials - count, [], count)
     pending = [c for c in design_cells if c.key not in done and c.key not in live]
     running_elsewhere = len(live & {c.key for c in design_cells})
     if running_elsewhere:
@@ -271,7 +287,13 @@ def _remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> _
             "skipped here.\n"
         )
     already = len(design_cells) - len(pending) - running_elsewhere
-    return _Remaining(len(design_cells), already, pending, len(pending), done, waiting_keys)
+    return _Remaining(len(design_cells), already, pending, len(pending))
+
+
+def _finished_searches(study: optuna.Study) -> int:
+    """A search's finished trials: counted, not keyed (two samples may pick one cell)."""
+    states = (TrialState.COMPLETE, TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
 
 
 def _execute(
@@ -286,23 +308,20 @@ def _execute(
     """Run what remains, here or in workers; True if `--max-time` stopped it early."""
     study = stores.study
     by_key = {cell.key: cell for cell in design_cells}
-    cells_left = iter(remaining.pending)
+    tried: set[str] = set()
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
 
     def next_trial() -> tuple[optuna.Trial, Cell] | None:
         """The next trial to run, or None when no cell is left."""
         if sweep.design == "search":
             trial = study.ask()
+            claim_trial(trial)
             cell = suggest_cell(trial, sweep)
         else:
-            # Another process on the same study may have taken cells since we looked.
-            taken = _taken_cells(study)
-            cell_to_run = next((c for c in cells_left if c.key not in taken), None)
-            if cell_to_run is None:
+            found = next_enumerated_trial(study, remaining.pending, by_key, tried)
+            if found is None:
                 return None
-            trial, cell = next_enumerated_trial(
-                study, cell_to_run, remaining.waiting_keys, by_key, remaining.done | taken
-            )
+            trial, cell = found
         register_distributions(trial, sweep)
         return trial, cell
 
@@ -311,6 +330,7 @@ def _execute(
         pool = WorkerPool(min(options.workers, remaining.count), dataset, scratch)
         return train_in_workers(book, next_trial, remaining.count, pool, options.workers, deadline)
     for _ in range(remaining.count):
+        raise_if_stopped()
         if deadline is not None and time.monotonic() > deadline:
             return True
         found = next_trial()
@@ -318,13 +338,6 @@ def _execute(
             break
         train_here(book, *found, dataset)
     return False
-
-
-def _taken_cells(study: optuna.Study) -> set[str]:
-    """Cells finished or being run, as the store says now."""
-    states = (TrialState.COMPLETE, TrialState.RUNNING)
-    trials = study.get_trials(deepcopy=False, states=states)
-    return {key for t in trials if (key := t.user_attrs.get(ATTR_CELL))}
 
 
 def _close(
@@ -339,10 +352,14 @@ def _close(
     """Write the results tables, attach them to the parent run and end it."""
     study, tracker, parent = stores.study, stores.tracker, stores.parent_run_id
     results_dir = runs_dir / "results" / study.study_name
-    results_csv = write_tables(study, results_dir)
-    done, _, _ = _done_and_live(study)
-    missing = (
-        [] if sweep.design == "search" else [c.run_name for c in design_cells if c.key not in done]
+    results_csv = write_tables(study, results_dir, one_per_cell=sweep.design != "search")
+    done, _ = _done_and_live(study)
+    # Only this design's cells count: the study may hold more (run once with more --seeds).
+    missing = [c.run_name for c in design_cells if c.key not in done]
+    finished = (
+        _finished_searches(study)
+        if sweep.design == "search"
+        else len(done & {c.key for c in design_cells})
     )
     tracker.log_artifacts(parent, [results_csv, results_dir / "epochs.csv"])
     complete = not missing and not stopped_for_time
@@ -352,7 +369,7 @@ def _close(
     return SweepOutcome(
         study_name=study.study_name,
         total=total,
-        finished=len(done),
+        finished=finished,
         failed=book.failed,
         missing=missing,
         results_csv=results_csv,
@@ -408,7 +425,7 @@ def run_sweep(
         stores.common_tags,
     )
     try:
-        with sigterm_as_interrupt():
+        with stop_signals_as_interrupts():
             stopped = _execute(sweep, stores, remaining, design_cells, book, dataset, options)
     except (KeyboardInterrupt, SweepInterrupted) as stop:
         progress.note(

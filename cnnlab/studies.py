@@ -5,11 +5,12 @@ study is named after the sweep (`pooling`, `pooling-quick`, and `pooling-v2`... 
 `--new-study`); a rerun continues the newest version. The study keeps the hash of the sweep's
 definition; resuming with a different definition is refused with a message naming `--new-study`.
 
-Trials record their owner (host, pid, process start time) and a heartbeat. A RUNNING trial
-is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the same host and
-the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another host; or no
-owner at all `OWNERLESS_GRACE_S` after it started (its process died between Optuna's `ask` and
-writing the owner). A live worker's trial is never reaped.
+Trials record their owner (host, pid, process start time) right after Optuna's `ask`
+(`claim_trial`) and a heartbeat, refreshed by a `Heartbeat` thread while the trial trains. A
+RUNNING trial is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the
+same host and the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another
+host; or no owner at all and nothing heard from it for `STALE_AFTER_S` since it started (its
+process died between `ask` and writing the owner). A live worker's trial is never reaped.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from __future__ import annotations
 import os
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
 
 STALE_AFTER_S = 1800.0  # heartbeat age after which another host's trial counts as dead
-OWNERLESS_GRACE_S = 300.0  # age after which a RUNNING trial that never got an owner is dead
+HEARTBEAT_EVERY_S = 60.0  # far below STALE_AFTER_S, so a slow epoch never looks dead
 ATTR_SWEEP = "cnnlab.sweep"
 ATTR_CONFIG = "cnnlab.config_hash"
 ATTR_CLAIMS = "cnnlab.claims_hash"
@@ -155,6 +158,52 @@ def owner_record() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
 
 
+def claim_trial(trial: optuna.Trial) -> None:
+    """Record this process as the owner of a trial it was just handed by `ask`.
+
+    Called before anything else touches the trial: until the owner is written, a process
+    killed here leaves a RUNNING trial only its age can reap.
+    """
+    trial.set_user_attr(ATTR_OWNER, owner_record())
+    trial.set_user_attr(ATTR_HEARTBEAT, time.time())
+
+
+class Heartbeat:
+    """Refreshes a RUNNING trial's heartbeat from a daemon thread until `stop`.
+
+    Per-epoch beats alone let a long epoch (minutes on a slow machine) look dead to another
+    host. The thread writes through the storage with a call of its own: RDBStorage opens a
+    scoped (per-thread) session per call and SQLAlchemy shares file SQLite connections across
+    threads; the journal storage takes a lock per call. A daemon thread dies with the process,
+    so a killed sweep stops beating and its trial becomes reapable.
+    """
+
+    def __init__(self, trial: optuna.Trial, every: float | None = None) -> None:
+        self._storage, self._trial_id = trial.storage, trial._trial_id
+        self._every = HEARTBEAT_EVERY_S if every is None else every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"cnnlab-heartbeat-{trial.number}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                self._storage.set_trial_user_attr(self._trial_id, ATTR_HEARTBEAT, time.time())
+            except UpdateFinishedTrialError:
+                return  # told meanwhile: nothing left to keep alive
+            except Exception:
+                # A locked or briefly unreachable database costs one beat; the next retries.
+                # Training must not stop for it, and the thread must not die of it.
+                continue
+
+    def stop(self) -> None:
+        """Stop beating; returns once no beat is in flight (bounded, if the store hangs)."""
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -176,11 +225,13 @@ def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
             return True
         start = owner.get("start")
         return start is not None and _process_start(pid) not in (None, start)
-    if owner is None and heartbeat is None:
+    if owner is None:
         # Killed between `ask` and writing the owner (milliseconds apart): nobody will ever
-        # claim it, and left RUNNING it would keep its cell from being run again.
+        # claim it, and left RUNNING it would keep its cell from being run again. Its host is
+        # unknown, so only silence as long as another host's stale heartbeat proves it dead.
         started = trial.datetime_start.timestamp() if trial.datetime_start else now
-        return now - started > OWNERLESS_GRACE_S
+        last_heard = max(started, float(heartbeat)) if heartbeat is not None else started
+        return now - last_heard > STALE_AFTER_S
     if heartbeat is None:
         return False  # another host's trial with no heartbeat yet: no evidence either way
     return now - float(heartbeat) > STALE_AFTER_S

@@ -58,7 +58,7 @@ def summary_text(
     """The one-screen summary: per arm mean ± SD of test accuracy and time, and where things are."""
     from cnnlab.results import trials_table
 
-    results = design_rows(sweep, trials_table(study)[0])
+    results = design_rows(sweep, trials_table(study, one_per_cell=sweep.design != "search")[0])
     lines = [
         "",
         f"Study {outcome.study_name}: {outcome.finished} of {outcome.total} "

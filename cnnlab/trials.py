@@ -2,10 +2,11 @@
 progress, and the final artifacts.
 
 `TrialBook` is used in stages so that it works the same whether the model trains in this
-process or in a worker: `begin` (trial attributes, owner and heartbeat, child run with params
-and tags), `epoch` (per-epoch metrics, heartbeat, pruning decision), then exactly one of
-`complete`, `fail`, `prune` or `interrupt`. Only the sweep process calls it, so Optuna and
-MLflow always have a single writer.
+process or in a worker: `begin` (trial attributes, child run with params and tags, then a
+heartbeat thread; the owner was written right after `ask`), `epoch` (per-epoch metrics,
+pruning decision), then exactly one of `complete`, `fail`, `prune` or `interrupt`, each of
+which stops the heartbeat before the trial is told. Only the sweep process calls it (the
+heartbeat thread writes only the heartbeat), so Optuna and MLflow have a single writer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 from optuna.trial import TrialState
@@ -26,7 +27,7 @@ from cnnlab.objective import objective_metric, report_epoch
 from cnnlab.progress import Progress
 from cnnlab.results import FAILURE_ATTR, RESULT_ATTR, result_record
 from cnnlab.space import flat_params
-from cnnlab.studies import ATTR_CELL, ATTR_HEARTBEAT, ATTR_OWNER, owner_record
+from cnnlab.studies import ATTR_CELL, Heartbeat
 from cnnlab.tracking import EPOCH_METRICS, Tracker
 from cnnlab.train import EpochRecord
 
@@ -37,6 +38,7 @@ class ActiveTrial:
     cell: Cell
     run_id: str
     started: float
+    heartbeat: Heartbeat
 
 
 class TrialBook:
@@ -61,8 +63,6 @@ class TrialBook:
             ("cnnlab.arm", cell.arm),
             ("cnnlab.levels", cell.levels),
             ("cnnlab.background", cell.background),
-            (ATTR_OWNER, owner_record()),
-            (ATTR_HEARTBEAT, time.time()),
         ):
             trial.set_user_attr(key, value)
         params: dict[str, Any] = {**flat_params(cell.spec), "seed": cell.seed}
@@ -83,14 +83,17 @@ class TrialBook:
         )
         trial.set_user_attr("cnnlab.mlflow_run_id", run_id)
         self.progress.start(cell.run_name)
-        return ActiveTrial(trial=trial, cell=cell, run_id=run_id, started=time.monotonic())
+        # Last: an error above leaves no thread keeping a half-begun trial looking alive.
+        heartbeat = Heartbeat(trial)
+        return ActiveTrial(
+            trial=trial, cell=cell, run_id=run_id, started=time.monotonic(), heartbeat=heartbeat
+        )
 
     def epoch(self, active: ActiveTrial, record: EpochRecord) -> bool:
         """Log one epoch; True when a search's pruner says to stop this trial."""
         values = {name: getattr(record, name) for name in EPOCH_METRICS}
         values["epoch_seconds"] = record.seconds
         self.tracker.log_epoch(active.run_id, record.epoch, values)
-        active.trial.set_user_attr(ATTR_HEARTBEAT, time.time())
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
         return report_epoch(active.trial, record, prune=self.sweep.design == "search")
 
@@ -112,7 +115,6 @@ class TrialBook:
                 "flops": result["flops"],
             },
             tags={
-                "cnnlab.state": "COMPLETE",
                 "cnnlab.split_hash": result["split_hash"],
                 "cnnlab.data_order_hash": result["data_order_hash"],
                 "cnnlab.init_hash": result["init_hash"],
@@ -126,13 +128,25 @@ class TrialBook:
             self.tracker.log_artifacts(active.run_id, [files.summary, curve])
         self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
         value = result["history"][-1][objective_metric(self.sweep)]
-        # MLflow first: interrupted between the two, the trial is RUNNING in Optuna (reaped and
-        # rerun later, its run then marked KILLED), never COMPLETE beside a RUNNING run.
+        active.heartbeat.stop()
+        # Tagged COMPLETE only now, not with the metrics: a run killed while its artifacts
+        # upload must not say COMPLETE. Then MLflow before Optuna: interrupted between the two,
+        # the trial is still RUNNING in Optuna (failed by `interrupt_if_open`, or reaped later
+        # and its run marked KILLED), never COMPLETE beside a RUNNING run.
+        self.tracker.set_tags(active.run_id, {"cnnlab.state": "COMPLETE"})
         self.tracker.end(active.run_id, "FINISHED")
         self.study.tell(active.trial, value)
         self._done(active, f"test {result['test_accuracy']:.2%}")
 
-    def fail(self, active: ActiveTrial, failure: dict[str, Any]) -> None:
+    def fail(
+        self,
+        active: ActiveTrial,
+        failure: dict[str, Any],
+        *,
+        run_status: Literal["FAILED", "KILLED"] = "FAILED",
+    ) -> None:
+        """FAIL in Optuna; the MLflow run ends FAILED, or KILLED when its process was killed."""
+        active.heartbeat.stop()
         active.trial.set_user_attr(FAILURE_ATTR, failure)
         self.study.tell(active.trial, state=TrialState.FAIL)
         self.tracker.set_tags(
@@ -143,17 +157,19 @@ class TrialBook:
                 "cnnlab.message": failure.get("message", ""),
             },
         )
-        self.tracker.end(active.run_id, "FAILED")
+        self.tracker.end(active.run_id, run_status)
         self.failed.append(active.cell.run_name)
         self._done(active, f"FAILED ({failure.get('reason', 'error')})")
 
     def prune(self, active: ActiveTrial, message: str) -> None:
+        active.heartbeat.stop()
         self.study.tell(active.trial, state=TrialState.PRUNED)
         self.tracker.set_tags(active.run_id, {"cnnlab.state": "PRUNED", "cnnlab.reason": message})
         self.tracker.end(active.run_id, "KILLED")
         self._done(active, "pruned")
 
     def interrupt(self, active: ActiveTrial) -> None:
+        active.heartbeat.stop()
         active.trial.set_user_attr("cnnlab.state", "interrupted")
         self.study.tell(active.trial, state=TrialState.FAIL)
         self.tracker.set_tags(active.run_id, {"cnnlab.state": "INTERRUPTED"})

@@ -3,7 +3,8 @@
 Workers never touch the Optuna study or the MLflow store: they receive a cell, train it, and
 send back events (`started`, `epoch`, `done`, `failed`, `pruned`, `error`) on a queue; the
 sweep process does all bookkeeping (`cnnlab.trials`). So SQLite stores see one writer however
-many workers run, and a worker that dies loses only its current cell (reported as an error).
+many workers run, and a worker that dies loses only its current cell (a `died` event, made up
+by the pool). When every worker is dead, `all_dead` says so: nothing will ever answer.
 
 Workers ignore Ctrl-C (the sweep process handles it and stops them) and exit on their own when
 the sweep process disappears (kill -9), checking at every job and every epoch. A pruning
@@ -131,7 +132,7 @@ class WorkerPool:
                     if pid == process.pid:
                         del self.running[job_id]
                         message = f"its worker process died (exit code {process.exitcode})"
-                        return ("error", job_id, message)
+                        return ("died", job_id, message)
         return None
 
     def all_dead(self) -> bool:

@@ -124,6 +124,7 @@ def test_only_the_designs_own_cells_are_judged_once_each() -> None:
     wide = synthetic_results(dataclasses.replace(SWEEP, seeds=20), seed=5)
     duplicate = wide[wide["cell"] == "avg/seed=03"].assign(test_accuracy=0.5)
     table = pd.concat([wide, duplicate], ignore_index=True).assign(trial=lambda f: f.index)
+    assert missing_replicates(SWEEP, table) == []
     judgement = judge(SWEEP, table, quick=False)
     assert judgement.judged
     assert [r.n for r in judgement.results] == [12, 12, 12]

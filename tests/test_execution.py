@@ -1,13 +1,24 @@
-"""Trial execution control flow, with stand-ins for the pool and the book (no training)."""
+"""Trial execution control flow: stand-ins for the pool and the book, a real Optuna study for
+claiming cells (no training)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import optuna
 import pytest
+from optuna.trial import TrialState
 
-from cnnlab.execution import WorkersDied, train_in_workers
+import cnnlab.execution
+from cnnlab.design import Factor, Sweep, cells
+from cnnlab.execution import WorkersDied, next_enumerated_trial, train_in_workers
+from cnnlab.objective import cell_params
+from cnnlab.presets import small
+from cnnlab.space import TrialSpec
+from cnnlab.studies import ATTR_CELL, ATTR_OWNER, default_storage_url, open_storage
 
 
 class DeadPool:
@@ -36,12 +47,21 @@ class DeadPool:
 class Book:
     def __init__(self) -> None:
         self.failed: list[tuple[str, dict[str, Any]]] = []
+        self.run_status: list[str] = []
+        self.interrupted: list[str] = []
 
     def begin(self, trial: Any, cell: Any) -> str:
         return f"active-{trial.number}"
 
-    def fail(self, active: str, failure: dict[str, Any]) -> None:
+    def fail(self, active: str, failure: dict[str, Any], *, run_status: str = "FAILED") -> None:
         self.failed.append((active, failure))
+        self.run_status.append(run_status)
+
+    def complete(self, active: str, files: Any) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the finished trial is being recorded
+
+    def interrupt_if_open(self, active: str) -> None:
+        self.interrupted.append(active)
 
 
 def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> None:
@@ -56,4 +76,143 @@ def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> No
         train_in_workers(book, next_trial, 10, pool, 2, None)  # type: ignore[arg-type]
     assert [active for active, _ in book.failed] == ["active-0", "active-1"]
     assert all("every worker process died" in f["message"] for _, f in book.failed)
+    assert book.run_status == ["KILLED", "KILLED"]  # killed, not failed on their own
     assert pool.submitted == ["trial-0", "trial-1"] and pool.terminated  # nothing more started
+
+
+class OnePool(DeadPool):
+    """A pool with live workers that reports one scripted event, then nothing."""
+
+    def __init__(self, event: tuple[str, str, Any]) -> None:
+        super().__init__()
+        self.events = [event]
+
+    def next_event(self, timeout: float) -> tuple[str, str, Any] | None:  # type: ignore[override]
+        return self.events.pop() if self.events else None
+
+    def all_dead(self) -> bool:
+        return False
+
+    def cleanup(self, job_id: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _one_trial() -> Any:
+    trials = iter([(SimpleNamespace(number=0), "cell")])
+    return lambda: next(trials, None)
+
+
+def test_a_killed_worker_leaves_a_killed_run_not_a_failed_one() -> None:
+    book = Book()
+    pool = OnePool(("died", "trial-0", "its worker process died (exit code -9)"))
+    train_in_workers(book, _one_trial(), 1, pool, 1, None)  # type: ignore[arg-type]
+    assert book.failed[0][1]["reason"] == "worker_died" and book.run_status == ["KILLED"]
+
+
+def test_an_interrupt_while_a_finished_trial_is_recorded_interrupts_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: the trial left `active` before `complete`, so Ctrl-C inside `complete` left its
+    # MLflow run RUNNING.
+    monkeypatch.setattr(cnnlab.execution, "read_trial_files", lambda folder: None)
+    book, pool = Book(), OnePool(("done", "trial-0", "/nowhere"))
+    with pytest.raises(KeyboardInterrupt):
+        train_in_workers(book, _one_trial(), 1, pool, 1, None)  # type: ignore[arg-type]
+    assert book.interrupted == ["active-0"] and pool.terminated
+
+
+# --- claiming cells on a study shared with other processes -------------------------------
+
+SWEEP = Sweep(
+    name="c",
+    base=TrialSpec(arch=small),
+    factors=(Factor(path="arch.pooling", levels=("max", "avg")),),
+    seeds=1,
+)
+CELLS = cells(SWEEP)  # max/seed=00, avg/seed=00
+BY_KEY = {cell.key: cell for cell in CELLS}
+
+
+def _studies(tmp_path: Path) -> tuple[optuna.Study, optuna.Study]:
+    """This process's view of a study, and another process's view of the same one."""
+    url = default_storage_url(tmp_path)
+    optuna.create_study(study_name="c", storage=open_storage(url))
+    mine, theirs = (optuna.load_study(study_name="c", storage=open_storage(url)) for _ in "ab")
+    return mine, theirs
+
+
+def _just_before_our_ask(
+    mine: optuna.Study, monkeypatch: pytest.MonkeyPatch, other_process: Callable[[], object]
+) -> None:
+    """Let another process act between our look at the study and our (first) `ask`."""
+    real_ask = mine.ask
+
+    def ask() -> optuna.Trial:
+        other_process()
+        monkeypatch.setattr(mine, "ask", real_ask)
+        return real_ask()
+
+    monkeypatch.setattr(mine, "ask", ask)
+
+
+@pytest.mark.integration
+def test_a_claimed_trial_has_its_owner_before_anything_else(tmp_path: Path) -> None:
+    # Killed right after `ask`, a trial without an owner could only be reaped by its age.
+    mine, _ = _studies(tmp_path)
+    found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
+    assert found is not None
+    trial, cell = found
+    assert cell.key == "max/seed=00" and trial.user_attrs[ATTR_OWNER]["pid"] > 0
+
+
+@pytest.mark.integration
+def test_a_cell_claimed_by_two_processes_at_once_runs_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between our look at the study and our `ask`, another process enqueues the same cell and
+    # asks first (getting the trial we enqueued). Both now hold max/seed=00; the later trial
+    # must give way, and we go on to the next cell.
+    mine, theirs = _studies(tmp_path)
+
+    def claim_the_same_cell() -> None:
+        cell = CELLS[0]
+        theirs.enqueue_trial(cell_params(cell), user_attrs={ATTR_CELL: cell.key})
+        theirs.ask()
+
+    _just_before_our_ask(mine, monkeypatch, claim_the_same_cell)
+    tried: set[str] = set()
+    found = next_enumerated_trial(mine, CELLS, BY_KEY, tried)
+    assert found is not None and found[1].key == "avg/seed=00" and tried == {"avg/seed=00"}
+    trials = {t.number: t for t in mine.get_trials()}
+    assert trials[0].state == TrialState.RUNNING  # theirs: the first claim wins
+    assert trials[1].state == TrialState.FAIL
+    assert trials[1].user_attrs["cnnlab.state"] == "duplicate"
+    assert next_enumerated_trial(mine, CELLS, BY_KEY, tried) is None  # nothing left for us
+
+
+@pytest.mark.integration
+def test_a_waiting_trial_taken_by_another_process_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other process asks (and runs) the cell we enqueued; our `ask` then finds no waiting
+    # trial and Optuna makes a fresh one that holds no cell. Before: "not a cell of this sweep".
+    mine, theirs = _studies(tmp_path)
+    _just_before_our_ask(mine, monkeypatch, theirs.ask)
+    found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
+    assert found is not None and found[1].key == "avg/seed=00"
+    unused = mine.get_trials()[1]
+    assert unused.state == TrialState.FAIL and unused.user_attrs["cnnlab.state"] == "unused"
+
+
+@pytest.mark.integration
+def test_a_cell_that_failed_here_is_not_retried_in_the_same_run(tmp_path: Path) -> None:
+    mine, _ = _studies(tmp_path)
+    tried: set[str] = set()
+    for expected in ("max/seed=00", "avg/seed=00"):
+        found = next_enumerated_trial(mine, CELLS, BY_KEY, tried)
+        assert found is not None and found[1].key == expected
+        mine.tell(found[0], state=TrialState.FAIL)  # e.g. a diverging loss
+    assert next_enumerated_trial(mine, CELLS, BY_KEY, tried) is None

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import optuna
 import pytest
+from optuna.trial import FrozenTrial, TrialState
 
-from cnnlab.studies import OWNERLESS_GRACE_S, default_storage_url, open_storage, owner_is_gone
+from cnnlab.studies import (
+    ATTR_HEARTBEAT,
+    STALE_AFTER_S,
+    Heartbeat,
+    default_storage_url,
+    open_storage,
+    owner_is_gone,
+    reap_dead_trials,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,11 +52,68 @@ def test_processes_creating_one_fresh_database_together_all_succeed(tmp_path: Pa
     assert names == {f"s{i}" for i in range(6)}
 
 
-def test_a_trial_that_never_got_an_owner_is_reaped_after_a_grace(tmp_path: Path) -> None:
+def test_a_trial_that_never_got_an_owner_is_reaped_once_stale(tmp_path: Path) -> None:
     # A sweep killed between Optuna's `ask` and writing the trial's owner leaves a RUNNING
-    # trial nobody claims; it must not block its cell forever.
+    # trial nobody claims; it must not block its cell forever. With no host to check, only
+    # the silence that proves another host's trial dead proves it dead: a slow store can
+    # stall a live process between the two for minutes.
     study = optuna.create_study(storage=open_storage(default_storage_url(tmp_path)))
     number = study.ask().number
     trial = study.get_trials()[number]
     assert not owner_is_gone(trial)  # just started: perhaps its owner is about to write
-    assert owner_is_gone(trial, now=time.time() + OWNERLESS_GRACE_S + 60)
+    assert not owner_is_gone(trial, now=time.time() + 600)
+    assert owner_is_gone(trial, now=time.time() + STALE_AFTER_S + 60)
+
+
+def test_reaping_takes_an_ownerless_trial_started_long_ago(tmp_path: Path) -> None:
+    storage = open_storage(default_storage_url(tmp_path))
+    study = optuna.create_study(storage=storage)
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=STALE_AFTER_S + 60)
+    for label, started in (("old", long_ago), ("new", datetime.datetime.now())):
+        study.add_trial(
+            FrozenTrial(
+                number=0,
+                trial_id=0,
+                state=TrialState.RUNNING,
+                value=None,
+                datetime_start=started,
+                datetime_complete=None,
+                params={},
+                distributions={},
+                user_attrs={"cnnlab.cell": label},
+                system_attrs={},
+                intermediate_values={},
+            )
+        )
+    assert [r.cell for r in reap_dead_trials(study, storage)] == ["old"]
+    states = {t.user_attrs["cnnlab.cell"]: t.state for t in study.get_trials()}
+    assert states == {"old": TrialState.FAIL, "new": TrialState.RUNNING}
+
+
+def test_the_heartbeat_beats_between_epochs_and_stops_before_the_trial_is_told(
+    tmp_path: Path,
+) -> None:
+    # Once per epoch was too rare: a long epoch looked dead to another host.
+    url = default_storage_url(tmp_path)
+    study = optuna.create_study(study_name="h", storage=open_storage(url))
+    trial = study.ask()
+    beating = Heartbeat(trial, every=0.05)
+
+    def heartbeat() -> float | None:
+        # Read through a second connection, as a process on another host would.
+        other = optuna.load_study(study_name="h", storage=open_storage(url))
+        value = other.get_trials()[0].user_attrs.get(ATTR_HEARTBEAT)
+        return None if value is None else float(value)
+
+    deadline = time.monotonic() + 30
+    while heartbeat() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = heartbeat()
+    assert first is not None
+    while (heartbeat() or 0.0) <= first and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (heartbeat() or 0.0) > first  # it keeps beating with no epoch in between
+    beating.stop()
+    assert not any(t.name.startswith("cnnlab-heartbeat") for t in threading.enumerate())
+    study.tell(trial, 0.5)  # no beat lands on (or fails against) the finished trial
+    assert study.get_trials()[0].state == TrialState.COMPLETE

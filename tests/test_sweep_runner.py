@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import optuna
@@ -17,8 +21,12 @@ from optuna.trial import TrialState
 
 import cnnlab.execution
 import cnnlab.runner
+import cnnlab.studies
+import cnnlab.tracking
+import cnnlab.workers
 from cnnlab.data import synthetic_dataset
 from cnnlab.design import Factor, Sweep
+from cnnlab.execution import WorkersDied
 from cnnlab.presets import small
 from cnnlab.results import trials_table
 from cnnlab.runner import SweepOptions, run_sweep
@@ -130,7 +138,7 @@ def test_pairing_is_physical(finished: Path) -> None:
 
 
 def test_rerun_skips_finished_and_more_seeds_run_only_the_new_ones(
-    finished: Path, tmp_path: Path
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = tmp_path / "runs"
     shutil.copytree(finished, runs)
@@ -140,6 +148,11 @@ def test_rerun_skips_finished_and_more_seeds_run_only_the_new_ones(
     trials = _study(runs).get_trials()
     assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["cnnlab.cell"] for t in trials}) == 6
+    # Back to 2 seeds: the summary counts the design's 4 replicates, not the study's 6.
+    capsys.readouterr()
+    outcome = _run(runs)
+    assert outcome is not None and (outcome.finished, outcome.total) == (4, 4)
+    assert "4 of 4 replicates finished" in capsys.readouterr().out
 
 
 def test_a_changed_definition_is_refused_until_new_study(finished: Path, tmp_path: Path) -> None:
@@ -205,6 +218,91 @@ def test_an_unexpected_error_fails_the_trial_and_stops_the_sweep(
     assert trials[0].user_attrs["cnnlab.failure"]["message"].startswith("MemoryError: no room")
     statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
     assert statuses["t/max/seed=00"] == "FAILED" and statuses["t"] == "FAILED"
+
+
+def test_an_interrupt_while_ending_the_run_never_leaves_complete_beside_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C lands as the finished trial's MLflow run is ended. Before: Optuna was told
+    # COMPLETE first, and the run stayed RUNNING.
+    real_end = cnnlab.tracking.Tracker.end
+    calls = {"n": 0}
+
+    def end_interrupted_once(self, run_id, status):  # type: ignore[no-untyped-def]
+        if status == "FINISHED" and calls["n"] == 0:
+            calls["n"] += 1
+            raise KeyboardInterrupt
+        real_end(self, run_id, status)
+
+    monkeypatch.setattr(cnnlab.tracking.Tracker, "end", end_interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
+    [trial] = _study(tmp_path).get_trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "interrupted"
+    child = next(r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "trial")
+    assert child.info.status == "KILLED" and child.data.tags["cnnlab.state"] == "INTERRUPTED"
+
+
+def test_a_ctrl_c_swallowed_by_a_garbage_collector_callback_still_stops_the_sweep(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python drops an exception raised in a weakref callback ("Exception ignored in ..."):
+    # a Ctrl-C arriving there was lost and the sweep ran to the end.
+    real = cnnlab.execution.train_cell
+
+    def interrupted_in_a_callback(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with contextlib.suppress(KeyboardInterrupt):  # what the garbage collector does
+            signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cnnlab.execution, "train_cell", interrupted_in_a_callback)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path)
+    [trial] = _study(tmp_path).get_trials()
+    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "interrupted"
+    statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
+    assert statuses == {"t": "KILLED", "t/max/seed=00": "KILLED"}
+
+
+def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One beat per epoch let a long epoch look dead to another host.
+    monkeypatch.setattr(cnnlab.studies, "HEARTBEAT_EVERY_S", 0.05)
+    real = cnnlab.execution.train_cell
+    beats: list[float] = []
+
+    def slow_first_epoch(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for _ in range(2):
+            time.sleep(0.5)  # no epoch has ended yet
+            [running] = _study(tmp_path).get_trials(states=(TrialState.RUNNING,))
+            beats.append(running.user_attrs["cnnlab.heartbeat"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cnnlab.execution, "train_cell", slow_first_epoch)
+    outcome = _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
+    assert outcome is not None and outcome.finished == 2
+    assert beats[1] > beats[0] and beats[3] > beats[2]
+    assert not [t for t in threading.enumerate() if t.name.startswith("cnnlab-heartbeat")]
+
+
+def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_submit = cnnlab.workers.WorkerPool.submit
+
+    def submit_then_kill_every_worker(self, job_id, cell):  # type: ignore[no-untyped-def]
+        real_submit(self, job_id, cell)
+        for process in self.processes:
+            process.kill()
+
+    monkeypatch.setattr(cnnlab.workers.WorkerPool, "submit", submit_then_kill_every_worker)
+    with pytest.raises(WorkersDied, match=r"All 2 worker processes died.*same command"):
+        _run(tmp_path, workers=2)
+    trials = _study(tmp_path).get_trials()
+    assert trials and {t.state for t in trials} == {TrialState.FAIL}
+    statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
+    assert statuses.pop("t") == "FAILED" and set(statuses.values()) == {"KILLED"}
 
 
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
