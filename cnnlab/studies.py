@@ -80,7 +80,9 @@ _OPEN_ATTEMPTS = 6
 
 def _is_schema_race(error: Exception) -> bool:
     text = str(error).lower()
-    return "alembic_version" in text or "already exists" in text or "database is locked" in text
+    # Not "database is locked": SQLite already waits 60 s for a lock (`_engine_kwargs`), and
+    # retrying after that would only multiply the wait.
+    return "alembic_version" in text or "already exists" in text
 
 
 def _engine_kwargs(url: str) -> dict[str, Any]:

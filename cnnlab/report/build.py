@@ -135,9 +135,7 @@ def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
     """`reports/NAME` or `reports/NAME-quick`, which must exist."""
     folder = reports_dir / (name + ("-quick" if quick and not name.endswith("-quick") else ""))
     if not (folder / "provenance.json").is_file():
-        have = sorted(
-            p.name for p in reports_dir.glob("*") if (p / "provenance.json").is_file()
-        ) if reports_dir.is_dir() else []  # fmt: skip
+        have = sorted(p.parent.name for p in reports_dir.glob("*/provenance.json"))
         listed = ", ".join(have) if have else "none"
         raise ReportError(
             f"{folder}: no report to rebuild (provenance.json is missing). Reports in "

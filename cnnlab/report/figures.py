@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.figure
@@ -55,6 +56,11 @@ def _save(figure: matplotlib.figure.Figure, folder: Path, name: str) -> str:
     figure.savefig(folder / name, dpi=DPI, metadata={"Software": None})
     plt.close(figure)
     return name
+
+
+def _mean_with_ci(ax: Any, data: pd.DataFrame, x: str, y: str, **style: Any) -> None:
+    """Mean of `y` per `x` with a 95% bootstrap band: seaborn's, seeded, so figures repeat."""
+    sns.lineplot(data=data, x=x, y=y, marker="o", errorbar=("ci", 95), seed=0, ax=ax, **style)
 
 
 def _shown_arms(analysis: Analysis) -> list[str]:
@@ -154,17 +160,8 @@ def learning_curves(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> F
     data = epochs[epochs["arm"].isin(arms)]
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, metric in zip(axes, ("val_accuracy", "test_accuracy"), strict=True):
-        sns.lineplot(
-            data=data.assign(value=data[metric] * 100),
-            x="epoch",
-            y="value",
-            hue="arm",
-            hue_order=arms,
-            marker="o",
-            errorbar=("ci", 95),
-            seed=0,
-            ax=ax,
-        )
+        values = data.assign(value=data[metric] * 100)
+        _mean_with_ci(ax, values, "epoch", "value", hue="arm", hue_order=arms)
         ax.set(xlabel="epoch", ylabel=_axis_label(metric), title=metric_label(metric))
         ax.set_xticks(sorted(data["epoch"].unique()))
     legend = axes[1].get_legend()
@@ -200,16 +197,7 @@ def effect_by_epoch(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> F
             continue
         sign = 1.0 if claim.higher_is_better else -1.0
         d = d.assign(value=sign * d["d"] * _scale(claim.metric), claim=claim.statement)
-        sns.lineplot(
-            data=d,
-            x="epoch",
-            y="value",
-            marker="o",
-            errorbar=("ci", 95),
-            seed=0,
-            label=claim.statement,
-            ax=ax,
-        )
+        _mean_with_ci(ax, d, "epoch", "value", label=claim.statement)
     ax.axhline(0, color="0.4", lw=1)
     ax.set(
         xlabel="epoch",
@@ -292,18 +280,8 @@ def shifted_accuracy(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
         (axes[0], "shift", "shift (pixels, mean of 4 directions)"),
         (axes[1], "rotation", "rotation (degrees)"),
     ):
-        sns.lineplot(
-            data=long[long["kind"] == kind],
-            x="x",
-            y="drop",
-            hue="arm",
-            hue_order=arms,
-            marker="o",
-            errorbar=("ci", 95),
-            seed=0,
-            ax=ax,
-            legend=ax is axes[0],
-        )
+        part = long[long["kind"] == kind]
+        _mean_with_ci(ax, part, "x", "drop", hue="arm", hue_order=arms, legend=ax is axes[0])
         ax.set(xlabel=label, ylabel="accuracy drop (pp)")
     axes[0].set_title("shifted test images (zero-filled)")
     axes[1].set_title("rotated test images")
