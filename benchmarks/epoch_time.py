@@ -26,9 +26,9 @@ import keras
 import numpy as np
 
 from cnnlab.data import load_dataset, make_splits
-from cnnlab.presets import small
-from cnnlab.space import TrainSpec, TrialSpec
-from cnnlab.train import train_and_evaluate
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.training.train import train_and_evaluate
 
 
 def _plain_keras(splits) -> float:  # type: ignore[no-untyped-def]

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab import __version__
-from cnnlab.cliutil import data_location, import_tensorflow_quietly, run_command
+from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import TrainingFailed
-from cnnlab.space import PRECISIONS, DataSpec, TrainSpec, check_choice
+from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice
 
 
 def _add_arch_overrides(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +43,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _arch_from_args(args: argparse.Namespace) -> Any:
-    from cnnlab.presets import get_preset
+    from cnnlab.spec.presets import get_preset
 
     arch = get_preset(args.arch)
     changes = _overrides(args)
@@ -126,9 +126,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from cnnlab.design import cells
-    from cnnlab.estimate import format_duration, sweep_seconds
-    from cnnlab.registry import load_sweep, question, shipped_names
+    from cnnlab.spec.design import cells
+    from cnnlab.spec.loading import load_sweep, question, shipped_names
+    from cnnlab.sweep.estimate import format_duration, sweep_seconds
 
     rows = []
     for name in shipped_names():
@@ -149,7 +149,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_studies(args: argparse.Namespace) -> int:
-    from cnnlab.studies import default_storage_url, delete_study, list_studies, open_storage
+    from cnnlab.sweep.quiet import quiet_library_logging
+    from cnnlab.sweep.studies import default_storage_url, delete_study, list_studies, open_storage
+
+    quiet_library_logging()
 
     if args.storage is None and not (args.runs_dir / "optuna.db").is_file():
         print(f"No studies yet: {args.runs_dir / 'optuna.db'} does not exist.")
@@ -175,8 +178,10 @@ def _cmd_studies(args: argparse.Namespace) -> int:
 def _cmd_summary(args: argparse.Namespace) -> int:
     arch = _arch_from_args(args)
     check_choice("train.precision", args.precision, PRECISIONS)
+    from cnnlab.training.runtime import import_tensorflow_quietly
+
     import_tensorflow_quietly()
-    from cnnlab.model import build_model, summary_table
+    from cnnlab.training.model import build_model, summary_table
 
     print(summary_table(arch, build_model(arch, precision=args.precision, name=args.arch)), end="")
     return 0
@@ -198,8 +203,9 @@ def _epoch_line(epochs: int) -> Any:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from cnnlab.data import load_dataset, make_splits
-    from cnnlab.geometry import count_params, forward_flops
-    from cnnlab.space import TrialSpec, flat_params
+    from cnnlab.spec.geometry import count_params, forward_flops
+    from cnnlab.spec.specs import TrialSpec, flat_params
+    from cnnlab.sweep.provenance import package_versions
 
     spec = TrialSpec(
         arch=_arch_from_args(args),
@@ -227,8 +233,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         train_subset=spec.data.train_subset,
     )
 
+    from cnnlab.training.runtime import import_tensorflow_quietly, set_intra_op_threads
+
     import_tensorflow_quietly()  # after the cheap checks above, so input errors come fast
-    from cnnlab.train import set_intra_op_threads, stderr_progress, train_and_evaluate
+    from cnnlab.training.train import stderr_progress, train_and_evaluate
 
     if args.threads is not None:
         set_intra_op_threads(args.threads)
@@ -262,22 +270,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         **{k: v for k, v in result.to_dict().items() if k not in ("test_accuracy", "test_loss")},
         "spec": flat_params(spec),
         "data_source": dataset.source,
-        "versions": _versions(),
+        "versions": package_versions(),
     }
     print(json.dumps(record))
     return 0
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"cnnlab": __version__, "python": sys.version.split()[0]}
-    for package in ("tensorflow", "keras", "numpy"):
-        try:
-            out[package] = version(package)
-        except PackageNotFoundError:
-            out[package] = "absent"
-    return out
 
 
 # Commands with their own module and parser; `cnnlab NAME ...` is `python -m cnnlab.NAME ...`.
@@ -290,9 +286,9 @@ _DELEGATED = {
 
 def _delegate(name: str, argv: list[str]) -> int:
     if name == "sweep":
-        from cnnlab import sweep
+        from cnnlab.sweep.__main__ import main as sweep_main
 
-        return sweep.main(argv)
+        return sweep_main(argv)
     if name == "report":
         from cnnlab.report.__main__ import main as report_main
 

@@ -1,7 +1,7 @@
 """Helpers shared by the command-line entry points (`cnnlab`, `python -m cnnlab.sweep`, ...).
 
 The entry points are the only code that reads environment variables (CNNLAB_DATA_DIR,
-KERAS_HOME) or touches the process's file descriptors; everything below them takes values.
+KERAS_HOME); everything below them takes values.
 """
 
 from __future__ import annotations
@@ -12,30 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cnnlab.errors import CnnlabError
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
-
-    TensorFlow writes those lines to file descriptor 2 before its logging is configured, so
-    TF_CPP_MIN_LOG_LEVEL alone cannot hide them; stderr is pointed at /dev/null for the
-    import only. A user who sets TF_CPP_MIN_LOG_LEVEL (e.g. 0 to debug) sees everything.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
-        import tensorflow
-
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def data_location(data_dir: Path | None) -> tuple[Path | None, bool, Path]:

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def runs_table_urls(tracking_uri: str, port: int) -> list[tuple[str, str]]:
     """(experiment name, runs-table address) for every experiment in the store."""
-    from cnnlab.tracking import Tracker
+    from cnnlab.sweep.tracking import Tracker
 
     tracker = Tracker(tracking_uri, artifact_root=None)
     return [
@@ -41,8 +41,9 @@ def runs_table_urls(tracking_uri: str, port: int) -> list[tuple[str, str]]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from cnnlab.tracking import default_tracking_uri
+    from cnnlab.sweep.tracking import default_tracking_uri, quiet_mlflow_logging
 
+    quiet_mlflow_logging()
     if args.tracking_uri is None and not (args.runs_dir / "mlflow.db").is_file():
         raise CnnlabError(
             f"{args.runs_dir / 'mlflow.db'} does not exist: run a sweep first "

@@ -15,9 +15,9 @@ Cost:  2 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluat
        `cnnlab list` prints the estimate.
 """
 
-from cnnlab.design import Claim, Factor, Sweep
-from cnnlab.presets import small
-from cnnlab.space import Augmentation, TrainSpec, TrialSpec
+from cnnlab.spec.design import Claim, Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import Augmentation, TrainSpec, TrialSpec
 
 SWEEP = Sweep(
     name="augmentation",

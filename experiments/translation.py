@@ -11,9 +11,9 @@ Cost:  4 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluat
        set per trial; `cnnlab list` prints the estimate.
 """
 
-from cnnlab.design import Claim, Factor, Sweep
-from cnnlab.presets import small
-from cnnlab.space import TrainSpec, TrialSpec
+from cnnlab.spec.design import Claim, Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
 
 SWEEP = Sweep(
     name="translation",

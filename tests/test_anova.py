@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from cnnlab.anova import factorial, omnibus
+from cnnlab.stats.anova import factorial, omnibus
 
 
 def _table(levels: dict[str, float], seeds: int, noise: float, seed: int = 0) -> pd.DataFrame:

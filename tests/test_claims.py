@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab.claims import judge, missing_replicates, paired_differences
-from cnnlab.design import Background, Claim, Factor, Sweep, cells
-from cnnlab.presets import small
-from cnnlab.space import TrialSpec
+from cnnlab.spec.design import Background, Claim, Factor, Sweep, cells
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrialSpec
+from cnnlab.stats.claims import judge, paired_differences
+from cnnlab.stats.table import missing_cells
 
 SWEEP = Sweep(
     name="p",
@@ -83,7 +84,7 @@ def test_planted_effects_give_the_planted_verdicts() -> None:
 
 def test_a_missing_replicate_means_not_judged() -> None:
     results = synthetic_results().iloc[1:]  # drop max/seed=00
-    assert missing_replicates(SWEEP, results) == ["max/seed=00"]
+    assert missing_cells(SWEEP, results) == ["max/seed=00"]
     judgement = judge(SWEEP, results, quick=False)
     assert not judgement.judged and not judgement.results
     assert "max/seed=00" in judgement.reasons[0]
@@ -124,7 +125,7 @@ def test_only_the_designs_own_cells_are_judged_once_each() -> None:
     wide = synthetic_results(dataclasses.replace(SWEEP, seeds=20), seed=5)
     duplicate = wide[wide["cell"] == "avg/seed=03"].assign(test_accuracy=0.5)
     table = pd.concat([wide, duplicate], ignore_index=True).assign(trial=lambda f: f.index)
-    assert missing_replicates(SWEEP, table) == []
+    assert missing_cells(SWEEP, table) == []
     judgement = judge(SWEEP, table, quick=False)
     assert judgement.judged
     assert [r.n for r in judgement.results] == [12, 12, 12]

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from cnnlab.design import (
+from cnnlab.errors import SpecError
+from cnnlab.spec.design import (
     METRICS,
     Background,
     Claim,
@@ -19,10 +20,9 @@ from cnnlab.design import (
     get_path,
     replace_path,
 )
-from cnnlab.errors import SpecError
-from cnnlab.presets import small
-from cnnlab.registry import load_sweep
-from cnnlab.space import TrainSpec, TrialSpec
+from cnnlab.spec.loading import load_sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
 
 BASE = TrialSpec(arch=small, train=TrainSpec(epochs=1))
 POOLING = Factor(path="arch.pooling", levels=("max", "avg", "none"))
@@ -49,7 +49,7 @@ def test_factorial_design_is_the_full_grid() -> None:
     design = cells(_sweep(design="factorial", factors=(POOLING, KERNEL), seeds=2))
     assert len(design) == 3 * 2 * 2
     assert design[1].arm == "max+k7" and design[1].spec.arch.blocks[0].kernel_size == 7
-    assert design[1].levels == {"arch.pooling": "max", "arch.blocks.0.kernel_size": "k7"}
+    assert design[1].labels == {"arch.pooling": "max", "arch.blocks.0.kernel_size": "k7"}
 
 
 def test_randomized_backgrounds_are_shared_within_a_replicate() -> None:

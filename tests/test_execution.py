@@ -6,125 +6,31 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cnnlab.execution
-from cnnlab.design import Factor, Sweep, cells
-from cnnlab.execution import WorkersDied, next_enumerated_trial, train_in_workers
-from cnnlab.objective import cell_params
-from cnnlab.presets import small
-from cnnlab.space import TrialSpec
-from cnnlab.studies import ATTR_CELL, ATTR_OWNER, default_storage_url, open_storage
-
-
-class DeadPool:
-    """A worker pool whose processes have all died (killed, or out of memory)."""
-
-    def __init__(self) -> None:
-        self.submitted: list[str] = []
-        self.terminated = False
-
-    def submit(self, job_id: str, cell: Any) -> None:
-        self.submitted.append(job_id)
-
-    def next_event(self, timeout: float) -> None:
-        return None  # nobody is left to report anything
-
-    def all_dead(self) -> bool:
-        return True
-
-    def exit_codes(self) -> list[int | None]:
-        return [-9, -9]
-
-    def terminate(self) -> None:
-        self.terminated = True
-
-
-class Book:
-    def __init__(self) -> None:
-        self.failed: list[tuple[str, dict[str, Any]]] = []
-        self.run_status: list[str] = []
-        self.interrupted: list[str] = []
-
-    def begin(self, trial: Any, cell: Any) -> str:
-        return f"active-{trial.number}"
-
-    def fail(self, active: str, failure: dict[str, Any], *, run_status: str = "FAILED") -> None:
-        self.failed.append((active, failure))
-        self.run_status.append(run_status)
-
-    def complete(self, active: str, files: Any) -> None:
-        raise KeyboardInterrupt  # Ctrl-C while the finished trial is being recorded
-
-    def interrupt_if_open(self, active: str) -> None:
-        self.interrupted.append(active)
-
-
-def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> None:
-    # Before: the loop waited forever for events from dead workers.
-    pool, book = DeadPool(), Book()
-    trials = iter(range(10))
-
-    def next_trial() -> tuple[SimpleNamespace, str] | None:
-        return SimpleNamespace(number=next(trials)), "cell"
-
-    with pytest.raises(WorkersDied, match=r"All 2 worker processes died .*-9.*same command"):
-        train_in_workers(book, next_trial, 10, pool, 2, None)  # type: ignore[arg-type]
-    assert [active for active, _ in book.failed] == ["active-0", "active-1"]
-    assert all("every worker process died" in f["message"] for _, f in book.failed)
-    assert book.run_status == ["KILLED", "KILLED"]  # killed, not failed on their own
-    assert pool.submitted == ["trial-0", "trial-1"] and pool.terminated  # nothing more started
-
-
-class OnePool(DeadPool):
-    """A pool with live workers that reports one scripted event, then nothing."""
-
-    def __init__(self, event: tuple[str, str, Any]) -> None:
-        super().__init__()
-        self.events = [event]
-
-    def next_event(self, timeout: float) -> tuple[str, str, Any] | None:  # type: ignore[override]
-        return self.events.pop() if self.events else None
-
-    def all_dead(self) -> bool:
-        return False
-
-    def cleanup(self, job_id: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _one_trial() -> Any:
-    trials = iter([(SimpleNamespace(number=0), "cell")])
-    return lambda: next(trials, None)
-
-
-def test_a_killed_worker_leaves_a_killed_run_not_a_failed_one() -> None:
-    book = Book()
-    pool = OnePool(("died", "trial-0", "its worker process died (exit code -9)"))
-    train_in_workers(book, _one_trial(), 1, pool, 1, None)  # type: ignore[arg-type]
-    assert book.failed[0][1]["reason"] == "worker_died" and book.run_status == ["KILLED"]
-
-
-def test_an_interrupt_while_a_finished_trial_is_recorded_interrupts_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Before: the trial left `active` before `complete`, so Ctrl-C inside `complete` left its
-    # MLflow run RUNNING.
-    monkeypatch.setattr(cnnlab.execution, "read_trial_files", lambda folder: None)
-    book, pool = Book(), OnePool(("done", "trial-0", "/nowhere"))
-    with pytest.raises(KeyboardInterrupt):
-        train_in_workers(book, _one_trial(), 1, pool, 1, None)  # type: ignore[arg-type]
-    assert book.interrupted == ["active-0"] and pool.terminated
-
-
-# --- claiming cells on a study shared with other processes -------------------------------
+import cnnlab.sweep.execution
+from cnnlab.spec.design import Cell, Factor, Sweep, cells
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrialSpec
+from cnnlab.sweep.artifacts import TrialFiles
+from cnnlab.sweep.claiming import next_enumerated_trial
+from cnnlab.sweep.events import Died, Done, Event, Failed
+from cnnlab.sweep.execution import (
+    Pool,
+    RunStatus,
+    StopLatch,
+    TrialStages,
+    WorkersDied,
+    train_in_workers,
+)
+from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.objective import cell_params
+from cnnlab.sweep.studies import default_storage_url, open_storage
+from cnnlab.training.result import EpochRecord
 
 SWEEP = Sweep(
     name="c",
@@ -134,6 +40,167 @@ SWEEP = Sweep(
 )
 CELLS = cells(SWEEP)  # max/seed=00, avg/seed=00
 BY_KEY = {cell.key: cell for cell in CELLS}
+
+
+class DeadPool:
+    """A worker pool whose processes have all died (killed, or out of memory)."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+        self.terminated = False
+
+    def submit(self, job_id: str, cell: Cell) -> None:
+        self.submitted.append(job_id)
+
+    def request_prune(self, job_id: str) -> None:
+        pass
+
+    def next_event(self, timeout: float) -> Event | None:
+        return None  # nobody is left to report anything
+
+    def all_dead(self) -> bool:
+        return True
+
+    def exit_codes(self) -> list[int | None]:
+        return [-9, -9]
+
+    def cleanup(self, job_id: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+class Book:
+    """The trial book's stages, recorded; its handle of a running trial is a string."""
+
+    def __init__(self) -> None:
+        self.failed: list[tuple[str, dict[str, Any]]] = []
+        self.run_status: list[str] = []
+        self.interrupted: list[str] = []
+
+    def begin(self, trial: optuna.Trial, cell: Cell) -> str:
+        return f"active-{trial.number}"
+
+    def epoch(self, active: str, record: EpochRecord) -> bool:
+        return False
+
+    def fail(
+        self, active: str, failure: dict[str, Any], *, run_status: RunStatus = "FAILED"
+    ) -> None:
+        self.failed.append((active, failure))
+        self.run_status.append(run_status)
+
+    def complete(self, active: str, files: TrialFiles) -> None:
+        raise KeyboardInterrupt  # Ctrl-C while the finished trial is being recorded
+
+    def prune(self, active: str, message: str) -> None:
+        pass
+
+    def interrupt(self, active: str) -> None:
+        self.interrupted.append(active)
+
+    def interrupt_if_open(self, active: str) -> None:
+        self.interrupted.append(active)
+
+
+def _fake_trial(number: int) -> optuna.Trial:
+    return cast(optuna.Trial, SimpleNamespace(number=number))
+
+
+def _workers(
+    book: TrialStages[str],
+    trials: Callable[[], tuple[optuna.Trial, Cell] | None],
+    count: int,
+    pool: Pool,
+    workers: int,
+) -> bool:
+    return train_in_workers(book, trials, count, pool, workers, None, latch=StopLatch())
+
+
+def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> None:
+    # Before: the loop waited forever for events from dead workers.
+    pool, book = DeadPool(), Book()
+    numbers = iter(range(10))
+
+    def next_trial() -> tuple[optuna.Trial, Cell] | None:
+        return _fake_trial(next(numbers)), CELLS[0]
+
+    with pytest.raises(WorkersDied, match=r"All 2 worker processes died .*-9.*same command"):
+        _workers(book, next_trial, 10, pool, 2)
+    assert [active for active, _ in book.failed] == ["active-0", "active-1"]
+    assert all("every worker process died" in f["message"] for _, f in book.failed)
+    assert book.run_status == ["KILLED", "KILLED"]  # killed, not failed on their own
+    assert pool.submitted == ["trial-0", "trial-1"] and pool.terminated  # nothing more started
+
+
+class OnePool(DeadPool):
+    """A pool with live workers that reports one scripted event, then nothing."""
+
+    def __init__(self, event: object) -> None:
+        super().__init__()
+        self.events = [event]
+
+    def next_event(self, timeout: float) -> Event | None:
+        return cast(Event, self.events.pop()) if self.events else None
+
+    def all_dead(self) -> bool:
+        return False
+
+
+def _one_trial() -> Callable[[], tuple[optuna.Trial, Cell] | None]:
+    trials = iter([(_fake_trial(0), CELLS[0])])
+    return lambda: next(trials, None)
+
+
+def test_a_killed_worker_leaves_a_killed_run_not_a_failed_one() -> None:
+    book = Book()
+    pool = OnePool(Died("trial-0", "its worker process died (exit code -9)"))
+    _workers(book, _one_trial(), 1, pool, 1)
+    assert book.failed[0][1]["reason"] == "worker_died" and book.run_status == ["KILLED"]
+
+
+def test_a_failed_training_fails_its_trial_with_the_reason() -> None:
+    book = Book()
+    pool = OnePool(Failed("trial-0", {"reason": "nan_loss", "message": "diverged"}))
+    _workers(book, _one_trial(), 1, pool, 1)
+    assert book.failed == [("active-0", {"reason": "nan_loss", "message": "diverged"})]
+    assert book.run_status == ["FAILED"]
+
+
+def test_an_unknown_event_raises_instead_of_failing_the_trial() -> None:
+    # Before: an event of an unknown kind was silently recorded as a failed trial.
+    book = Book()
+    pool = OnePool(SimpleNamespace(job_id="trial-0"))
+    with pytest.raises(TypeError, match="not a final event"):
+        _workers(book, _one_trial(), 1, pool, 1)
+    assert book.failed == []
+
+
+def test_an_interrupt_while_a_finished_trial_is_recorded_interrupts_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: the trial left `active` before `complete`, so Ctrl-C inside `complete` left its
+    # MLflow run RUNNING.
+    monkeypatch.setattr(cnnlab.sweep.execution, "read_trial_files", lambda folder: None)
+    book, pool = Book(), OnePool(Done("trial-0", Path("/nowhere")))
+    with pytest.raises(KeyboardInterrupt):
+        _workers(book, _one_trial(), 1, pool, 1)
+    assert book.interrupted == ["active-0"] and pool.terminated
+
+
+def test_a_stop_signal_swallowed_once_is_raised_again_by_the_latch() -> None:
+    latch = StopLatch()
+    latch.raise_if_stopped()  # nothing arrived: no effect
+    latch.arrived = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        latch.raise_if_stopped()
+
+
+# --- claiming cells on a study shared with other processes -------------------------------
 
 
 def _studies(tmp_path: Path) -> tuple[optuna.Study, optuna.Study]:
@@ -165,7 +232,7 @@ def test_a_claimed_trial_has_its_owner_before_anything_else(tmp_path: Path) -> N
     found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
     assert found is not None
     trial, cell = found
-    assert cell.key == "max/seed=00" and trial.user_attrs[ATTR_OWNER]["pid"] > 0
+    assert cell.key == "max/seed=00" and trial.user_attrs[Key.OWNER]["pid"] > 0
 
 
 @pytest.mark.integration
@@ -179,7 +246,7 @@ def test_a_cell_claimed_by_two_processes_at_once_runs_once(
 
     def claim_the_same_cell() -> None:
         cell = CELLS[0]
-        theirs.enqueue_trial(cell_params(cell), user_attrs={ATTR_CELL: cell.key})
+        theirs.enqueue_trial(cell_params(cell), user_attrs={Key.CELL: cell.key})
         theirs.ask()
 
     _just_before_our_ask(mine, monkeypatch, claim_the_same_cell)
@@ -189,7 +256,7 @@ def test_a_cell_claimed_by_two_processes_at_once_runs_once(
     trials = {t.number: t for t in mine.get_trials()}
     assert trials[0].state == TrialState.RUNNING  # theirs: the first claim wins
     assert trials[1].state == TrialState.FAIL
-    assert trials[1].user_attrs["cnnlab.state"] == "duplicate"
+    assert trials[1].user_attrs["cnnlab.state"] == State.DUPLICATE == "DUPLICATE"
     assert next_enumerated_trial(mine, CELLS, BY_KEY, tried) is None  # nothing left for us
 
 
@@ -204,7 +271,10 @@ def test_a_waiting_trial_taken_by_another_process_is_not_an_error(
     found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
     assert found is not None and found[1].key == "avg/seed=00"
     unused = mine.get_trials()[1]
-    assert unused.state == TrialState.FAIL and unused.user_attrs["cnnlab.state"] == "unused"
+    assert (
+        unused.state == TrialState.FAIL
+        and unused.user_attrs["cnnlab.state"] == State.UNUSED == "UNUSED"
+    )
 
 
 @pytest.mark.integration

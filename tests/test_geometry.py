@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from cnnlab.geometry import count_params, forward_flops, plan_layers
-from cnnlab.presets import geron, small
+from cnnlab.spec.geometry import count_params, forward_flops, plan_layers
+from cnnlab.spec.presets import geron, small
 
 # From the seeds' model.summary() (Keras tutorial CNN; Géron ch. 14, quoted in the second seed).
 SMALL_SEED_SUMMARY = [

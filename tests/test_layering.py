@@ -1,13 +1,34 @@
-"""The import rules of DESIGN.md §3, checked by walking the source."""
+"""The pipeline's import rules (docs/architecture.md), checked by walking the source.
+
+Stages: spec → data → training → sweep, and spec → stats → report. The sweep is the stage that
+runs the others; stats and report work from a results table alone, which is why a report
+rebuilds on a machine without TensorFlow or the stores.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnnlab"
+STAGES = ("spec", "data", "training", "sweep", "stats", "report")
+# Which stages each stage may import (cnnlab.errors is shared by all). The top level (cli, ui,
+# cliutil, the old-path shims) may import any stage; no stage imports the top level.
+MAY_IMPORT = {
+    "spec": set(),
+    "data": {"spec"},
+    "training": {"spec", "data"},
+    "stats": {"spec"},
+    "report": {"spec", "stats"},
+    "sweep": {"spec", "data", "training", "stats", "report"},
+}
+SHIMS = {"cnnlab.design", "cnnlab.space", "cnnlab.presets"}  # old import paths of sweep files
+TOP_LEVEL = {"cnnlab", "cnnlab.__main__", "cnnlab.cli", "cnnlab.cliutil", "cnnlab.ui"}
+SHARED = ("cnnlab.errors", "cnnlab.__version__")  # what every stage may use
+ENTRY_HELPERS = "cnnlab.cliutil"  # for the stages' own entry points (`python -m cnnlab.sweep`)
 
 
 def _imports(path: Path) -> set[str]:
@@ -17,16 +38,23 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
-            # `from cnnlab import sweep` imports the module cnnlab.sweep
+            # `from cnnlab.spec import presets` imports the module cnnlab.spec.presets
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
+def _module_name(path: Path) -> str:
+    name = str(path.relative_to(PACKAGE.parent).with_suffix("")).replace("/", ".")
+    return name.removesuffix(".__init__")
+
+
 def _modules() -> dict[str, set[str]]:
-    return {
-        str(path.relative_to(PACKAGE.parent).with_suffix("")).replace("/", "."): _imports(path)
-        for path in PACKAGE.rglob("*.py")
-    }
+    return {_module_name(path): _imports(path) for path in PACKAGE.rglob("*.py")}
+
+
+def _stage(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "cnnlab" and parts[1] in STAGES else None
 
 
 def _importers_of(*tops: str) -> set[str]:
@@ -37,59 +65,115 @@ def _importers_of(*tops: str) -> set[str]:
     }
 
 
-def _outside(modules: set[str], allowed: tuple[str, ...]) -> set[str]:
-    return {m for m in modules if not m.startswith(allowed)}
+def test_every_module_belongs_to_a_stage_or_the_top_level() -> None:
+    loose = {m for m in _modules() if _stage(m) is None} - TOP_LEVEL - SHIMS - {"cnnlab.errors"}
+    assert loose == set()
 
 
-def test_tensorflow_only_in_data_model_train_probes_and_the_entry_points() -> None:
-    allowed = ("cnnlab.data", "cnnlab.model", "cnnlab.train", "cnnlab.probes", "cnnlab.cli")
-    assert _outside(_importers_of("tensorflow", "keras"), allowed) == set()
+def test_stages_import_only_the_stages_before_them() -> None:
+    broken = []
+    for module, imports in _modules().items():
+        stage = _stage(module)
+        if stage is None:
+            continue
+        for name in imports:
+            if not name.startswith("cnnlab.") or name.startswith(SHARED):
+                continue
+            if module.endswith(".__main__") and name.startswith(ENTRY_HELPERS):
+                continue
+            target = _stage(name)
+            if target != stage and target not in MAY_IMPORT[stage]:
+                broken.append(f"{module} imports {name}")
+    assert broken == []
 
 
-def test_mlflow_only_in_tracking() -> None:
-    assert _importers_of("mlflow") == {"cnnlab.tracking"}
+def test_no_stage_imports_the_top_level_or_the_old_paths() -> None:
+    forbidden = (TOP_LEVEL - {"cnnlab"}) | SHIMS
+    for module, imports in _modules().items():
+        entry_point = module.endswith(".__main__")
+        forbidden_here = forbidden - {ENTRY_HELPERS} if entry_point else forbidden
+        if _stage(module) is not None or module == "cnnlab.errors":
+            assert not imports & forbidden_here, module
+
+
+def test_nothing_imports_the_command_line() -> None:
+    entry_points = {"cnnlab.cli", "cnnlab.ui", "cnnlab.__main__", "cnnlab.sweep.__main__"}
+    for module, imports in _modules().items():
+        allowed = {"cnnlab.__main__": {"cnnlab.cli"}, "cnnlab.cli": entry_points}.get(module, set())
+        assert imports & entry_points <= allowed, module
+
+
+def test_tensorflow_only_in_data_and_training() -> None:
+    importers = _importers_of("tensorflow", "keras")
+    assert {_stage(m) for m in importers} <= {"data", "training"}, importers
+
+
+def test_optuna_only_under_sweep() -> None:
+    importers = _importers_of("optuna")
+    assert importers and {_stage(m) for m in importers} == {"sweep"}, importers
+
+
+def test_mlflow_in_one_module() -> None:
+    assert _importers_of("mlflow") == {"cnnlab.sweep.tracking"}
 
 
 def test_plotting_only_in_report() -> None:
-    assert _outside(_importers_of("matplotlib", "seaborn"), ("cnnlab.report",)) == set()
+    importers = _importers_of("matplotlib", "seaborn")
+    assert {_stage(m) for m in importers} == {"report"}, importers
 
 
-def test_optuna_only_in_the_study_layer() -> None:
-    allowed = (
-        "cnnlab.objective",
-        "cnnlab.studies",
-        "cnnlab.runner",
-        "cnnlab.results",
-        "cnnlab.trials",
-        "cnnlab.execution",
-        "cnnlab.summary",
-    )
-    assert _outside(_importers_of("optuna"), allowed) == set()
-
-
-def test_declarations_import_only_the_standard_library_and_each_other() -> None:
-    inner = {"cnnlab.errors", "cnnlab.geometry", "cnnlab.space", "cnnlab.design"}
-    for module in (*inner, "cnnlab.presets"):
-        for name in _modules()[module]:
+def test_spec_imports_only_the_standard_library() -> None:
+    for module, imports in _modules().items():
+        if _stage(module) != "spec":
+            continue
+        for name in imports:
             top = name.split(".")[0]
-            parent = name.rsplit(".", 1)[0]
-            internal = name in inner or parent in inner
-            assert top in sys.stdlib_module_names or internal or top == "__future__", (
+            assert top in sys.stdlib_module_names or top in ("__future__", "cnnlab"), (
                 f"{module} imports {name}"
             )
 
 
-def test_only_the_entry_points_import_the_entry_points() -> None:
-    entry_points = {"cnnlab.cli", "cnnlab.sweep", "cnnlab.ui", "cnnlab.__main__"}
+def test_stats_imports_no_framework() -> None:
+    frameworks = {"tensorflow", "keras", "optuna", "mlflow", "matplotlib", "seaborn"}
     for module, imports in _modules().items():
-        if module not in entry_points:
-            assert not imports & entry_points, module
+        if _stage(module) == "stats":
+            assert not {name.split(".")[0] for name in imports} & frameworks, module
 
 
-def test_importing_the_package_and_specs_does_not_import_tensorflow() -> None:
+def test_store_keys_are_spelled_only_in_the_key_table() -> None:
+    # A `"cnnlab.…"` string that is not a module name is a store key (an Optuna attribute or
+    # an MLflow tag): it must come from cnnlab.sweep.keys, where each is defined once.
+    modules = set(_modules()) | {"cnnlab.experiments"}
+    key_like = re.compile(r"^cnnlab\.[a-z_]+(\.[A-Za-z0-9_]*)*$")
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if _module_name(path) == "cnnlab.sweep.keys":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+                if key_like.match(text) and text not in modules:
+                    found.append(f"{path.name}:{node.lineno}: {text!r}")
+    assert found == []
+
+
+def test_importing_the_package_the_specs_and_the_stages_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, cnnlab, cnnlab.space, cnnlab.presets, cnnlab.data, cnnlab.cli;"
-        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+        "import sys, cnnlab, cnnlab.spec, cnnlab.design, cnnlab.space, cnnlab.presets, "
+        "cnnlab.data, cnnlab.training, cnnlab.sweep, cnnlab.stats, cnnlab.report, cnnlab.cli;"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'optuna', 'mlflow') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert done.stdout.strip() == "[]"
+
+
+def test_no_configuration_at_import_time() -> None:
+    # Logging levels, the matplotlib backend and signal handlers are set by the entry points.
+    calls = re.compile(r"^(matplotlib\.use|.*set_verbosity|.*\.setLevel|signal\.signal)\(")
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:  # module level only
+            statements = node.body if isinstance(node, ast.For | ast.If | ast.With) else [node]
+            for statement in statements:
+                if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+                    text = ast.unparse(statement.value)
+                    assert not calls.match(text), f"{path.name}:{statement.lineno}: {text}"

@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from cnnlab.geometry import plan_layers
-from cnnlab.model import build_model, layer_seed, summary_table
-from cnnlab.presets import geron, small
+from cnnlab.spec.geometry import plan_layers
+from cnnlab.spec.presets import geron, small
+from cnnlab.training.model import build_model, layer_seed, summary_table
 
 
 @pytest.mark.parametrize("pooling", ["max", "avg", "none", "strided"])

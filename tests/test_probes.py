@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from cnnlab.data import make_splits, synthetic_dataset
-from cnnlab.presets import small
-from cnnlab.probes import rotate_images, shift_and_rotation_accuracy, shift_images
-from cnnlab.space import TrainSpec, TrialSpec
-from cnnlab.train import train_and_evaluate
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.training.probes import rotate_images, shift_and_rotation_accuracy, shift_images
+from cnnlab.training.train import train_and_evaluate
 
 
 def test_shift_is_zero_filled_and_never_wraps() -> None:

@@ -12,9 +12,9 @@ import pytest
 
 from cnnlab.data import FASHION_MNIST, MNIST, load_dataset, make_splits
 from cnnlab.errors import DataError
-from cnnlab.presets import small
-from cnnlab.space import TrainSpec, TrialSpec
-from cnnlab.train import train_and_evaluate
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.training.train import train_and_evaluate
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.design import cells
-from cnnlab.registry import SweepDefinitionError, load_sweep, question, shipped_names
+from cnnlab.spec.design import cells
+from cnnlab.spec.loading import SweepDefinitionError, load_sweep, question, shipped_names
 
 REQUIRED = {"pooling", "first_kernel", "dropout", "filters", "pooling_x_kernel", "translation",
             "geron_first_kernel", "pooling_randomized", "search", "augmentation"}  # fmt: skip
@@ -15,9 +15,9 @@ REQUIRED = {"pooling", "first_kernel", "dropout", "filters", "pooling_x_kernel",
 GOOD = '''"""A sweep of my own.
 Question: does it load?
 """
-from cnnlab.design import Factor, Sweep
-from cnnlab.presets import small
-from cnnlab.space import TrialSpec
+from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrialSpec
 
 SWEEP = Sweep(name="mine", base=TrialSpec(arch=small),
               factors=(Factor(path="arch.pooling", levels=("max", "avg")),), seeds=2)
@@ -70,7 +70,10 @@ def test_an_unknown_name_lists_the_available_sweeps() -> None:
         (GOOD.replace("seeds=2", "seeds=0"), "field `seeds` is invalid"),
         (GOOD.replace("SWEEP =", "OTHER ="), "field `SWEEP` is missing"),
         (GOOD.replace("SWEEP = Sweep(", "SWEEP = dict("), "field `SWEEP` must be a"),
-        (GOOD.replace("from cnnlab.space", "from cnnlab.spaec"), "line 6: importing it raised"),
+        (
+            GOOD.replace("from cnnlab.spec.specs", "from cnnlab.spaec"),
+            "line 6: importing it raised",
+        ),
         (GOOD + "\ndef broken(:\n", "line 11: syntax error"),
         (GOOD.split("\n", 3)[3], "docstring is missing"),
     ],

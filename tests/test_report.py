@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab.design import cells, claims_hash
-from cnnlab.registry import load_sweep_file
 from cnnlab.report.build import ReportError, rebuild, write_report
+from cnnlab.spec.design import cells, claims_hash
+from cnnlab.spec.loading import load_sweep_file
 from tests.conftest import open_report_in_browser
 
 SWEEP_FILE = '''"""Planted: a synthetic sweep for report tests.
@@ -21,9 +21,9 @@ SWEEP_FILE = '''"""Planted: a synthetic sweep for report tests.
 Question: does a planted +0.3 pp effect come out supported?
 """
 
-from cnnlab.design import Claim, Factor, Sweep
-from cnnlab.presets import small
-from cnnlab.space import TrainSpec, TrialSpec
+from cnnlab.spec.design import Claim, Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrainSpec, TrialSpec
 
 SWEEP = Sweep(
     name="planted",
@@ -181,7 +181,7 @@ def test_a_missing_replicate_gives_not_judged(tmp_path: Path, planted) -> None: 
     assert {c["verdict"] for c in verdicts["claims"]} == {"not judged"}
     assert "avg/seed=07" in verdicts["not_judged_because"][0]
     readme = (written.folder / "README.md").read_text()
-    assert "> **Not judged: 1 declared replicate(s) have no result (avg/seed=07)" in readme
+    assert "> **Not judged: 1 declared cell(s) have no result (avg/seed=07)" in readme
     assert "| Supported |" not in readme
 
 

@@ -7,32 +7,45 @@ from pathlib import Path
 import optuna
 import pytest
 
-from cnnlab.results import RESULT_ATTR, trials_table
-from cnnlab.studies import default_storage_url, open_storage
+from cnnlab.sweep.keys import Key
+from cnnlab.sweep.results import trials_table
+from cnnlab.sweep.studies import default_storage_url, open_storage
+from cnnlab.training.result import EpochRecord, TrainingResult
 
 pytestmark = pytest.mark.integration
 
 
-def _result(seed: int, accuracy: float) -> dict[str, object]:
-    epoch = {"epoch": 1, "loss": 0.1, "accuracy": 0.9, "val_loss": 0.2, "val_accuracy": 0.8}
-    return {
-        "seed": seed,
-        "test_accuracy": accuracy,
-        "test_loss": 1 - accuracy,
-        "history": [epoch],
-        "params": 10,
-        "flops": 100,
-        "seconds_per_epoch_mean": 1.0,
-        "wall_seconds": 1.0,
-        "split_hash": "s",
-        "data_order_hash": "o",
-        "init_hash": "i",
-    }
+def _result(seed: int, accuracy: float) -> TrainingResult:
+    epoch = EpochRecord(
+        epoch=1,
+        loss=0.1,
+        accuracy=0.9,
+        val_loss=0.2,
+        val_accuracy=0.8,
+        test_loss=1 - accuracy,
+        test_accuracy=accuracy,
+        seconds=1.0,
+        eval_seconds=0.1,
+    )
+    return TrainingResult(
+        seed=seed,
+        history=(epoch,),
+        test_loss=1 - accuracy,
+        test_accuracy=accuracy,
+        params=10,
+        flops=100,
+        split_hash="s",
+        data_order_hash="o",
+        init_hash="i",
+        threads={"intra_op": 0, "inter_op": 0, "cpu_count": 2},
+        wall_seconds=1.0,
+    )
 
 
 def _finished(study: optuna.Study, cell: str, accuracy: float) -> None:
     arm, seed = cell.split("/seed=")
-    attrs = {"cnnlab.cell": cell, "cnnlab.arm": arm, RESULT_ATTR: _result(int(seed), accuracy)}
+    result = _result(int(seed), accuracy).to_dict()
+    attrs = {Key.CELL: cell, Key.ARM: arm, Key.RESULT: result}
     study.add_trial(optuna.trial.create_trial(value=accuracy, user_attrs=attrs))
 
 
@@ -47,3 +60,15 @@ def test_a_cell_finished_twice_counts_once_the_first_trial(tmp_path: Path) -> No
     assert sorted(epochs["trial"]) == [0, 1]
     # A search's samples may repeat a cell; each is a result of its own.
     assert len(trials_table(study, one_per_cell=False)[0]) == 3
+
+
+def test_a_result_stored_by_an_earlier_version_reads_the_same(tmp_path: Path) -> None:
+    # Before the typed record, trials stored a per-epoch `seconds_per_epoch` list and a
+    # `seconds_per_epoch_mean`; such studies must still give the same results row.
+    study = optuna.create_study(storage=open_storage(default_storage_url(tmp_path)))
+    old = _result(0, 0.9).to_dict() | {"seconds_per_epoch": [3.0], "seconds_per_epoch_mean": 3.0}
+    old["history"][0]["seconds"] = 3.0
+    attrs = {"cnnlab.cell": "max/seed=00", "cnnlab.arm": "max", "cnnlab.result": old}
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=attrs))
+    [row] = trials_table(study)[0].to_dict("records")
+    assert row["seconds_per_epoch"] == 3.0 and row["test_accuracy"] == 0.9 and row["epochs"] == 1

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlab.design import Factor, Sweep
 from cnnlab.errors import SpecError
-from cnnlab.presets import small
-from cnnlab.runner import SweepOptions, effective_sweep
-from cnnlab.space import TrialSpec
+from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import TrialSpec
+from cnnlab.sweep.options import SweepOptions, effective_sweep
 
 
 def _sweep(seeds: int | tuple[int, ...]) -> Sweep:

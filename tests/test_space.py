@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from cnnlab.design import Factor, Sweep, config_hash
 from cnnlab.errors import SpecError
-from cnnlab.presets import geron, get_preset, small
-from cnnlab.space import (
+from cnnlab.spec.design import Factor, Sweep, config_hash
+from cnnlab.spec.presets import geron, get_preset, small
+from cnnlab.spec.specs import (
     ArchSpec,
     Augmentation,
     ConvBlock,

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from cnnlab.stats import TestResult as PairedTestResult  # pytest collects Test* names
-from cnnlab.stats import (
+from cnnlab.stats.paired import TestResult as PairedTestResult  # pytest collects Test* names
+from cnnlab.stats.paired import (
     bootstrap_mean_ci,
     decide,
     evaluate_claims,

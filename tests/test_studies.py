@@ -13,8 +13,8 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnlab.studies import (
-    ATTR_HEARTBEAT,
+from cnnlab.sweep.keys import Key
+from cnnlab.sweep.studies import (
     STALE_AFTER_S,
     Heartbeat,
     default_storage_url,
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 OPEN_AND_CREATE = """
 import sys
-from cnnlab.studies import open_storage
+from cnnlab.sweep.studies import open_storage
 import optuna
 storage = open_storage(sys.argv[1])
 optuna.create_study(study_name="s" + sys.argv[2], storage=storage)
@@ -102,7 +102,7 @@ def test_the_heartbeat_beats_between_epochs_and_stops_before_the_trial_is_told(
     def heartbeat() -> float | None:
         # Read through a second connection, as a process on another host would.
         other = optuna.load_study(study_name="h", storage=open_storage(url))
-        value = other.get_trials()[0].user_attrs.get(ATTR_HEARTBEAT)
+        value = other.get_trials()[0].user_attrs.get(Key.HEARTBEAT)
         return None if value is None else float(value)
 
     deadline = time.monotonic() + 30

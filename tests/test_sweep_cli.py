@@ -17,9 +17,10 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from cnnlab.errors import CnnlabError
-from cnnlab.registry import load_sweep, shipped_names
-from cnnlab.runner import SweepOptions, run_sweep
-from cnnlab.studies import default_storage_url, open_storage
+from cnnlab.spec.loading import load_sweep, shipped_names
+from cnnlab.sweep.options import SweepOptions
+from cnnlab.sweep.runner import run_sweep
+from cnnlab.sweep.studies import default_storage_url, open_storage
 from tests.conftest import open_report_in_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -27,9 +28,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 SMALL_SWEEP = '''"""Interruption test sweep.
 Question: does a sweep survive being stopped?
 """
-from cnnlab.design import Factor, Sweep
-from cnnlab.presets import small
-from cnnlab.space import DataSpec, TrainSpec, TrialSpec
+from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
 
 SWEEP = Sweep(
     name="stopme",
@@ -89,7 +90,7 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
     assert process.returncode == 0, err
     assert "4 arms × 3 paired seeds = 12 trials" in err  # the plan, before it starts
     assert "[12/12] pooling/strided/seed=02" in err  # progress
-    assert "Study pooling-quick: 12 of 12 replicates finished" in out  # the summary
+    assert "Study pooling-quick: 12 of 12 cells finished" in out  # the summary
     for arm in ("max", "avg", "none", "strided"):
         assert f"\n{arm} " in out  # a summary row per arm
     assert "#/experiments/" in out and "/runs" in out

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlab.design import config_hash
-from cnnlab.registry import load_sweep
+from cnnlab.spec.design import config_hash
+from cnnlab.spec.loading import load_sweep
 
 PINNED = {
     "dropout": "e6b773bd4f42694f",

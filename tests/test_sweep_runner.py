@@ -19,27 +19,28 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-import cnnlab.execution
-import cnnlab.runner
-import cnnlab.studies
-import cnnlab.tracking
-import cnnlab.workers
+import cnnlab.sweep.execution
+import cnnlab.sweep.runner
+import cnnlab.sweep.studies
+import cnnlab.sweep.tracking
+import cnnlab.sweep.workers
 from cnnlab.data import synthetic_dataset
-from cnnlab.design import Factor, Sweep
-from cnnlab.execution import WorkersDied
-from cnnlab.presets import small
-from cnnlab.results import trials_table
-from cnnlab.runner import SweepOptions, run_sweep
-from cnnlab.space import DataSpec, TrainSpec, TrialSpec
-from cnnlab.studies import (
-    ATTR_OWNER,
+from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
+from cnnlab.sweep.execution import WorkersDied
+from cnnlab.sweep.keys import Key
+from cnnlab.sweep.options import SweepOptions
+from cnnlab.sweep.results import trials_table
+from cnnlab.sweep.runner import run_sweep
+from cnnlab.sweep.studies import (
     StudyMismatchError,
     default_storage_url,
     open_storage,
     owner_record,
     reap_dead_trials,
 )
-from cnnlab.tracking import default_tracking_uri
+from cnnlab.sweep.tracking import default_tracking_uri
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +153,7 @@ def test_rerun_skips_finished_and_more_seeds_run_only_the_new_ones(
     capsys.readouterr()
     outcome = _run(runs)
     assert outcome is not None and (outcome.finished, outcome.total) == (4, 4)
-    assert "4 of 4 replicates finished" in capsys.readouterr().out
+    assert "4 of 4 cells finished" in capsys.readouterr().out
 
 
 def test_a_changed_definition_is_refused_until_new_study(finished: Path, tmp_path: Path) -> None:
@@ -185,7 +186,7 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two sweeps on one study: what the other finished after we looked must not run twice.
-    real = cnnlab.runner._remaining
+    real = cnnlab.sweep.runner._remaining
 
     def then_another_process_finishes_one(sweep, study, design_cells):  # type: ignore[no-untyped-def]
         remaining = real(sweep, study, design_cells)
@@ -198,7 +199,7 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
         study.add_trial(taken)
         return remaining
 
-    monkeypatch.setattr(cnnlab.runner, "_remaining", then_another_process_finishes_one)
+    monkeypatch.setattr(cnnlab.sweep.runner, "_remaining", then_another_process_finishes_one)
     _run(tmp_path)
     keys = [t.user_attrs.get("cnnlab.cell") for t in _study(tmp_path).get_trials()]
     assert sorted(keys) == ["avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"]
@@ -210,7 +211,7 @@ def test_an_unexpected_error_fails_the_trial_and_stops_the_sweep(
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise MemoryError("no room for the activations")
 
-    monkeypatch.setattr(cnnlab.execution, "train_cell", broken)
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", broken)
     with pytest.raises(MemoryError):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -225,7 +226,7 @@ def test_an_interrupt_while_ending_the_run_never_leaves_complete_beside_running(
 ) -> None:
     # Ctrl-C lands as the finished trial's MLflow run is ended. Before: Optuna was told
     # COMPLETE first, and the run stayed RUNNING.
-    real_end = cnnlab.tracking.Tracker.end
+    real_end = cnnlab.sweep.tracking.Tracker.end
     calls = {"n": 0}
 
     def end_interrupted_once(self, run_id, status):  # type: ignore[no-untyped-def]
@@ -234,11 +235,11 @@ def test_an_interrupt_while_ending_the_run_never_leaves_complete_beside_running(
             raise KeyboardInterrupt
         real_end(self, run_id, status)
 
-    monkeypatch.setattr(cnnlab.tracking.Tracker, "end", end_interrupted_once)
+    monkeypatch.setattr(cnnlab.sweep.tracking.Tracker, "end", end_interrupted_once)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
     [trial] = _study(tmp_path).get_trials()
-    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "interrupted"
+    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "INTERRUPTED"
     child = next(r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "trial")
     assert child.info.status == "KILLED" and child.data.tags["cnnlab.state"] == "INTERRUPTED"
 
@@ -248,18 +249,18 @@ def test_a_ctrl_c_swallowed_by_a_garbage_collector_callback_still_stops_the_swee
 ) -> None:
     # Python drops an exception raised in a weakref callback ("Exception ignored in ..."):
     # a Ctrl-C arriving there was lost and the sweep ran to the end.
-    real = cnnlab.execution.train_cell
+    real = cnnlab.sweep.execution.train_cell
 
     def interrupted_in_a_callback(*args, **kwargs):  # type: ignore[no-untyped-def]
         with contextlib.suppress(KeyboardInterrupt):  # what the garbage collector does
             signal.raise_signal(signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.execution, "train_cell", interrupted_in_a_callback)
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", interrupted_in_a_callback)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     [trial] = _study(tmp_path).get_trials()
-    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "interrupted"
+    assert trial.state == TrialState.FAIL and trial.user_attrs["cnnlab.state"] == "INTERRUPTED"
     statuses = {r.info.run_name: r.info.status for r in _runs(tmp_path)}
     assert statuses == {"t": "KILLED", "t/max/seed=00": "KILLED"}
 
@@ -268,8 +269,8 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One beat per epoch let a long epoch look dead to another host.
-    monkeypatch.setattr(cnnlab.studies, "HEARTBEAT_EVERY_S", 0.05)
-    real = cnnlab.execution.train_cell
+    monkeypatch.setattr(cnnlab.sweep.studies, "HEARTBEAT_EVERY_S", 0.05)
+    real = cnnlab.sweep.execution.train_cell
     beats: list[float] = []
 
     def slow_first_epoch(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -279,7 +280,7 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
             beats.append(running.user_attrs["cnnlab.heartbeat"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.execution, "train_cell", slow_first_epoch)
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", slow_first_epoch)
     outcome = _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
     assert outcome is not None and outcome.finished == 2
     assert beats[1] > beats[0] and beats[3] > beats[2]
@@ -289,14 +290,14 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
 def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_submit = cnnlab.workers.WorkerPool.submit
+    real_submit = cnnlab.sweep.workers.WorkerPool.submit
 
     def submit_then_kill_every_worker(self, job_id, cell):  # type: ignore[no-untyped-def]
         real_submit(self, job_id, cell)
         for process in self.processes:
             process.kill()
 
-    monkeypatch.setattr(cnnlab.workers.WorkerPool, "submit", submit_then_kill_every_worker)
+    monkeypatch.setattr(cnnlab.sweep.workers.WorkerPool, "submit", submit_then_kill_every_worker)
     with pytest.raises(WorkersDied, match=r"All 2 worker processes died.*same command"):
         _run(tmp_path, workers=2)
     trials = _study(tmp_path).get_trials()
@@ -308,7 +309,7 @@ def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = cnnlab.execution.train_cell
+    real = cnnlab.sweep.execution.train_cell
     calls = {"n": 0}
 
     def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -317,7 +318,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.execution, "train_cell", interrupted_third)
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", interrupted_third)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -327,7 +328,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
     assert statuses["t/max/seed=01"] == "KILLED" and statuses["t"] == "KILLED"
     finished_before = {t.number for t in trials if t.state == TrialState.COMPLETE}
 
-    monkeypatch.setattr(cnnlab.execution, "train_cell", real)
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and not outcome.missing
     trials = _study(tmp_path).get_trials()
@@ -345,7 +346,7 @@ def test_reaping_takes_dead_owners_only(tmp_path: Path) -> None:
     owners = {"dead": {**owner_record(), "pid": int(dead.stdout)}, "live": owner_record()}
     for label, owner in owners.items():
         trial = study.ask()
-        trial.set_user_attr(ATTR_OWNER, owner)
+        trial.set_user_attr(Key.OWNER, owner)
         trial.set_user_attr("cnnlab.cell", label)
     reaped = reap_dead_trials(study, storage)
     assert [r.cell for r in reaped] == ["dead"]

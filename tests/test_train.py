@@ -12,18 +12,12 @@ import pytest
 
 from cnnlab.data import augmentation_draws, make_splits, synthetic_dataset
 from cnnlab.errors import TrainingFailed
-from cnnlab.presets import small
-from cnnlab.probes import rotate_images, shift_images
-from cnnlab.space import Augmentation, TrainSpec, TrialSpec
-from cnnlab.train import (
-    DIVERGED_LOSS,
-    EpochRecord,
-    TrainingResult,
-    _augmented,
-    augment_images,
-    is_diverged,
-    train_and_evaluate,
-)
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import Augmentation, TrainSpec, TrialSpec
+from cnnlab.training.augment import augment_images, augmented
+from cnnlab.training.probes import rotate_images, shift_images
+from cnnlab.training.result import EpochRecord, TrainingResult
+from cnnlab.training.train import DIVERGED_LOSS, is_diverged, train_and_evaluate
 
 SPEC = TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=32))
 
@@ -146,7 +140,7 @@ def test_each_image_is_moved_by_its_own_bounded_shift_and_keeps_its_place() -> N
     # Image i of the batch is still image i, moved (so its label still applies), by a shift
     # within the bound; images were moved by different amounts.
     images = _framed(40)
-    shifted = _augmented(images, Augmentation(shift=2), seed=1, epoch=0)
+    shifted = augmented(images, Augmentation(shift=2), seed=1, epoch=0)
     found = []
     for image, moved in zip(images[..., 0], shifted[..., 0], strict=True):
         matches = [
@@ -162,11 +156,11 @@ def test_each_image_is_moved_by_its_own_bounded_shift_and_keeps_its_place() -> N
 
 def test_augmented_batches_are_bit_identical_per_seed_and_change_each_epoch() -> None:
     images = _framed(50)
-    first = _augmented(images, SHIFT_ROTATE, seed=4, epoch=0)
-    np.testing.assert_array_equal(first, _augmented(images, SHIFT_ROTATE, seed=4, epoch=0))
-    assert not np.array_equal(first, _augmented(images, SHIFT_ROTATE, seed=4, epoch=1))
-    assert not np.array_equal(first, _augmented(images, SHIFT_ROTATE, seed=5, epoch=0))
-    assert _augmented(images, Augmentation(), seed=4, epoch=0) is images  # off: untouched
+    first = augmented(images, SHIFT_ROTATE, seed=4, epoch=0)
+    np.testing.assert_array_equal(first, augmented(images, SHIFT_ROTATE, seed=4, epoch=0))
+    assert not np.array_equal(first, augmented(images, SHIFT_ROTATE, seed=4, epoch=1))
+    assert not np.array_equal(first, augmented(images, SHIFT_ROTATE, seed=5, epoch=0))
+    assert augmented(images, Augmentation(), seed=4, epoch=0) is images  # off: untouched
 
 
 def test_training_with_augmentation_is_deterministic_and_never_augments_test_images(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.tracking import Tracker, default_tracking_uri
+from cnnlab.sweep.tracking import Tracker, default_tracking_uri
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cnnlab.anova import FactorialResult, OmnibusResult, factorial, omnibus
-from cnnlab.claims import Judgement, judge, paired_differences
-from cnnlab.design import Claim, Sweep, claims_hash
 from cnnlab.report.wording import claim_sentence
-from cnnlab.stats import ClaimResult
+from cnnlab.spec.design import Claim, Sweep, claims_hash
+from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
+from cnnlab.stats.claims import Judgement, judge, paired_differences
+from cnnlab.stats.paired import ClaimResult
+from cnnlab.stats.table import ArmSummary, arm_summaries
 
 
 @dataclass(frozen=True)
@@ -35,24 +36,12 @@ class ClaimOutcome:
 
 
 @dataclass(frozen=True)
-class ArmCost:
-    arm: str
-    n: int
-    accuracy_mean: float
-    accuracy_sd: float
-    params: int
-    flops: int
-    seconds_per_epoch: float
-    differs_from_control: bool  # parameters or FLOPs differ from the first (control) arm
-
-
-@dataclass(frozen=True)
 class Analysis:
     sweep: Sweep
     quick: bool
     judgement: Judgement
     claims: tuple[ClaimOutcome, ...]
-    costs: tuple[ArmCost, ...]
+    costs: tuple[ArmSummary, ...]
     control: str
     omnibus: OmnibusResult | None
     omnibus_note: str
@@ -64,42 +53,6 @@ class Analysis:
     @property
     def arms(self) -> list[str]:
         return [cost.arm for cost in self.costs]
-
-
-def _arm_order(sweep: Sweep, results: pd.DataFrame) -> list[str]:
-    present = set(results["arm"]) if "arm" in results else set()
-    declared = [arm for arm in sweep.arm_labels() if arm in present]
-    return declared + sorted(present - set(declared))
-
-
-def arm_costs(sweep: Sweep, results: pd.DataFrame) -> tuple[ArmCost, ...]:
-    """Per arm: accuracy and cost, flagging arms whose capacity differs from the control's."""
-    order = _arm_order(sweep, results)
-    rows = []
-    for arm in order:
-        part = results[results["arm"] == arm]
-        accuracy = part["test_accuracy"].to_numpy(dtype=float)
-        rows.append((arm, part, accuracy))
-    if not rows:
-        return ()
-    control = rows[0][1]
-    control_params, control_flops = int(control["params"].iloc[0]), int(control["flops"].iloc[0])
-    out = []
-    for arm, part, accuracy in rows:
-        params, flops = int(part["params"].iloc[0]), int(part["flops"].iloc[0])
-        out.append(
-            ArmCost(
-                arm=arm,
-                n=len(part),
-                accuracy_mean=float(accuracy.mean()),
-                accuracy_sd=float(accuracy.std(ddof=1)) if len(accuracy) > 1 else math.nan,
-                params=params,
-                flops=flops,
-                seconds_per_epoch=float(part["seconds_per_epoch"].mean()),
-                differs_from_control=(params, flops) != (control_params, control_flops),
-            )
-        )
-    return tuple(out)
 
 
 def _claim_outcomes(
@@ -157,7 +110,7 @@ def analyse(
 ) -> Analysis:
     """The report's content. `sweep` is the effective sweep (its seeds are the run's)."""
     judgement = judge(sweep, results, quick=quick)
-    costs = arm_costs(sweep, results)
+    costs = arm_summaries(sweep, results)
     judged = judgement.judged
     omnibus_result, omnibus_note = _omnibus(sweep, results) if judged else (None, "")
     factorial_result, factorial_note = _factorial(sweep, results) if judged else (None, "")

@@ -20,25 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from cnnlab.claims import design_rows
-from cnnlab.design import Sweep
 from cnnlab.errors import CnnlabError
-from cnnlab.registry import load_sweep, question
 from cnnlab.report.analysis import Analysis, analyse, verdicts_json
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import draw_all
 from cnnlab.report.render import to_html, to_markdown
-
-REQUIRED_COLUMNS = (
-    "cell",
-    "arm",
-    "seed",
-    "background",
-    "test_accuracy",
-    "params",
-    "flops",
-    "seconds_per_epoch",
-)
+from cnnlab.spec.design import Sweep, study_name, sweep_of_study
+from cnnlab.spec.loading import load_sweep, question
+from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
 
 
 class ReportError(CnnlabError):
@@ -108,17 +97,15 @@ def write_report(
     for source, name in ((results_csv, "results.csv"), (epochs_csv, "epochs.csv")):
         if source is not None and source.resolve() != (folder / name).resolve():
             shutil.copyfile(source, folder / name)
-    # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
-    # Only the design's own cells, once each (see claims.design_rows): figures and verdicts
-    # then describe the same trials.
-    results = design_rows(sweep, read_results(folder / "results.csv", sweep))
-    epochs = _read_epochs(folder / "epochs.csv")
-    if not epochs.empty and "trial" in epochs and "trial" in results:
-        epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
     (folder / "provenance.json").write_text(
         json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n"
     )
+    # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
+    results = design_rows(sweep, read_results(folder / "results.csv", sweep))
     analysis = analyse(sweep, results, quick=quick, provenance=provenance)
+    epochs = _read_epochs(folder / "epochs.csv")
+    if not epochs.empty and "trial" in epochs and "trial" in results:
+        epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
     figures_dir = folder / "figures"
     if figures_dir.exists():
         shutil.rmtree(figures_dir)  # a figure that no longer applies must not linger
@@ -131,16 +118,27 @@ def write_report(
     return WrittenReport(folder, analysis)
 
 
+def analyse_results_csv(
+    sweep: Sweep, results_csv: Path, *, quick: bool, provenance: dict[str, Any] | None = None
+) -> Analysis:
+    """The analysis of a results.csv: the design's own cells, once each (see
+    `cnnlab.stats.table.design_rows`), so figures, verdicts and summaries describe the same
+    trials."""
+    results = design_rows(sweep, read_results(results_csv, sweep))
+    return analyse(sweep, results, quick=quick, provenance=provenance or {})
+
+
 def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
     """`reports/NAME` or `reports/NAME-quick`, which must exist."""
-    folder = reports_dir / (name + ("-quick" if quick and not name.endswith("-quick") else ""))
+    smoke = quick and name == sweep_of_study(name)  # `NAME --quick`, not `NAME-quick`
+    folder = reports_dir / (study_name(name, quick=True) if smoke else name)
     if not (folder / "provenance.json").is_file():
         have = sorted(p.parent.name for p in reports_dir.glob("*/provenance.json"))
         listed = ", ".join(have) if have else "none"
         raise ReportError(
             f"{folder}: no report to rebuild (provenance.json is missing). Reports in "
             f"{reports_dir}: {listed}. A sweep writes its report when it ends: "
-            f"python -m cnnlab.sweep {name.removesuffix('-quick')}{' --quick' if quick else ''}"
+            f"python -m cnnlab.sweep {sweep_of_study(name)}{' --quick' if quick else ''}"
         )
     return folder
 

@@ -6,19 +6,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-
-import matplotlib.pyplot as plt
 import seaborn as sns
+
+from cnnlab.report.canvas import new_figure, save_png
 
 
 def learning_curve_png(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
     """Loss and accuracy per epoch (training, validation, test) as a PNG at `path`."""
     sns.set_theme(style="whitegrid", context="notebook")
     epochs = [row["epoch"] for row in history]
-    figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.4))
+    figure, (loss_ax, acc_ax) = new_figure(1, 2, figsize=(9, 3.4))
     for key, label in (("loss", "train"), ("val_loss", "validation"), ("test_loss", "test")):
         loss_ax.plot(epochs, [row[key] for row in history], marker="o", label=label)
     for key, label in (
@@ -33,7 +30,4 @@ def learning_curve_png(history: Sequence[dict[str, Any]], path: Path, title: str
         ax.set_xticks(epochs)
     acc_ax.legend(loc="lower right")
     figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_png(figure, path, dpi=100)

@@ -15,6 +15,7 @@ from typing import Any
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.figures import Figure
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval
+from cnnlab.spec.design import sweep_of_study
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ def _provenance_blocks(analysis: Analysis) -> list[Block]:
 
 def _rebuild_args(prov: dict[str, Any]) -> str:
     name = str(prov.get("report", ""))
-    return name.removesuffix("-quick") + " --quick" if prov.get("quick") else name
+    return sweep_of_study(name) + " --quick" if prov.get("quick") else name
 
 
 def build_document(analysis: Analysis, figures: list[Figure], question: str) -> list[Block]:

@@ -13,22 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import matplotlib.figure
-
-matplotlib.use("Agg")  # files only: no display, no GUI toolkit
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 from cnnlab.report.analysis import Analysis
+from cnnlab.report.canvas import new_figure, save_png
 from cnnlab.report.wording import is_fraction, metric_label, unit
+from cnnlab.spec.metrics import ANGLES, SHIFTS, rotation_name, shift_name
+from cnnlab.stats.table import paired
 
 PER_EPOCH = ("test_accuracy", "val_accuracy", "test_loss", "val_loss")
-SHIFTS = (1, 2, 3)
-ANGLES = ((-10, "rotm10"), (-5, "rotm5"), (5, "rotp5"), (10, "rotp10"))
 MAX_ARMS_SHOWN = 12  # beyond this (a search), the figures show the best arms only
 DPI = 100
 
@@ -50,11 +46,7 @@ def _axis_label(metric: str) -> str:
 
 
 def _save(figure: matplotlib.figure.Figure, folder: Path, name: str) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    # No "Software" metadata: the PNG bytes then depend on the data, not the build.
-    figure.savefig(folder / name, dpi=DPI, metadata={"Software": None})
-    plt.close(figure)
+    save_png(figure, folder / name, DPI)
     return name
 
 
@@ -79,7 +71,7 @@ def distribution(
         return None
     arms = _shown_arms(analysis)
     data = results[results["arm"].isin(arms)].assign(value=lambda f: f[metric] * _scale(metric))
-    figure, ax = plt.subplots(figsize=(max(4.5, 1.2 * len(arms) + 2), 3.8))
+    figure, ax = new_figure(figsize=(max(4.5, 1.2 * len(arms) + 2), 3.8))
     sns.boxplot(data=data, x="arm", y="value", order=arms, color="0.9", showfliers=False, ax=ax)
     # A swarm places points deterministically (a strip plot's jitter is random).
     sns.swarmplot(
@@ -110,7 +102,7 @@ def paired_differences(analysis: Analysis, folder: Path) -> Figure | None:
     outcomes = [o for o in analysis.claims if o.differences]
     if not outcomes:
         return None
-    figure, axes = plt.subplots(
+    figure, axes = new_figure(
         len(outcomes), 1, figsize=(7.5, 1.6 + 1.3 * len(outcomes)), squeeze=False
     )
     for ax, outcome in zip(axes[:, 0], outcomes, strict=True):
@@ -158,7 +150,7 @@ def learning_curves(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> F
         return None
     arms = _shown_arms(analysis)
     data = epochs[epochs["arm"].isin(arms)]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    figure, axes = new_figure(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, metric in zip(axes, ("val_accuracy", "test_accuracy"), strict=True):
         values = data.assign(value=data[metric] * 100)
         _mean_with_ci(ax, values, "epoch", "value", hue="arm", hue_order=arms)
@@ -176,12 +168,8 @@ def learning_curves(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> F
 
 
 def _epoch_differences(epochs: pd.DataFrame, metric: str, better: str, worse: str) -> pd.DataFrame:
-    frame = epochs.assign(bg=epochs["background"].fillna(-1))
-    keys = ["seed", "bg", "epoch"]
-    a = frame[frame["arm"] == better].set_index(keys)[metric]
-    b = frame[frame["arm"] == worse].set_index(keys)[metric]
-    both = a.index.intersection(b.index)
-    return pd.DataFrame({"d": a.loc[both] - b.loc[both]}).reset_index()
+    a, b = paired(epochs, metric, better, worse, per=("epoch",))
+    return pd.DataFrame({"d": a - b}).reset_index()
 
 
 def effect_by_epoch(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> Figure | None:
@@ -189,7 +177,7 @@ def effect_by_epoch(analysis: Analysis, epochs: pd.DataFrame, folder: Path) -> F
     outcomes = [o for o in analysis.claims if o.claim.metric in PER_EPOCH]
     if epochs.empty or not outcomes:
         return None
-    figure, ax = plt.subplots(figsize=(7.5, 3.8))
+    figure, ax = new_figure(figsize=(7.5, 3.8))
     for outcome in outcomes:
         claim = outcome.claim
         d = _epoch_differences(epochs, claim.metric, claim.better, claim.worse)
@@ -221,7 +209,7 @@ def accuracy_vs_cost(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
         return None
     arms = _shown_arms(analysis)
     data = results[results["arm"].isin(arms)].assign(accuracy=lambda f: 100 * f["test_accuracy"])
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    figure, axes = new_figure(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, cost, label in (
         (axes[0], "params", "parameters (log scale)"),
         (axes[1], "seconds_per_epoch", "seconds per epoch"),
@@ -262,9 +250,15 @@ def shifted_accuracy(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
         rows.append({"arm": row["arm"], "kind": "rotation", "x": 0, "drop": 0.0})
         for k in SHIFTS:
             rows.append(
-                {"arm": row["arm"], "kind": "shift", "x": k, "drop": 100 * row[f"shift{k}_drop"]}
+                {
+                    "arm": row["arm"],
+                    "kind": "shift",
+                    "x": k,
+                    "drop": 100 * row[f"{shift_name(k)}_drop"],
+                }
             )
-        for angle, name in ANGLES:
+        for angle in ANGLES:
+            name = rotation_name(angle)
             if f"{name}_drop" in row:
                 rows.append(
                     {
@@ -275,7 +269,7 @@ def shifted_accuracy(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
                     }
                 )
     long = pd.DataFrame(rows)
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+    figure, axes = new_figure(1, 2, figsize=(10, 3.8), sharey=True)
     for ax, kind, label in (
         (axes[0], "shift", "shift (pixels, mean of 4 directions)"),
         (axes[1], "rotation", "rotation (degrees)"),

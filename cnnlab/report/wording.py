@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from cnnlab.design import Claim
-from cnnlab.stats import ClaimResult
+from cnnlab.spec.design import Claim
+from cnnlab.stats.paired import ClaimResult
 
 _LABELS = {
     "test_accuracy": "test accuracy",

@@ -1,0 +1,412 @@
+"""Declaring a sweep: factors, backgrounds, claims, and the design of paired replicates.
+
+An experiment module (`experiments/<name>.py`) declares one `Sweep`. The sweep is validated
+when it is constructed; `cells(sweep)` enumerates its design: every arm (a combination of
+factor levels) × every paired seed (× every background draw, in a randomized ablation). One
+cell is one training run, one Optuna trial and one MLflow child run.
+
+Designs (DESIGN.md §4):
+- `ablation`: one factor; the other fields fixed by `base`.
+- `randomized`: as ablation, but background fields (filters, kernel, dropout ...) are drawn at
+  random per replicate and shared by all arms of that replicate, so a claim is tested across
+  many architectures rather than one.
+- `factorial`: a full grid over two or three factors.
+- `search`: Optuna's TPE over `factors` with pruning, to find a good architecture. Its trials
+  are sampled, not enumerated, and are never used for claim verdicts.
+
+A spec field is named by its dotted path everywhere (`arch.pooling`, `arch.blocks.0.kernel_size`,
+`train.epochs`): spec field, Optuna parameter, MLflow parameter and results column.
+Standard library only, like `cnnlab.spec.specs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from cnnlab.errors import SpecError
+from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
+from cnnlab.spec.specs import (
+    DataSpec,
+    TrialSpec,
+    check_choice,
+    check_float,
+    check_int,
+    definition_params,
+)
+
+Design = Literal["ablation", "randomized", "factorial", "search"]
+DESIGNS: tuple[str, ...] = get_args(Design)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def replace_path(spec: Any, path: str, value: Any) -> Any:
+    """A copy of the (nested, frozen) spec with the field at dotted `path` set to `value`."""
+    head, _, rest = path.partition(".")
+    if isinstance(spec, tuple):
+        if not head.isdigit() or int(head) >= len(spec):
+            raise SpecError(path, f"`{path}`: index {head} does not exist (length {len(spec)}).")
+        index = int(head)
+        item = replace_path(spec[index], rest, value) if rest else value
+        return (*spec[:index], item, *spec[index + 1 :])
+    if not dataclasses.is_dataclass(spec) or head not in {f.name for f in dataclasses.fields(spec)}:
+        known = [f.name for f in dataclasses.fields(spec)] if dataclasses.is_dataclass(spec) else []
+        raise SpecError(path, f"`{path}`: there is no field {head!r} here; the fields are {known}.")
+    current = getattr(spec, head)
+    new_value = replace_path(current, rest, value) if rest else value
+    return dataclasses.replace(spec, **{head: new_value})  # type: ignore[type-var]
+
+
+def get_path(spec: Any, path: str) -> Any:
+    """The value of the field at dotted `path`."""
+    for part in path.split("."):
+        spec = spec[int(part)] if isinstance(spec, tuple) else getattr(spec, part)
+    return spec
+
+
+def _label(value: Any) -> str:
+    return str(value) if isinstance(value, _SCALARS) else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Factor:
+    """A field under test and its levels. `labels` name the levels (required for non-scalars)."""
+
+    path: str
+    levels: tuple[Any, ...]
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", tuple(self.levels))
+        if len(self.levels) < 1:
+            raise SpecError("levels", f"Factor `{self.path}` needs at least one level.")
+        labels = tuple(self.labels) or tuple(_label(level) for level in self.levels)
+        if len(labels) != len(self.levels) or not all(labels):
+            raise SpecError(
+                "labels",
+                f"Factor `{self.path}`: give one short label per level (labels={list(labels)} "
+                f"for {len(self.levels)} levels); levels that are not plain values need labels.",
+            )
+        if len(set(labels)) != len(labels):
+            raise SpecError("labels", f"Factor `{self.path}`: labels {list(labels)} repeat.")
+        for label in labels:
+            if any(ch in label for ch in "/+= "):
+                raise SpecError(
+                    "labels",
+                    f"Factor `{self.path}`: label {label!r} may not contain / + = or spaces.",
+                )
+        object.__setattr__(self, "labels", labels)
+
+    def level(self, label: str) -> Any:
+        return self.levels[self.labels.index(label)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Background:
+    """A field drawn at random per replicate (randomized ablation) from `choices`."""
+
+    path: str
+    choices: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if len(self.choices) < 2:
+            raise SpecError("choices", f"Background `{self.path}` needs at least two choices.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A pre-declared claim: arm `better` beats arm `worse` on `metric` (evaluated in reports).
+
+    `rope` is the region of practical equivalence, in the metric's unit (accuracies are
+    fractions: 0.001 = 0.1 percentage point). `higher_is_better` follows the metric unless
+    given: lower is better for losses, drops, params, flops and seconds (`LOWER_IS_BETTER`),
+    higher for accuracies; after construction it is always a bool.
+    """
+
+    statement: str
+    metric: str = "test_accuracy"
+    better: str = ""
+    worse: str = ""
+    rope: float = 0.001
+    higher_is_better: bool | None = None  # None: from the metric
+
+    def __post_init__(self) -> None:
+        if not self.statement.strip():
+            raise SpecError("statement", "A Claim needs a statement in plain words.")
+        check_choice("metric", self.metric, METRICS)
+        if self.higher_is_better is None:
+            # Resolved here, not where it is read, so claims_hash sees the same value as for a
+            # claim that spelled it out: declaring it or not does not change the fingerprint.
+            object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
+        elif not isinstance(self.higher_is_better, bool):
+            raise SpecError(
+                "higher_is_better",
+                f"Claim {self.statement!r}: `higher_is_better` must be True, False or left out "
+                f"(from the metric), but {self.higher_is_better!r} was passed.",
+            )
+        check_float("rope", self.rope, low=0.0)
+        if not self.better or not self.worse or self.better == self.worse:
+            raise SpecError(
+                "better",
+                f"Claim {self.statement!r}: `better` and `worse` must name two different arms "
+                f"(got {self.better!r} and {self.worse!r}).",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One arm × one replicate (seed, background): a training run, an Optuna trial and an MLflow
+    child run."""
+
+    sweep: str
+    arm: str
+    labels: dict[str, str]  # factor path -> the label of its level in this cell
+    seed: int
+    background: int | None
+    spec: TrialSpec
+    probes: tuple[str, ...] = ()
+    probe_images: int | None = None  # test images the probes use (None: all)
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the cell within its study (used to skip finished replicates)."""
+        bg = "" if self.background is None else f"/bg={self.background:02d}"
+        return f"{self.arm}/seed={self.seed:02d}{bg}"
+
+    @property
+    def run_name(self) -> str:
+        """The MLflow run name, e.g. `pooling/avg/seed=07`."""
+        return f"{self.sweep}/{self.key}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sweep:
+    """A declared experiment. See the module docstring for the designs."""
+
+    name: str
+    base: TrialSpec
+    factors: tuple[Factor, ...]
+    seeds: int | tuple[int, ...] = 10
+    design: Design = "ablation"
+    backgrounds: tuple[Background, ...] = ()
+    n_backgrounds: int = 1
+    claims: tuple[Claim, ...] = ()
+    baseline_band: tuple[float, float] | None = None  # expected test accuracy of the first arm
+    n_trials: int = 20  # search design only
+    probes: tuple[str, ...] = ()  # extra measurements after training, e.g. ("translation",)
+    probe_images: int | None = None  # test images the probes use (None: all; --quick: fewer)
+    description: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not all(ch.isalnum() or ch in "_-" for ch in self.name):
+            raise SpecError("name", f"`name` must be letters, digits, _ or -, not {self.name!r}.")
+        if not isinstance(self.base, TrialSpec):
+            raise SpecError("base", "`base` must be a TrialSpec(arch=..., train=..., data=...).")
+        object.__setattr__(self, "factors", tuple(self.factors))
+        object.__setattr__(self, "backgrounds", tuple(self.backgrounds))
+        object.__setattr__(self, "claims", tuple(self.claims))
+        object.__setattr__(self, "probes", tuple(self.probes))
+        for probe in self.probes:
+            check_choice("probes", probe, PROBES)
+        check_choice("design", self.design, DESIGNS)
+        if not self.factors:
+            raise SpecError("factors", "A sweep needs at least one Factor.")
+        if self.design in ("ablation", "randomized") and len(self.factors) != 1:
+            raise SpecError(
+                "factors",
+                f"An {self.design} varies one factor; this sweep has {len(self.factors)}. "
+                "Use design='factorial' for a grid.",
+            )
+        if self.design == "factorial" and len(self.factors) < 2:
+            raise SpecError("factors", "A factorial design needs two or more factors.")
+        if self.design == "randomized" and not self.backgrounds:
+            raise SpecError("backgrounds", "A randomized ablation needs `backgrounds`.")
+        if self.design != "randomized" and self.backgrounds:
+            raise SpecError("backgrounds", "`backgrounds` belong to design='randomized'.")
+        check_int("n_backgrounds", self.n_backgrounds, minimum=1, maximum=1000)
+        check_int("n_trials", self.n_trials, minimum=1, maximum=100_000)
+        if self.probe_images is not None:
+            check_int("probe_images", self.probe_images, minimum=1)
+        if isinstance(self.seeds, int):
+            check_int("seeds", self.seeds, minimum=1, maximum=10_000)
+        else:
+            object.__setattr__(self, "seeds", tuple(self.seeds))
+            for s in self.seeds:
+                check_int("seeds", s, minimum=0)
+            if len(set(self.seeds)) != len(self.seeds):
+                raise SpecError("seeds", "`seeds` repeat a value.")
+        paths = [f.path for f in self.factors] + [b.path for b in self.backgrounds]
+        for i, a in enumerate(paths):
+            for j, b in enumerate(paths):
+                if i != j and (a == b or b.startswith(a + ".")):
+                    raise SpecError(
+                        "factors",
+                        f"Factors/backgrounds overlap: `{a}` and `{b}` set the same field, so "
+                        "one would silently undo the other. Vary each field once.",
+                    )
+        # Every level and background choice must make a valid spec: fail now, not mid-sweep.
+        for factor in self.factors:
+            for level in factor.levels:
+                self._check_field(factor.path, level, "factors")
+        for background in self.backgrounds:
+            for choice in background.choices:
+                self._check_field(background.path, choice, "backgrounds")
+        arms = set(self.arm_labels())
+        for i, claim in enumerate(self.claims):
+            for side in (claim.better, claim.worse):
+                if side not in arms:
+                    raise SpecError(
+                        f"claims.{i}",
+                        f"Claim {claim.statement!r} names arm {side!r}, but the arms are "
+                        f"{sorted(arms)}.",
+                    )
+            self._check_probe_metric(i, claim)
+        if self.baseline_band is not None:
+            low, high = self.baseline_band
+            check_float("baseline_band", low, low=0.0, high=1.0)
+            check_float("baseline_band", high, low=0.0, high=1.0)
+            if not low < high:
+                raise SpecError("baseline_band", "`baseline_band` must be (low, high), low < high.")
+
+    def _check_probe_metric(self, index: int, claim: Claim) -> None:
+        """A claim on a probe's metric needs that probe, or its results have no such column."""
+        for probe, metrics in PROBE_METRICS.items():
+            if claim.metric in metrics and probe not in self.probes:
+                raise SpecError(
+                    f"claims.{index}",
+                    f"Sweep {self.name!r}: claim {claim.statement!r} is about {claim.metric!r}, "
+                    f"which only the {probe!r} probe measures, but the sweep's probes are "
+                    f"{self.probes}. Add probes=({probe!r},) to the Sweep, or claim a metric "
+                    "every run has.",
+                )
+
+    def _check_field(self, path: str, value: Any, where: str) -> None:
+        try:
+            get_path(self.base, path)
+        except (AttributeError, IndexError, TypeError):
+            raise SpecError(where, f"`{path}` is not a field of the base TrialSpec.") from None
+        try:
+            replace_path(self.base, path, value)
+        except SpecError as error:
+            raise SpecError(where, f"`{path}` = {value!r} is not valid: {error}") from None
+
+    @property
+    def seed_values(self) -> tuple[int, ...]:
+        return tuple(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
+
+    def arm_labels(self) -> list[str]:
+        """Arm names: the level label for one factor, labels joined by `+` for a grid."""
+        return ["+".join(combo) for combo in _grid([f.labels for f in self.factors])]
+
+    def arms(self) -> list[tuple[str, dict[str, str]]]:
+        return [
+            ("+".join(combo), dict(zip((f.path for f in self.factors), combo, strict=True)))
+            for combo in _grid([f.labels for f in self.factors])
+        ]
+
+    def with_changes(self, **changes: Any) -> Sweep:
+        return dataclasses.replace(self, **changes)
+
+
+def _grid(label_lists: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    combos: list[tuple[str, ...]] = [()]
+    for labels in label_lists:
+        combos = [(*combo, label) for combo in combos for label in labels]
+    return combos
+
+
+def background_values(sweep: Sweep, background: int) -> dict[str, Any]:
+    """The background fields of draw `background`: fixed by the sweep name and draw index."""
+    rng = random.Random(f"{sweep.name}/background/{background}")
+    return {b.path: rng.choice(b.choices) for b in sweep.backgrounds}
+
+
+def cells(sweep: Sweep) -> list[Cell]:
+    """Every cell of an enumerated design, replicate by replicate (all arms of seed 0 first).
+
+    Replicate-major order means a run stopped early (`--max-time`) leaves complete pairs.
+    The search design has no enumeration: its trials are sampled.
+    """
+    if sweep.design == "search":
+        return []
+    backgrounds: list[int | None] = (
+        list(range(sweep.n_backgrounds)) if sweep.design == "randomized" else [None]
+    )
+    return [
+        make_cell(sweep, labels, seed, background)
+        for seed in sweep.seed_values
+        for background in backgrounds
+        for _, labels in sweep.arms()
+    ]
+
+
+def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int | None) -> Cell:
+    """The cell of factor `labels` (path -> label) for one replicate (seed, background draw)."""
+    spec = sweep.base
+    if background is not None:
+        for path, value in background_values(sweep, background).items():
+            spec = replace_path(spec, path, value)
+    for factor in sweep.factors:
+        spec = replace_path(spec, factor.path, factor.level(labels[factor.path]))
+    return Cell(
+        sweep=sweep.name,
+        arm="+".join(labels[f.path] for f in sweep.factors),
+        labels=labels,
+        seed=seed,
+        background=background,
+        spec=spec,
+        probes=sweep.probes,
+        probe_images=sweep.probe_images,
+    )
+
+
+def _canonical(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def config_hash(sweep: Sweep) -> str:
+    """Fingerprint of what a cell *means*: base spec, factors, levels, backgrounds, design.
+
+    Seeds and background counts are left out on purpose: adding seeds extends a study, it
+    does not change what its finished replicates mean. Claims are hashed separately
+    (`claims_hash`), so editing a claim never invalidates results.
+    """
+    content = {
+        "base": definition_params(sweep.base),  # fields added later count once set
+        "design": sweep.design,
+        "factors": [_canonical(f) for f in sweep.factors],
+        "backgrounds": [_canonical(b) for b in sweep.backgrounds],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+
+
+def claims_hash(sweep: Sweep) -> str:
+    """Fingerprint of the declared claims (for pre-registration checks in reports)."""
+    content = [_canonical(c) for c in sweep.claims]
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+QUICK_SUFFIX = "-quick"  # a smoke run's study and report: never mixed with a full run's
+
+
+def study_name(sweep_name: str, *, quick: bool, dataset: str = DataSpec().dataset) -> str:
+    """The study (and report folder) of a run: `pooling`, `pooling-quick`,
+    `pooling-fashion_mnist`; `--new-study` adds `-v2`, `-v3`, ... to it."""
+    name = sweep_name + (QUICK_SUFFIX if quick else "")
+    return name if dataset == DataSpec().dataset else f"{name}-{dataset}"
+
+
+def sweep_of_study(name: str) -> str:
+    """The sweep a smoke run's study or report belongs to (`pooling-quick` -> `pooling`)."""
+    return name.removesuffix(QUICK_SUFFIX)

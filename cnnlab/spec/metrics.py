@@ -1,0 +1,51 @@
+"""The names of everything a trial measures, from one source (results columns, claims, probes).
+
+A metric's name is the same in code, in MLflow and in results.csv. Probe metrics are derived
+here from the probe's own variants (`SHIFTS`, `ANGLES`), and the probe that measures them
+(`cnnlab.training.probes`) names its outputs with the same functions, so the two cannot drift.
+Metrics are fractions (0.9871), never percentages; costs are counts and seconds.
+"""
+
+from __future__ import annotations
+
+PROBES = ("translation",)  # accuracy on shifted and rotated test images
+SHIFTS = (1, 2, 3)  # pixels, in each of the four directions (zero-filled, never wrapped)
+ANGLES = (-10, -5, 5, 10)  # degrees about the image centre
+
+
+def shift_name(pixels: int) -> str:
+    """`shift2` for a move of 2 pixels (the mean over the four directions)."""
+    return f"shift{pixels}"
+
+
+def rotation_name(degrees: float) -> str:
+    """`rotm10` for −10°, `rotp5` for +5°."""
+    return f"rot{'m' if degrees < 0 else 'p'}{abs(degrees):g}"
+
+
+def probe_variants() -> tuple[str, ...]:
+    """The translation probe's variants in the order it measures them."""
+    return (*(shift_name(k) for k in SHIFTS), *(rotation_name(a) for a in ANGLES))
+
+
+PROBE_METRICS: dict[str, tuple[str, ...]] = {  # probe -> the metrics it adds to a results row
+    "translation": tuple(
+        f"{name}_{kind}" for name in probe_variants() for kind in ("accuracy", "drop")
+    )
+}
+# Every metric of a results row a claim may be about.
+METRICS = (
+    "test_accuracy",
+    "test_loss",
+    "val_accuracy",
+    "val_loss",
+    "seconds_per_epoch",
+    "params",
+    "flops",
+    *PROBE_METRICS["translation"],
+)
+# Metrics where a smaller value is the better one: losses, accuracy drops and costs.
+LOWER_IS_BETTER = frozenset(
+    {"test_loss", "val_loss", "seconds_per_epoch", "params", "flops"}
+    | {metric for metric in PROBE_METRICS["translation"] if metric.endswith("_drop")}
+)

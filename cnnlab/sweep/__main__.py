@@ -1,0 +1,139 @@
+"""`python -m cnnlab.sweep NAME` (≡ `cnnlab sweep NAME`): run, resume or check a sweep.
+
+NAME is a shipped sweep (`cnnlab list`) or the path of a sweep file of your own. This module
+only parses the command line into `SweepOptions` and hands over to
+`cnnlab.sweep.runner.run_sweep`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnlab.cliutil import data_location, run_command
+from cnnlab.errors import CnnlabError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `90`, `90s`, `20m`, `1.5h`."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; write seconds (90), minutes (20m) or hours (1.5h)"
+        )
+    value, unit = float(match.group(1)), (match.group(2) or "s")[0]
+    return value * {"s": 1, "m": 60, "h": 3600}[unit]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnlab.sweep",
+        description=(
+            "Run every arm of a sweep with paired seeds as Optuna trials, logged to MLflow. "
+            "Rerunning the same command resumes: finished replicates are skipped."
+        ),
+    )
+    parser.add_argument("sweep", help="a shipped sweep name (see `cnnlab list`) or a .py path")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: all arms, 3 paired seeds, 1 epoch, 5,000 training images; own study",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="enumerate the design, build every arm and train one batch; write nothing",
+    )
+    parser.add_argument("--seeds", type=int, help="number of paired seeds (default: the sweep's)")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (default: the sweep's)")
+    parser.add_argument(
+        "--max-time",
+        type=parse_duration,
+        help="start no replicate after this long (e.g. 20m); finished ones are kept",
+    )
+    parser.add_argument("--dataset", help="mnist | fashion_mnist (default: the sweep's)")
+    parser.add_argument(
+        "--data-dir", type=Path, help="dataset folder (default: $CNNLAB_DATA_DIR, then the usual)"
+    )
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
+    parser.add_argument(
+        "--reports-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where the report is written at the end (default: reports/)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="write no report at the end")
+    parser.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
+    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: RUNS_DIR/mlflow.db)")
+    parser.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
+    parser.add_argument(
+        "--new-study",
+        action="store_true",
+        help="start a new version of the study instead of resuming (e.g. after a change)",
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cnnlab.spec.loading import load_sweep
+    from cnnlab.spec.specs import DATASETS, check_choice
+
+    if args.dataset is not None:
+        check_choice("data.dataset", args.dataset, DATASETS)
+    for name in ("seeds", "epochs", "workers"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise CnnlabError(f"--{name} must be at least 1, but {value} was passed.")
+    sweep = load_sweep(args.sweep)
+    from cnnlab.training.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from cnnlab.sweep.options import SweepOptions
+    from cnnlab.sweep.quiet import quiet_library_logging
+    from cnnlab.sweep.runner import run_sweep
+
+    quiet_library_logging()
+
+    data_dir, only_data_dir, keras_home = data_location(args.data_dir)
+    options = SweepOptions(
+        quick=args.quick,
+        dry_run=args.dry_run,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        max_time=args.max_time,
+        dataset=args.dataset,
+        data_dir=data_dir,
+        only_data_dir=only_data_dir,
+        keras_home=keras_home,
+        storage=args.storage,
+        tracking_uri=args.tracking_uri,
+        workers=args.workers,
+        runs_dir=args.runs_dir,
+        new_study=args.new_study,
+        reports_dir=None if args.no_report else args.reports_dir,
+        sweep_source=_source(args.sweep),
+    )
+    outcome = run_sweep(sweep, options)
+    if outcome is None:  # dry run
+        return 0
+    return 0 if not outcome.failed else 1
+
+
+def _source(name_or_path: str) -> str:
+    """A shipped name as is; a file as an absolute path, so a rebuild finds it from anywhere."""
+    path = Path(name_or_path)
+    return str(path.resolve()) if path.suffix == ".py" or path.parent != Path() else name_or_path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_command(lambda: _run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""What a run of a sweep is asked to do: its options, and the effective sweep they make.
+
+`SweepOptions` is the typed record of the command line (`python -m cnnlab.sweep`); the CLI
+reads the environment and fills it. `effective_sweep` applies `--quick`, `--seeds`,
+`--epochs` and `--dataset` to the declared sweep; everything downstream sees only the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlab.errors import SpecError
+from cnnlab.spec.design import Sweep, study_name
+
+QUICK_SEEDS = 3
+QUICK_EPOCHS = 1
+QUICK_TRAIN_IMAGES = 5_000
+QUICK_SEARCH_TRIALS = 4
+QUICK_PROBE_IMAGES = 2_000  # 17 probe passes over all 10,000 test images would triple a smoke run
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepOptions:
+    quick: bool = False
+    dry_run: bool = False
+    seeds: int | None = None
+    epochs: int | None = None
+    max_time: float | None = None  # seconds
+    dataset: str | None = None
+    data_dir: Path | None = None
+    only_data_dir: bool = False
+    keras_home: Path | None = None
+    storage: str | None = None
+    tracking_uri: str | None = None
+    workers: int = 1
+    runs_dir: Path = Path("runs")
+    new_study: bool = False
+    reports_dir: Path | None = None  # where to write the report (the CLI: reports/); None: none
+    sweep_source: str | None = None  # how the sweep was named (name or path), for rebuilds
+
+
+# --- the effective sweep -------------------------------------------------------------------
+
+
+def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
+    """The declared sweep with `--quick`, `--seeds`, `--epochs` and `--dataset` applied."""
+    base, changes = sweep.base, dict[str, Any]()
+    if options.quick:
+        subset = base.data.train_subset
+        base = dataclasses.replace(
+            base,
+            train=dataclasses.replace(base.train, epochs=QUICK_EPOCHS),
+            data=dataclasses.replace(
+                base.data,
+                train_subset=QUICK_TRAIN_IMAGES
+                if subset is None
+                else min(subset, QUICK_TRAIN_IMAGES),
+            ),
+        )
+        changes["seeds"] = (
+            tuple(sweep.seed_values[:QUICK_SEEDS])
+            if len(sweep.seed_values) >= QUICK_SEEDS
+            else QUICK_SEEDS
+        )
+        changes["n_backgrounds"] = 1
+        changes["n_trials"] = min(sweep.n_trials, QUICK_SEARCH_TRIALS)
+        changes["probe_images"] = QUICK_PROBE_IMAGES
+    if options.seeds is not None:
+        changes["seeds"] = seeds_for_count(sweep.seeds, options.seeds)
+    if options.epochs is not None:
+        base = dataclasses.replace(
+            base, train=dataclasses.replace(base.train, epochs=options.epochs)
+        )
+    if options.dataset is not None:
+        base = dataclasses.replace(
+            base,
+            data=dataclasses.replace(base.data, dataset=options.dataset),  # type: ignore[arg-type]
+        )
+    return dataclasses.replace(sweep, base=base, **changes)
+
+
+def seeds_for_count(declared: int | tuple[int, ...], count: int) -> int | tuple[int, ...]:
+    """`--seeds N` applied to the sweep's declared `seeds`.
+
+    A declared count becomes N (seeds 0..N-1). Declared explicit seeds are kept, so results
+    already in the study still pair: the first N of them, or all of them followed by the
+    smallest integers not among them (as `seeds=N` counts up from 0).
+    """
+    if count < 1:
+        raise SpecError("seeds", f"`--seeds` must be at least 1, but {count} was passed.")
+    if isinstance(declared, int):
+        return count
+    if count <= len(declared):
+        return declared[:count]
+    used = set(declared)
+    unused = (seed for seed in itertools.count() if seed not in used)
+    return (*declared, *itertools.islice(unused, count - len(declared)))
+
+
+def study_base_name(sweep: Sweep, options: SweepOptions) -> str:
+    """The study (and report folder) of this run: `pooling`, `pooling-quick`, ..."""
+    return study_name(sweep.name, quick=options.quick, dataset=sweep.base.data.dataset)

@@ -1,0 +1,115 @@
+"""The end of a sweep: its report written to `reports/<study>/` and attached to the parent run.
+
+The report is rebuilt from the results.csv the sweep just wrote (the same file
+`python -m cnnlab.report` reads later, so both give byte-identical verdicts). Provenance is
+gathered here, where the run's dataset, study and options are known. The parent MLflow run
+gets the report's files as artifacts under `report/` and each claim's verdict as a tag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlab.data import LoadedDataset
+from cnnlab.report.build import ReportError, WrittenReport, write_report
+from cnnlab.spec.design import Sweep, config_hash
+from cnnlab.sweep.keys import Key, claim_key, verdict_key
+from cnnlab.sweep.provenance import git_commit, machine, package_versions
+from cnnlab.sweep.tracking import Tracker
+from cnnlab.training.runtime import thread_settings
+
+
+@dataclass(frozen=True)
+class StudyFacts:
+    """What the report needs of the Optuna study (this module stays out of Optuna)."""
+
+    study_name: str
+    claims_hash_at_start: str | None  # hashed when the study was created: pre-registration
+
+
+def report_provenance(
+    sweep: Sweep,
+    study: StudyFacts,
+    dataset: LoadedDataset,
+    *,
+    quick: bool,
+    sweep_source: str,
+    sweep_seconds: float,
+    trial_seconds: float,
+) -> dict[str, Any]:
+    """What ran, on what, where: stored as provenance.json and shown in the report."""
+    data = sweep.base.data
+    return {
+        "report": study.study_name,
+        "sweep": sweep.name,
+        "sweep_source": sweep_source,
+        "study": study.study_name,
+        "quick": quick,
+        "seeds": list(sweep.seed_values),
+        "n_backgrounds": sweep.n_backgrounds,
+        "epochs": sweep.base.train.epochs,
+        "batch_size": sweep.base.train.batch_size,
+        "train_images": data.train_subset or 60_000 - data.validation_size,
+        "dataset": data.dataset,
+        "data_source": dataset.source,
+        "data_sha256": dict(dataset.sha256),
+        "config_hash": config_hash(sweep),
+        "claims_hash_at_start": study.claims_hash_at_start,
+        "git_commit": git_commit(),
+        "versions": package_versions(),
+        "threads": thread_settings(),
+        "machine": machine(),
+        "trial_wall_seconds": round(trial_seconds, 1),
+        "sweep_wall_seconds": round(sweep_seconds, 1),
+        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def publish_report(
+    sweep: Sweep,
+    study: StudyFacts,
+    dataset: LoadedDataset,
+    tracker: Tracker,
+    parent_run_id: str,
+    *,
+    quick: bool,
+    sweep_source: str,
+    results_csv: Path,
+    reports_dir: Path,
+    sweep_seconds: float,
+    trial_seconds: float,
+) -> WrittenReport | None:
+    """Write the report and attach it to the parent run; None (with a message) if it cannot."""
+    provenance = report_provenance(
+        sweep,
+        study,
+        dataset,
+        quick=quick,
+        sweep_source=sweep_source,
+        sweep_seconds=sweep_seconds,
+        trial_seconds=trial_seconds,
+    )
+    try:
+        written = write_report(
+            sweep,
+            reports_dir / study.study_name,
+            quick=quick,
+            provenance=provenance,
+            results_csv=results_csv,
+            epochs_csv=results_csv.with_name("epochs.csv"),
+        )
+    except ReportError as error:
+        # The results are safe in results.csv; say why there is no report and how to make one.
+        sys.stderr.write(f"No report written: {error}\n")
+        return None
+    tags: dict[str, Any] = {Key.REPORT: str(written.index_html)}
+    for i, outcome in enumerate(written.analysis.claims, start=1):
+        tags[claim_key(i)] = outcome.claim.statement
+        tags[verdict_key(i)] = outcome.result.verdict if outcome.result else "not judged"
+    tracker.set_tags(parent_run_id, tags)
+    tracker.log_artifacts(parent_run_id, written.files(), subdir="report")
+    return written

@@ -1,0 +1,253 @@
+"""Running a sweep: the composition of design, data, Optuna, training and MLflow.
+
+`run_sweep` is what `python -m cnnlab.sweep NAME` does:
+1. apply `--quick` / `--seeds` / `--epochs` / `--dataset` to the declared sweep and print
+   the design's size and a time estimate;
+2. open the MLflow store and experiment *first* (once, before any trial), then the Optuna
+   study (refusing a changed definition), reap trials whose owner died, find the parent run;
+3. run every unfinished cell (skipping finished ones and ones a live worker is running, as
+   the study says just before each claim, since other processes may share it), replicate by
+   replicate, each as an Optuna trial with a nested MLflow child run;
+4. write `results.csv`, close the parent run, analyse the results once (verdicts, per-arm
+   summaries) for both the report and the one-screen summary of the current design's cells
+   (a study extended with more seeds may hold more).
+
+Ctrl-C or SIGTERM marks the running trial FAIL and its MLflow run KILLED, then exits; the
+same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import optuna
+
+from cnnlab.data import LoadedDataset, load_dataset
+from cnnlab.report.analysis import Analysis
+from cnnlab.report.build import ReportError, analyse_results_csv
+from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.sweep.claiming import next_enumerated_trial
+from cnnlab.sweep.dry_run import dry_run
+from cnnlab.sweep.estimate import trial_seconds
+from cnnlab.sweep.execution import (
+    StopLatch,
+    SweepInterrupted,
+    stop_signals_as_interrupts,
+    train_here,
+    train_in_workers,
+)
+from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.objective import register_distributions, suggest_cell
+from cnnlab.sweep.options import SweepOptions, effective_sweep
+from cnnlab.sweep.progress import Progress
+from cnnlab.sweep.publish import StudyFacts, publish_report
+from cnnlab.sweep.results import write_tables
+from cnnlab.sweep.stores import Remaining, Stores, done_and_live, finished_searches, open_stores
+from cnnlab.sweep.stores import remaining as remaining_work
+from cnnlab.sweep.studies import claim_trial
+from cnnlab.sweep.summary import SweepOutcome, describe_plan, summary_text
+from cnnlab.sweep.trials import TrialBook
+from cnnlab.sweep.workers import WorkerPool
+
+
+def _execute(
+    sweep: Sweep,
+    stores: Stores,
+    remaining: Remaining,
+    design_cells: list[Cell],
+    book: TrialBook,
+    dataset: LoadedDataset,
+    options: SweepOptions,
+    latch: StopLatch,
+) -> bool:
+    """Run what remains, here or in workers; True if `--max-time` stopped it early."""
+    study = stores.study
+    by_key = {cell.key: cell for cell in design_cells}
+    tried: set[str] = set()
+    deadline = None if options.max_time is None else time.monotonic() + options.max_time
+
+    def next_trial() -> tuple[optuna.Trial, Cell] | None:
+        """The next trial to run, or None when no cell is left."""
+        if sweep.design == "search":
+            trial = study.ask()
+            claim_trial(trial)
+            cell = suggest_cell(trial, sweep)
+        else:
+            found = next_enumerated_trial(study, remaining.pending, by_key, tried)
+            if found is None:
+                return None
+            trial, cell = found
+        register_distributions(trial, sweep)
+        return trial, cell
+
+    if options.workers > 1 and remaining.count:
+        scratch = options.runs_dir / ".work" / study.study_name
+        pool = WorkerPool(min(options.workers, remaining.count), dataset, scratch)
+        return train_in_workers(
+            book, next_trial, remaining.count, pool, options.workers, deadline, latch=latch
+        )
+    batches = book.progress.batch if book.progress.interactive else None
+    for _ in range(remaining.count):
+        latch.raise_if_stopped()
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        found = next_trial()
+        if found is None:
+            break
+        train_here(book, *found, dataset, latch=latch, progress=batches)
+    return False
+
+
+def _close(
+    sweep: Sweep,
+    stores: Stores,
+    design_cells: list[Cell],
+    book: TrialBook,
+    total: int,
+    stopped_for_time: bool,
+    runs_dir: Path,
+) -> SweepOutcome:
+    """Write the results tables, attach them to the parent run and end it."""
+    study, tracker, parent = stores.study, stores.tracker, stores.parent_run_id
+    results_dir = runs_dir / "results" / study.study_name
+    results_csv, results = write_tables(study, results_dir, one_per_cell=sweep.design != "search")
+    done, _ = done_and_live(study)
+    # Only this design's cells count: the study may hold more (run once with more --seeds).
+    missing = [c.run_name for c in design_cells if c.key not in done]
+    finished = (
+        finished_searches(study)
+        if sweep.design == "search"
+        else len(done & {c.key for c in design_cells})
+    )
+    tracker.log_artifacts(parent, [results_csv, results_dir / "epochs.csv"])
+    complete = not missing and not stopped_for_time
+    state = State.COMPLETE if complete else State.INCOMPLETE
+    tracker.set_tags(parent, {Key.STATE: state, Key.MISSING: str(len(missing))})
+    tracker.end(parent, "FINISHED" if complete else "KILLED")
+    trial_seconds_total = float(results["wall_seconds"].sum()) if not results.empty else 0.0
+    return SweepOutcome(
+        study_name=study.study_name,
+        total=total,
+        finished=finished,
+        failed=book.failed,
+        missing=missing,
+        results_csv=results_csv,
+        runs_table_url=tracker.runs_table_url(stores.experiment_id),
+        trial_seconds=trial_seconds_total,
+    )
+
+
+def run_sweep(
+    declared: Sweep, options: SweepOptions, *, dataset: LoadedDataset | None = None
+) -> SweepOutcome | None:
+    """Run (or resume) a sweep; see the module docstring. Returns None for a dry run.
+
+    `dataset` replaces loading the sweep's dataset (tests pass tiny synthetic data).
+    """
+    sweep = effective_sweep(declared, options)
+    design_cells = cells(sweep)
+    sys.stderr.write(describe_plan(sweep, design_cells) + "\n")
+    if options.quick:
+        sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
+    if dataset is None:
+        dataset = load_dataset(
+            sweep.base.data.dataset,
+            data_dir=options.data_dir,
+            only_data_dir=options.only_data_dir,
+            keras_home=options.keras_home,
+        )
+    if options.dry_run:
+        sys.stderr.write(
+            "Dry run: building every arm and training one batch; nothing is written.\n"
+        )
+        dry_run(sweep, design_cells, dataset)
+        return None
+
+    stores = open_stores(sweep, options, dataset)
+    remaining = remaining_work(sweep, stores.study, design_cells)
+    if remaining.already:
+        sys.stderr.write(
+            f"Resuming study {stores.study.study_name}: {remaining.already} of "
+            f"{remaining.total} cells finished; {remaining.count} to run.\n"
+        )
+    estimates = {c.arm: trial_seconds(c.spec) for c in design_cells} or {
+        "search": trial_seconds(sweep.base)
+    }
+    progress = Progress(total=remaining.total, done=remaining.already, remaining_estimate=estimates)
+    progress.plan([c.arm for c in remaining.pending] or ["search"] * remaining.count)
+    book = TrialBook(
+        sweep,
+        stores.study,
+        stores.tracker,
+        stores.experiment_id,
+        stores.parent_run_id,
+        progress,
+        stores.common_tags,
+    )
+    try:
+        with stop_signals_as_interrupts() as latch:
+            stopped = _execute(
+                sweep, stores, remaining, design_cells, book, dataset, options, latch
+            )
+    except (KeyboardInterrupt, SweepInterrupted) as stop:
+        progress.note(
+            f"\nInterrupted ({stop or 'Ctrl-C'}): the running cell is marked FAIL/KILLED; "
+            "finished ones are kept. Run the same command to resume."
+        )
+        stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.INTERRUPTED})
+        stores.tracker.end(stores.parent_run_id, "KILLED")
+        raise
+    except Exception:
+        # The failing trial is already FAIL (execution.train_here); the parent must not stay
+        # RUNNING either. Finished cells are kept; the error keeps its traceback.
+        stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
+        stores.tracker.end(stores.parent_run_id, "FAILED")
+        raise
+    outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
+    analysis, index_html = _analyse_and_report(sweep, stores, outcome, options, dataset, progress)
+    # The summary is the result: stdout. The plan and the progress went to stderr.
+    sys.stdout.write(
+        summary_text(sweep, outcome, analysis, progress.elapsed(), stopped, options.runs_dir)
+    )
+    if index_html is not None:
+        sys.stdout.write(f"Report:  {index_html}\n")
+    return outcome
+
+
+def _analyse_and_report(
+    sweep: Sweep,
+    stores: Stores,
+    outcome: SweepOutcome,
+    options: SweepOptions,
+    dataset: LoadedDataset,
+    progress: Progress,
+) -> tuple[Analysis | None, Path | None]:
+    """The end-of-sweep analysis, computed once: the report's (written to reports/<study>/
+    and attached to the parent run, see cnnlab.sweep.publish), or without a report the
+    summary's own. (None, None) when nothing has finished."""
+    if outcome.results_csv is None or outcome.finished == 0:
+        return None, None
+    if options.reports_dir is not None:
+        study = StudyFacts(stores.study.study_name, stores.study.user_attrs.get(Key.CLAIMS_HASH))
+        written = publish_report(
+            sweep,
+            study,
+            dataset,
+            stores.tracker,
+            stores.parent_run_id,
+            quick=options.quick,
+            sweep_source=options.sweep_source or sweep.name,
+            results_csv=outcome.results_csv,
+            reports_dir=options.reports_dir,
+            sweep_seconds=progress.elapsed(),
+            trial_seconds=outcome.trial_seconds,
+        )
+        if written is not None:
+            return written.analysis, written.index_html
+    try:
+        return analyse_results_csv(sweep, outcome.results_csv, quick=options.quick), None
+    except ReportError as error:
+        sys.stderr.write(f"No verdicts: {error}\n")
+        return None, None

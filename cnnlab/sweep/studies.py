@@ -1,0 +1,282 @@
+"""Optuna storage for sweeps: opening versioned studies, refusing changed definitions, reaping.
+
+One storage (default `sqlite:///<runs dir>/optuna.db`) holds every sweep's studies. A sweep's
+study is named after the sweep (`pooling`, `pooling-quick`, and `pooling-v2`... after
+`--new-study`); a rerun continues the newest version. The study keeps the hash of the sweep's
+definition; resuming with a different definition is refused with a message naming `--new-study`.
+
+Trials record their owner (host, pid, process start time) right after Optuna's `ask`
+(`claim_trial`) and a heartbeat, refreshed by a `Heartbeat` thread while the trial trains. A
+RUNNING trial is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the
+same host and the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another
+host; or no owner at all and nothing heard from it for `STALE_AFTER_S` since it started (its
+process died between `ask` and writing the owner). A live worker's trial is never reaped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from cnnlab.errors import CnnlabError
+from cnnlab.sweep.keys import Key, State
+
+STALE_AFTER_S = 1800.0  # heartbeat age after which another host's trial counts as dead
+HEARTBEAT_EVERY_S = 60.0  # far below STALE_AFTER_S, so a slow epoch never looks dead
+
+
+class StudyMismatchError(CnnlabError):
+    """The stored study was made from a different sweep definition."""
+
+
+def default_storage_url(runs_dir: Path) -> str:
+    return f"sqlite:///{(runs_dir / 'optuna.db').resolve()}"
+
+
+def open_storage(url: str) -> BaseStorage:
+    """An Optuna storage for `url`: an RDB URL, or a `.journal` / `.log` file path."""
+    if url.endswith((".journal", ".log")) and "://" not in url:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        return JournalStorage(JournalFileBackend(url))
+    for attempt in range(_OPEN_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except Exception as error:
+            # Two processes creating a fresh database race on its schema (the loser hits a
+            # UNIQUE constraint on alembic_version or "table already exists"); the schema is
+            # complete a moment later, so try again before calling the URL bad.
+            if attempt + 1 < _OPEN_ATTEMPTS and _is_schema_race(error):
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            raise CnnlabError(
+                f"Cannot open the Optuna storage {url!r}: {type(error).__name__}: {error}. "
+                "Check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@host/db)."
+            ) from None
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+_OPEN_ATTEMPTS = 6
+
+
+def _is_schema_race(error: Exception) -> bool:
+    text = str(error).lower()
+    # Not "database is locked": SQLite already waits 60 s for a lock (`_engine_kwargs`), and
+    # retrying after that would only multiply the wait.
+    return "alembic_version" in text or "already exists" in text
+
+
+def _engine_kwargs(url: str) -> dict[str, Any]:
+    # SQLite: wait for a lock instead of failing at once when another process writes.
+    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+
+
+def _versions(storage: BaseStorage, base: str) -> list[tuple[int, str]]:
+    pattern = re.compile(rf"^{re.escape(base)}(?:-v(\d+))?$")
+    found = []
+    for study in storage.get_all_studies():
+        match = pattern.match(study.study_name)
+        if match:
+            found.append((int(match.group(1) or 1), study.study_name))
+    return sorted(found)
+
+
+def open_study(
+    storage: BaseStorage,
+    base_name: str,
+    *,
+    config_hash: str,
+    claims_hash: str,
+    sweep_name: str,
+    quick: bool,
+    new_study: bool,
+    direction: Literal["minimize", "maximize"] = "maximize",
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """The newest study of `base_name`, or a new one; refuses a changed definition."""
+    versions = _versions(storage, base_name)
+    if versions and not new_study:
+        name = versions[-1][1]
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        stored = study.user_attrs.get(Key.CONFIG_HASH)
+        if stored != config_hash:
+            raise StudyMismatchError(
+                f"The sweep definition changed since study {name!r} was started (definition "
+                f"hash {stored} in the store, {config_hash} now): its finished replicates would "
+                f"not mean the same thing. Run again with --new-study to start {base_name}-v"
+                f"{versions[-1][0] + 1} (the old study and its runs are kept), or undo the change."
+            )
+        return study
+    version = versions[-1][0] + 1 if versions else 1
+    name = base_name if version == 1 else f"{base_name}-v{version}"
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner
+    )
+    for key, value in (
+        (Key.SWEEP, sweep_name),
+        (Key.CONFIG_HASH, config_hash),
+        (Key.CLAIMS_HASH, claims_hash),
+        (Key.QUICK, quick),
+        (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
+    ):
+        study.set_user_attr(key, value)
+    return study
+
+
+# --- ownership and reaping ---------------------------------------------------------------
+
+
+def _process_start(pid: int) -> str | None:
+    """The kernel's start time of `pid` (ticks since boot), which tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_record() -> dict[str, Any]:
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
+
+
+def claim_trial(trial: optuna.Trial) -> None:
+    """Record this process as the owner of a trial it was just handed by `ask`.
+
+    Called before anything else touches the trial: until the owner is written, a process
+    killed here leaves a RUNNING trial only its age can reap.
+    """
+    trial.set_user_attr(Key.OWNER, owner_record())
+    trial.set_user_attr(Key.HEARTBEAT, time.time())
+
+
+class Heartbeat:
+    """Refreshes a RUNNING trial's heartbeat from a daemon thread until `stop`.
+
+    Per-epoch beats alone let a long epoch (minutes on a slow machine) look dead to another
+    host. The thread writes through the storage with a call of its own: RDBStorage opens a
+    scoped (per-thread) session per call and SQLAlchemy shares file SQLite connections across
+    threads; the journal storage takes a lock per call. A daemon thread dies with the process,
+    so a killed sweep stops beating and its trial becomes reapable.
+    """
+
+    def __init__(self, trial: optuna.Trial, every: float | None = None) -> None:
+        self._storage, self._trial_id = trial.storage, trial._trial_id
+        self._every = HEARTBEAT_EVERY_S if every is None else every
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"cnnlab-heartbeat-{trial.number}", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                self._storage.set_trial_user_attr(self._trial_id, Key.HEARTBEAT, time.time())
+            except UpdateFinishedTrialError:
+                return  # told meanwhile: nothing left to keep alive
+            except Exception:
+                # A locked or briefly unreachable database costs one beat; the next retries.
+                # Training must not stop for it, and the thread must not die of it.
+                continue
+
+    def stop(self) -> None:
+        """Stop beating; returns once no beat is in flight (bounded, if the store hangs)."""
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
+    """True only when the trial's owner is provably dead (see the module docstring)."""
+    owner = trial.user_attrs.get(Key.OWNER)
+    heartbeat = trial.user_attrs.get(Key.HEARTBEAT)
+    now = time.time() if now is None else now
+    if isinstance(owner, dict) and owner.get("host") == socket.gethostname():
+        pid = int(owner.get("pid", -1))
+        if not _pid_alive(pid):
+            return True
+        start = owner.get("start")
+        return start is not None and _process_start(pid) not in (None, start)
+    if owner is None:
+        # Killed between `ask` and writing the owner (milliseconds apart): nobody will ever
+        # claim it, and left RUNNING it would keep its cell from being run again. Its host is
+        # unknown, so only silence as long as another host's stale heartbeat proves it dead.
+        started = trial.datetime_start.timestamp() if trial.datetime_start else now
+        last_heard = max(started, float(heartbeat)) if heartbeat is not None else started
+        return now - last_heard > STALE_AFTER_S
+    if heartbeat is None:
+        return False  # another host's trial with no heartbeat yet: no evidence either way
+    return now - float(heartbeat) > STALE_AFTER_S
+
+
+@dataclass(frozen=True)
+class Reaped:
+    number: int
+    cell: str | None
+    mlflow_run_id: str | None
+
+
+def reap_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[Reaped]:
+    """Mark RUNNING trials whose owner is gone as FAIL; returns what was reaped."""
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if owner_is_gone(trial):
+            storage.set_trial_user_attr(trial._trial_id, Key.STATE, State.REAPED)
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+            reaped.append(
+                Reaped(
+                    number=trial.number,
+                    cell=trial.user_attrs.get(Key.CELL),
+                    mlflow_run_id=trial.user_attrs.get(Key.MLFLOW_RUN_ID),
+                )
+            )
+    return reaped
+
+
+def list_studies(storage: BaseStorage) -> list[dict[str, Any]]:
+    """One row per study: name, sweep, trials by state, creation time."""
+    rows = []
+    for summary in storage.get_all_studies():
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        counts: dict[str, int] = {}
+        for trial in study.get_trials(deepcopy=False):
+            counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        rows.append(
+            {
+                "name": summary.study_name,
+                "sweep": study.user_attrs.get(Key.SWEEP, "?"),
+                "quick": study.user_attrs.get(Key.QUICK, False),
+                "created": study.user_attrs.get(Key.CREATED, "?"),
+                "counts": counts,
+            }
+        )
+    return rows
+
+
+def delete_study(storage: BaseStorage, name: str) -> None:
+    names = [s.study_name for s in storage.get_all_studies()]
+    if name not in names:
+        raise CnnlabError(f"There is no study called {name!r}; the studies are {sorted(names)}.")
+    optuna.delete_study(study_name=name, storage=storage)

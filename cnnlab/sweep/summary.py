@@ -1,0 +1,106 @@
+"""What a sweep prints before it starts (the plan) and after it ends (the summary).
+
+The summary formats the end-of-sweep `Analysis` (the same one the report is built from), so
+the two never disagree about an arm's accuracy or a claim's verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnlab.report.analysis import Analysis
+from cnnlab.spec.design import Cell, Sweep
+from cnnlab.stats.claims import Judgement
+from cnnlab.sweep.estimate import format_duration, sweep_seconds
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    study_name: str
+    total: int
+    finished: int
+    failed: list[str]
+    missing: list[str]
+    results_csv: Path | None
+    runs_table_url: str | None
+    trial_seconds: float = 0.0  # wall time of the finished trials in results.csv, summed
+
+
+def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
+    spec = sweep.base
+    images = spec.data.train_subset or 60_000 - spec.data.validation_size
+    arms = sweep.arm_labels()
+    if sweep.design == "search":
+        size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
+    else:
+        bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
+        size = (
+            f"{len(arms)} arms × {len(sweep.seed_values)} paired seeds{bgs} = "
+            f"{len(design_cells)} trials"
+        )
+    epochs = spec.train.epochs
+    return (
+        f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
+        f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
+        f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
+        f"Estimated time on this machine: {format_duration(sweep_seconds(sweep))} "
+        "(a rough model; the ETA below uses measured times)."
+    )
+
+
+def summary_text(
+    sweep: Sweep,
+    outcome: SweepOutcome,
+    analysis: Analysis | None,
+    elapsed: float,
+    stopped_for_time: bool,
+    runs_dir: Path,
+) -> str:
+    """The one-screen summary: per arm mean ± SD of test accuracy and time, the claims'
+    verdicts, and where things are."""
+    lines = [
+        "",
+        f"Study {outcome.study_name}: {outcome.finished} of {outcome.total} "
+        f"cells finished in {format_duration(elapsed)} this run.",
+    ]
+    if analysis is not None and analysis.costs:
+        lines.append(f"{'arm':<18} {'n':>3} {'test accuracy':>20} {'s/epoch':>8} {'params':>11}")
+        for arm in analysis.costs:
+            sd = 0.0 if math.isnan(arm.accuracy_sd) else arm.accuracy_sd
+            lines.append(
+                f"{arm.arm:<18} {arm.n:>3} {100 * arm.accuracy_mean:>11.2f} ± "
+                f"{100 * sd:>4.2f} % {arm.seconds_per_epoch:>8.1f} {arm.params:>11,}"
+            )
+    if sweep.claims and analysis is not None:
+        lines += claim_lines(analysis.judgement, analysis.quick)
+    if outcome.failed:
+        lines.append(f"Failed this run ({len(outcome.failed)}): {', '.join(outcome.failed[:6])}")
+    if outcome.missing:
+        why = " (stopped by --max-time)" if stopped_for_time else ""
+        lines.append(
+            f"Missing cells{why}: {len(outcome.missing)}; run the same command to finish them."
+        )
+    lines.append(f"Results: {outcome.results_csv}")
+    lines.append(
+        f"MLflow:  python -m cnnlab.ui --runs-dir {runs_dir}   then open {outcome.runs_table_url}"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
+    """The declared claims' verdicts in a few lines (the report gives the full account)."""
+    banner = " (smoke run: no evidence)" if quick else ""
+    if not judgement.judged:
+        return [f"Claims not judged{banner}: " + "; ".join(judgement.reasons) + "."]
+    lines = [f"Claims{banner}:"]
+    for result in judgement.results:
+        low, high = result.ci
+        lines.append(
+            f"  {result.verdict.upper():<12} {result.statement}: {100 * result.mean:+.2f} pp "
+            f"[{100 * low:+.2f}, {100 * high:+.2f}], P(A>B) {result.prob_better:.2f}, "
+            f"p(Holm) {result.p_holm:.3g}, n = {result.n}"
+            + (f"; ~{result.seeds_needed} seeds would decide it" if result.seeds_needed else "")
+        )
+    return lines

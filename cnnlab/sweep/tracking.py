@@ -1,0 +1,150 @@
+"""MLflow: the only module that imports mlflow. One experiment per sweep, one parent run per
+study, one nested child run per trial (DESIGN.md §6).
+
+Everything goes through an explicit `MlflowClient` and run ids, never MLflow's global "active
+run", so one process can keep a parent open while it logs many children. The store is
+initialised once (`Tracker.__init__` + `experiment_id`) before any trial starts: parallel
+first use of a fresh SQLite store corrupts it.
+
+Child runs carry every spec field as a param (dotted names), per-epoch metrics with
+`step=epoch`, final metrics, cost, tags (arm, seed, trial, state, git commit, versions,
+threads, data hashes) and artifacts (model summary, learning curve, final weights). A failed,
+pruned or interrupted trial ends FAILED or KILLED, never FINISHED.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from cnnlab.errors import CnnlabError
+from cnnlab.sweep.keys import Key, Role
+
+RunStatus = Literal["FINISHED", "FAILED", "KILLED", "RUNNING"]  # MLflow's own vocabulary
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's key that nests a run under another
+
+
+def quiet_mlflow_logging() -> None:
+    """MLflow and Alembic announce schema creation and migrations at INFO level on every
+    fresh store; the entry points call this (after MLflow is imported: its import configures
+    its loggers)."""
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def default_tracking_uri(runs_dir: Path) -> str:
+    return f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _plain(tags: dict[str, Any]) -> dict[str, str]:
+    """Tags as plain strings (keys and states are `StrEnum` members in cnnlab's code)."""
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def _param_value(value: Any) -> str:
+    return "None" if value is None else str(value)
+
+
+class Tracker:
+    """Writes one sweep's runs to an MLflow store."""
+
+    def __init__(self, tracking_uri: str, artifact_root: Path | None) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        try:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
+            self.client.search_experiments(max_results=1)  # creates/migrates the store now
+        except Exception as error:
+            raise CnnlabError(
+                f"Cannot open the MLflow store {tracking_uri!r}: {type(error).__name__}: "
+                f"{error}. Check --tracking-uri (e.g. sqlite:///runs/mlflow.db or "
+                "http://127.0.0.1:5000)."
+            ) from None
+
+    def experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, created (with artifacts under the runs folder) if new."""
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return str(found.experiment_id)
+        location = None
+        if self.artifact_root is not None:
+            location = (self.artifact_root / name).resolve().as_uri()
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    def parent_run(self, experiment_id: str, study_name: str, tags: dict[str, str]) -> str:
+        """The parent run of `study_name`: reused on resume, created the first time."""
+        runs = self.client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`{Key.STUDY}` = '{study_name}' and tags.`{Key.ROLE}` = '{Role.PARENT}'"
+            ),
+            max_results=1,
+        )
+        if runs:
+            run_id = str(runs[0].info.run_id)
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
+        run = self.client.create_run(
+            experiment_id,
+            run_name=study_name,
+            tags=_plain({**tags, Key.STUDY: study_name, Key.ROLE: Role.PARENT}),
+        )
+        return str(run.info.run_id)
+
+    def start_child(
+        self,
+        experiment_id: str,
+        parent_run_id: str,
+        run_name: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+    ) -> str:
+        run = self.client.create_run(
+            experiment_id,
+            run_name=run_name,
+            tags=_plain({**tags, PARENT_RUN_TAG: parent_run_id, Key.ROLE: Role.TRIAL}),
+        )
+        run_id = str(run.info.run_id)
+        self.client.log_batch(
+            run_id, params=[Param(k, _param_value(v)) for k, v in sorted(params.items())]
+        )
+        return run_id
+
+    def log_epoch(self, run_id: str, epoch: int, values: dict[str, float]) -> None:
+        stamp = _now_ms()
+        self.client.log_batch(
+            run_id, metrics=[Metric(k, float(v), stamp, epoch) for k, v in values.items()]
+        )
+
+    def log_final(self, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
+        stamp = _now_ms()
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+            tags=[RunTag(str(k), str(v)) for k, v in tags.items()],
+        )
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+
+    def log_artifacts(self, run_id: str, paths: Iterable[Path], subdir: str | None = None) -> None:
+        for path in paths:
+            self.client.log_artifact(run_id, str(path), artifact_path=subdir)
+
+    def end(self, run_id: str, status: RunStatus) -> None:
+        """End a run: FINISHED, FAILED or KILLED."""
+        self.client.set_terminated(run_id, status=status)
+
+    def runs_table_url(self, experiment_id: str, port: int = 5000) -> str:
+        # MLflow 3's UI opens an experiment in its GenAI view; the runs table has its own route.
+        return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"

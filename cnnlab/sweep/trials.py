@@ -1,0 +1,201 @@
+"""Bookkeeping of one trial across its life: Optuna attributes and state, the MLflow child run,
+progress, and the final artifacts.
+
+`TrialBook` is used in stages so that it works the same whether the model trains in this
+process or in a worker: `begin` (trial attributes, child run with params and tags, then a
+heartbeat thread; the owner was written right after `ask`), `epoch` (per-epoch metrics,
+pruning decision), then exactly one of `complete`, `fail`, `prune` or `interrupt`, each of
+which stops the heartbeat before the trial is told. Only the sweep process calls it (the
+heartbeat thread writes only the heartbeat), so Optuna and MLflow have a single writer.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from cnnlab.spec.design import Cell, Sweep
+from cnnlab.spec.specs import flat_params
+from cnnlab.sweep.artifacts import TrialFiles
+from cnnlab.sweep.execution import RunStatus
+from cnnlab.sweep.keys import Key, State, level_key
+from cnnlab.sweep.objective import objective_metric, report_epoch
+from cnnlab.sweep.progress import Progress
+from cnnlab.sweep.studies import Heartbeat
+from cnnlab.sweep.tracking import Tracker
+from cnnlab.training.result import EpochRecord
+
+
+@dataclass
+class ActiveTrial:
+    trial: optuna.Trial
+    cell: Cell
+    run_id: str
+    started: float
+    heartbeat: Heartbeat
+
+
+def run_params(cell: Cell) -> dict[str, Any]:
+    """The MLflow params of a cell's run: every spec field under its dotted name, the seed
+    (and background), and every factor under its own path, so a labelled factor such as
+    `arch.blocks` has a param of that name (its label) beside the fields it sets."""
+    params: dict[str, Any] = {**flat_params(cell.spec), **cell.labels, "seed": cell.seed}
+    if cell.background is not None:
+        params["background"] = cell.background
+    return params
+
+
+def epoch_metrics(record: EpochRecord) -> dict[str, float]:
+    """One epoch's MLflow metrics, named as the fields of `EpochRecord` (and epochs.csv)."""
+    values = asdict(record)
+    del values["epoch"]  # the step
+    return values
+
+
+class TrialBook:
+    """The stages of `cnnlab.sweep.execution.TrialStages`, written to Optuna and MLflow."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        study: optuna.Study,
+        tracker: Tracker,
+        experiment_id: str,
+        parent_run_id: str,
+        progress: Progress,
+        common_tags: dict[str, str],
+    ) -> None:
+        self.sweep, self.study, self.tracker = sweep, study, tracker
+        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
+        self.progress, self.common_tags = progress, common_tags
+        self.failed: list[str] = []
+
+    def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
+        for key, value in (
+            (Key.CELL, cell.key),
+            (Key.ARM, cell.arm),
+            (Key.LEVELS, cell.labels),
+            (Key.BACKGROUND, cell.background),
+        ):
+            trial.set_user_attr(key, value)
+        tags = {
+            **self.common_tags,
+            Key.ARM: cell.arm,
+            Key.SEED: str(cell.seed),
+            Key.CELL: cell.key,
+            Key.TRIAL_NUMBER: str(trial.number),
+            Key.STATE: State.RUNNING,
+            **{level_key(path): label for path, label in cell.labels.items()},
+        }
+        if cell.background is not None:
+            tags[Key.BACKGROUND] = str(cell.background)
+        run_id = self.tracker.start_child(
+            self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
+        )
+        trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
+        self.progress.start(cell.run_name)
+        # Last: an error above leaves no thread keeping a half-begun trial looking alive.
+        heartbeat = Heartbeat(trial)
+        return ActiveTrial(
+            trial=trial, cell=cell, run_id=run_id, started=time.monotonic(), heartbeat=heartbeat
+        )
+
+    def epoch(self, active: ActiveTrial, record: EpochRecord) -> bool:
+        """Log one epoch; True when a search's pruner says to stop this trial."""
+        self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
+        self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
+        return report_epoch(active.trial, record, prune=self.sweep.design == "search")
+
+    def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
+        from cnnlab.report.curves import learning_curve_png
+
+        result = files.result
+        active.trial.set_user_attr(Key.RESULT, result.to_dict())
+        # Test accuracy and loss are the last points of their per-epoch series (step = epoch).
+        self.tracker.log_final(
+            active.run_id,
+            metrics={
+                **result.probes,
+                "seconds_per_epoch": result.seconds_per_epoch,
+                "wall_seconds": result.wall_seconds,
+                "params": result.params,
+                "flops": result.flops,
+            },
+            tags={
+                Key.SPLIT_HASH: result.split_hash,
+                Key.DATA_ORDER_HASH: result.data_order_hash,
+                Key.INIT_HASH: result.init_hash,
+                Key.THREADS: json.dumps(result.threads),
+            },
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            history = [asdict(record) for record in result.history]
+            curve = learning_curve_png(
+                history, Path(tmp) / "learning_curve.png", active.cell.run_name
+            )
+            self.tracker.log_artifacts(active.run_id, [files.summary, curve])
+        self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
+        value = getattr(result.final, objective_metric(self.sweep))
+        active.heartbeat.stop()
+        # Tagged COMPLETE only now, not with the metrics: a run killed while its artifacts
+        # upload must not say COMPLETE. Then MLflow before Optuna: interrupted between the two,
+        # the trial is still RUNNING in Optuna (failed by `interrupt_if_open`, or reaped later
+        # and its run marked KILLED), never COMPLETE beside a RUNNING run.
+        self.tracker.set_tags(active.run_id, {Key.STATE: State.COMPLETE})
+        self.tracker.end(active.run_id, "FINISHED")
+        self.study.tell(active.trial, value)
+        self._done(active, f"test {result.test_accuracy:.2%}")
+
+    def fail(
+        self,
+        active: ActiveTrial,
+        failure: dict[str, Any],
+        *,
+        run_status: RunStatus = "FAILED",
+    ) -> None:
+        """FAIL in Optuna; the MLflow run ends FAILED, or KILLED when its process was killed."""
+        active.heartbeat.stop()
+        active.trial.set_user_attr(Key.FAILURE, failure)
+        self.study.tell(active.trial, state=TrialState.FAIL)
+        self.tracker.set_tags(
+            active.run_id,
+            {
+                Key.STATE: State.FAIL,
+                Key.REASON: failure.get("reason", "error"),
+                Key.MESSAGE: failure.get("message", ""),
+            },
+        )
+        self.tracker.end(active.run_id, run_status)
+        self.failed.append(active.cell.run_name)
+        self._done(active, f"FAILED ({failure.get('reason', 'error')})")
+
+    def prune(self, active: ActiveTrial, message: str) -> None:
+        active.heartbeat.stop()
+        self.study.tell(active.trial, state=TrialState.PRUNED)
+        self.tracker.set_tags(active.run_id, {Key.STATE: State.PRUNED, Key.REASON: message})
+        self.tracker.end(active.run_id, "KILLED")
+        self._done(active, "pruned")
+
+    def interrupt(self, active: ActiveTrial) -> None:
+        active.heartbeat.stop()
+        active.trial.set_user_attr(Key.STATE, State.INTERRUPTED)
+        self.study.tell(active.trial, state=TrialState.FAIL)
+        self.tracker.set_tags(active.run_id, {Key.STATE: State.INTERRUPTED})
+        self.tracker.end(active.run_id, "KILLED")
+
+    def interrupt_if_open(self, active: ActiveTrial) -> None:
+        """`interrupt`, unless the trial was already told (interrupted after `complete`)."""
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if any(t.number == active.trial.number for t in running):
+            self.interrupt(active)
+
+    def _done(self, active: ActiveTrial, outcome: str) -> None:
+        seconds = time.monotonic() - active.started
+        self.progress.finish(active.cell.arm, active.cell.run_name, outcome, seconds)

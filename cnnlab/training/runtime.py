@@ -1,0 +1,62 @@
+"""TensorFlow's process-wide settings: a quiet first import, thread counts, seeding.
+
+TensorFlow is imported inside each function, not at the top: `import_tensorflow_quietly` must
+run before anything else imports it, and the entry points import this module to call it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
+
+    TensorFlow writes those lines to file descriptor 2 before its logging is configured, so
+    TF_CPP_MIN_LOG_LEVEL alone cannot hide them; stderr is pointed at /dev/null for the
+    import only. A user who sets TF_CPP_MIN_LOG_LEVEL (e.g. 0 to debug) sees everything.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        import tensorflow
+
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def thread_settings() -> dict[str, int]:
+    """TensorFlow's thread settings (0 = TensorFlow picks) and the visible cores."""
+    import tensorflow as tf
+
+    return {
+        "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "cpu_count": os.cpu_count() or 0,
+    }
+
+
+def set_intra_op_threads(threads: int) -> None:
+    """Limit TensorFlow's intra-op threads (call before TensorFlow runs its first op)."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+
+
+def seed_everything(seed: int) -> None:
+    """Reset Keras and seed Python, NumPy and TensorFlow; make TensorFlow's ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,244 @@
+"""Training one model on one seed, with a per-epoch history: the only place that seeds Keras.
+
+`train_and_evaluate` clears the Keras session, seeds Python, NumPy and TensorFlow, builds the
+model with per-layer seeded initial weights, and trains epoch by epoch on a data order taken
+from `cnnlab.data.epoch_order` (so every arm of a seed sees the images in the same order).
+After each epoch it evaluates on the validation and the test set. With the same seed, machine
+and thread settings, the history is bit-identical from run to run.
+
+With `train.augmentation` set, each epoch's training images are rotated and shifted per image
+(`cnnlab.training.augment`) by moves drawn from the seed's own stream, so the augmented
+batches are as reproducible, and as paired across arms, as the data order.
+Validation and test images are never augmented.
+
+A diverged loss stops training at that batch and raises `TrainingFailed` with reason
+`nan_loss`: a diverged run is a failure with a reason, never a result. "Diverged" means NaN,
+infinite, or above `DIVERGED_LOSS`. The ceiling is needed because Keras computes the
+cross-entropy of a softmax output from its logits: when the weights blow up (Adam at lr 1e4
+does this), the loss reaches 1e18 and the accuracy falls to chance without ever becoming NaN.
+No healthy run comes near the ceiling (chance level is ln 10 ≈ 2.3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+
+from cnnlab.data import LoadedDataset, Splits, data_order_hash, epoch_order
+from cnnlab.errors import TrainingFailed
+from cnnlab.spec.geometry import count_params, forward_flops
+from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.training.augment import augmented
+from cnnlab.training.inputs import as_inputs
+from cnnlab.training.model import build_model
+from cnnlab.training.result import EpochRecord, TrainingResult
+from cnnlab.training.runtime import seed_everything, thread_settings
+
+_EVAL_BATCH = 1024  # evaluation has no gradient, so a large batch is just faster
+DIVERGED_LOSS = 1e6  # a loss above this means the weights blew up (see the module docstring)
+
+
+def is_diverged(loss: float) -> bool:
+    """True for a NaN, infinite or exploded loss."""
+    return not math.isfinite(loss) or loss > DIVERGED_LOSS
+
+
+ProgressFn = Callable[[str], None]
+
+
+class _NanGuard(keras.callbacks.Callback):  # type: ignore[misc]
+    """Stops training at the first batch whose loss has diverged, remembering where.
+
+    `async_safe` lets Keras run this check on a helper thread instead of blocking every step
+    until the loss reaches Python; training then stops within a batch or two of the bad one,
+    and `bad_batch` still names the first one.
+    """
+
+    async_safe = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bad_batch: int | None = None
+        self.bad_loss: float | None = None
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if is_diverged(loss) and self.bad_batch is None:
+            self.bad_batch, self.bad_loss = batch, loss
+            self.model.stop_training = True
+
+
+class _BatchProgress(keras.callbacks.Callback):  # type: ignore[misc]
+    """A one-line, self-overwriting batch counter for interactive terminals."""
+
+    async_safe = True  # display only: never worth blocking a training step for
+
+    def __init__(self, write: ProgressFn, epoch: int, epochs: int, steps: int) -> None:
+        super().__init__()
+        self.write, self.epoch, self.epochs, self.steps = write, epoch, epochs, steps
+        self.last = 0.0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.monotonic()
+        if now - self.last >= 0.5 or batch + 1 == self.steps:
+            self.last = now
+            self.write(f"\repoch {self.epoch}/{self.epochs}  batch {batch + 1}/{self.steps}")
+
+
+def _optimizer(train: TrainSpec) -> keras.optimizers.Optimizer:
+    if train.optimizer == "adam":
+        return keras.optimizers.Adam(learning_rate=train.learning_rate)
+    if train.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=train.learning_rate)
+    return keras.optimizers.SGD(learning_rate=train.learning_rate)
+
+
+def compiled_model(spec: TrialSpec, seed: int) -> keras.Model:
+    """Seed everything, build `spec`'s model with seeded initial weights and compile it with
+    the spec's optimizer: the one way a model is made ready to train (sweeps, dry runs, CLI)."""
+    seed_everything(seed)
+    model = build_model(spec.arch, precision=spec.train.precision, seed=seed)
+    model.compile(
+        optimizer=_optimizer(spec.train),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def train_one_batch(spec: TrialSpec, dataset: LoadedDataset, seed: int = 0) -> float:
+    """Build and compile `spec`'s model as a trial would, train it on one batch; the loss.
+
+    The dry run's check that every arm builds, compiles with its optimizer and trains.
+    """
+    model = compiled_model(spec, seed)
+    batch = spec.train.batch_size
+    x, y = as_inputs(dataset.x_train[:batch]), dataset.y_train[:batch].astype(np.int32)
+    loss = model.train_on_batch(x, y)
+    return float(loss[0] if isinstance(loss, list | tuple) else loss)
+
+
+def weights_hash(model: keras.Model) -> str:
+    """A short fingerprint of a model's weights, layer by layer."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(weight.path.encode())
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    scores = model.evaluate(x, y, batch_size=_EVAL_BATCH, verbose=0, return_dict=True)
+    return float(scores["loss"]), float(scores["accuracy"])
+
+
+def _check_finite(epoch: int, **losses: float) -> None:
+    for name, value in losses.items():
+        if is_diverged(value):
+            raise TrainingFailed(
+                "nan_loss",
+                f"The {name.replace('_', ' ')} became {value:g} after epoch {epoch}: training "
+                "diverged. Lower `train.learning_rate` or check the inputs.",
+                epoch=epoch,
+            )
+
+
+def train_and_evaluate(
+    spec: TrialSpec,
+    data: Splits,
+    seed: int,
+    *,
+    progress: ProgressFn | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> TrainingResult:
+    """Train `spec` on `data` with `seed`; evaluate on validation and test data after every epoch.
+
+    `progress` receives short status strings for an interactive display; `on_epoch` receives
+    each finished epoch (for logging or pruning). Raises `TrainingFailed` if the loss diverges.
+    """
+    started = time.perf_counter()
+    model = compiled_model(spec, seed)
+    init_hash = weights_hash(model)
+    x_train, x_val, x_test = (as_inputs(x) for x in (data.x_train, data.x_val, data.x_test))
+    y_train = data.y_train.astype(np.int32)
+    epochs, batch_size = spec.train.epochs, spec.train.batch_size
+    steps = math.ceil(len(y_train) / batch_size)
+    history: list[EpochRecord] = []
+
+    for epoch in range(1, epochs + 1):
+        order = epoch_order(seed, epoch - 1, len(y_train))
+        guard = _NanGuard()
+        callbacks: list[keras.callbacks.Callback] = [guard]
+        if progress is not None:
+            callbacks.append(_BatchProgress(progress, epoch, epochs, steps))
+        x_epoch = x_train[order]
+        tick = time.perf_counter()  # augmenting is part of the cost of a training epoch
+        x_epoch = augmented(x_epoch, spec.train.augmentation, seed, epoch - 1)
+        fit = model.fit(
+            x_epoch,
+            y_train[order],
+            batch_size=batch_size,
+            epochs=1,
+            shuffle=False,  # the order above is the shuffle, identical across arms
+            verbose=0,
+            callbacks=callbacks,
+        )
+        seconds = time.perf_counter() - tick
+        if guard.bad_batch is not None:
+            raise TrainingFailed(
+                "nan_loss",
+                f"The training loss became {guard.bad_loss:g} at batch {guard.bad_batch + 1} of "
+                f"epoch {epoch} (NaN, infinite or above {DIVERGED_LOSS:g}): training diverged "
+                f"at learning rate {spec.train.learning_rate:g}. Lower `train.learning_rate` "
+                "or check the inputs.",
+                epoch=epoch,
+                batch=guard.bad_batch + 1,
+            )
+        tick = time.perf_counter()
+        val_loss, val_accuracy = _evaluate(model, x_val, data.y_val)
+        test_loss, test_accuracy = _evaluate(model, x_test, data.y_test)
+        eval_seconds = time.perf_counter() - tick
+        loss = float(fit.history["loss"][-1])
+        _check_finite(epoch, training_loss=loss, validation_loss=val_loss, test_loss=test_loss)
+        record = EpochRecord(
+            epoch=epoch,
+            loss=loss,
+            accuracy=float(fit.history["accuracy"][-1]),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
+            test_loss=test_loss,
+            test_accuracy=test_accuracy,
+            seconds=seconds,
+            eval_seconds=eval_seconds,
+        )
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    return TrainingResult(
+        seed=seed,
+        history=tuple(history),
+        test_loss=history[-1].test_loss,
+        test_accuracy=history[-1].test_accuracy,
+        params=count_params(spec.arch),
+        flops=forward_flops(spec.arch),
+        split_hash=data.split_hash,
+        data_order_hash=data_order_hash(seed, epochs, len(y_train)),
+        init_hash=init_hash,
+        threads=thread_settings(),
+        wall_seconds=time.perf_counter() - started,
+        model=model,
+    )
+
+
+def stderr_progress(text: str) -> None:
+    """Write a progress string to stderr (used by the CLI when stderr is a terminal)."""
+    sys.stderr.write(text)
+    sys.stderr.flush()
