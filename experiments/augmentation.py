@@ -15,9 +15,7 @@ Cost:  2 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluat
        `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import Augmentation, TrainSpec, TrialSpec
+from cnnlab.spec import Augmentation, Claim, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="augmentation",

@@ -7,9 +7,7 @@ Run:   python -m cnnlab.sweep filters        (--quick for a smoke run)
 Cost:  3 arms × 10 paired seeds × 3 epochs at batch 128; `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import ConvBlock, TrainSpec, TrialSpec
+from cnnlab.spec import Claim, ConvBlock, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="filters",

@@ -9,9 +9,7 @@ Cost:  2 arms × 10 paired seeds × 3 epochs at batch 128; `geron` takes about 8
        2 CPU cores, so this is hours on CPU. `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import geron
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, geron
 
 SWEEP = Sweep(
     name="geron_first_kernel",

@@ -12,9 +12,7 @@ Cost:  4 arms × 10 paired seeds × 3 epochs at batch 128; `cnnlab list` prints 
        this machine (about an hour on 2 CPU cores, dominated by the `none` arm).
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="pooling",

@@ -9,9 +9,7 @@ Run:   python -m cnnlab.sweep pooling_randomized   (--quick for a smoke run)
 Cost:  2 arms × 10 seeds × 2 backgrounds × 3 epochs at batch 128; `cnnlab list` prints it.
 """
 
-from cnnlab.spec.design import Background, Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Background, Claim, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="pooling_randomized",

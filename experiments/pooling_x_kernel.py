@@ -7,9 +7,7 @@ Run:   python -m cnnlab.sweep pooling_x_kernel   (--quick for a smoke run)
 Cost:  4 cells × 10 paired seeds × 3 epochs at batch 128; `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="pooling_x_kernel",

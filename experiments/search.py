@@ -9,9 +9,7 @@ Run:   python -m cnnlab.sweep search          (--quick for a smoke run)
 Cost:  up to 30 trials × 3 epochs at batch 128; `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="search",

@@ -11,9 +11,7 @@ Cost:  4 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluat
        set per trial; `cnnlab list` prints the estimate.
 """
 
-from cnnlab.spec.design import Claim, Factor, Sweep
-from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="translation",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnlab.training.result import EpochRecord
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -100,3 +102,18 @@ def open_report_in_browser(browser, index_html: Path) -> dict:  # type: ignore[n
     }
     page.close()
     return seen
+
+
+def epoch_record(epoch: int = 1, **values: float) -> EpochRecord:
+    """An `EpochRecord` with plausible numbers, any of them given."""
+    defaults = {
+        "loss": 0.1,
+        "accuracy": 0.9,
+        "val_loss": 0.2,
+        "val_accuracy": 0.8,
+        "test_loss": 0.3,
+        "test_accuracy": 0.7,
+        "seconds": 1.0,
+        "eval_seconds": 0.1,
+    }
+    return EpochRecord(epoch=epoch, **{**defaults, **values})  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ import pytest
 from cnnlab.report.build import ReportError, rebuild, write_report
 from cnnlab.spec.design import cells, claims_hash
 from cnnlab.spec.loading import load_sweep_file
+from cnnlab.stats.table import ResultRow, results_frame
 from tests.conftest import open_report_in_browser
 
 SWEEP_FILE = '''"""Planted: a synthetic sweep for report tests.
@@ -59,28 +60,40 @@ def _tables(sweep, drop_cell: str | None = None, shift: float = 0.0):  # type: i
         level = 0.988 + shift + seed_noise[cell.seed] + rng.normal(0, 0.0004)
         accuracy = level + EFFECT[cell.arm]
         drop = 0.05 + (0.0 if cell.arm == "max" else 0.03) + rng.normal(0, 0.003)
+        probes = {
+            "shift1_drop": drop / 3,
+            "shift2_drop": drop,
+            "shift3_drop": 2 * drop,
+            "rotm10_drop": drop,
+            "rotm5_drop": drop / 2,
+            "rotp5_drop": drop / 2,
+            "rotp10_drop": drop,
+        }
         rows.append(
-            {
-                "trial": number,
-                "cell": cell.key,
-                "arm": cell.arm,
-                "arch.pooling": cell.arm,
-                "seed": cell.seed,
-                "background": None,
-                "test_accuracy": accuracy,
-                "test_loss": 0.04,
-                "params": PARAMS[cell.arm],
-                "flops": 2_827_008 if cell.arm != "none" else 15_727_360,
-                "seconds_per_epoch": 5.0 if cell.arm != "none" else 21.0,
-                "wall_seconds": 20.0,
-                "shift1_drop": drop / 3,
-                "shift2_drop": drop,
-                "shift3_drop": 2 * drop,
-                "rotm10_drop": drop,
-                "rotm5_drop": drop / 2,
-                "rotp5_drop": drop / 2,
-                "rotp10_drop": drop,
-            }
+            ResultRow(
+                trial=number,
+                cell=cell.key,
+                arm=cell.arm,
+                levels=dict(cell.labels),
+                seed=cell.seed,
+                background=None,
+                test_accuracy=accuracy,
+                test_loss=0.04,
+                val_accuracy=accuracy,
+                val_loss=0.04,
+                train_accuracy=accuracy,
+                train_loss=0.03,
+                epochs=3,
+                params=PARAMS[cell.arm],
+                flops=2_827_008 if cell.arm != "none" else 15_727_360,
+                seconds_per_epoch=5.0 if cell.arm != "none" else 21.0,
+                wall_seconds=20.0,
+                split_hash=f"split{cell.seed}",
+                data_order_hash=f"order{cell.seed}",
+                init_hash=f"init{cell.seed}",
+                mlflow_run_id=None,
+                probes=probes,
+            )
         )
         for epoch in (1, 2, 3):
             epoch_rows.append(
@@ -96,7 +109,7 @@ def _tables(sweep, drop_cell: str | None = None, shift: float = 0.0):  # type: i
                     "val_loss": 0.04,
                 }
             )
-    return pd.DataFrame(rows), pd.DataFrame(epoch_rows)
+    return results_frame(rows), pd.DataFrame(epoch_rows)
 
 
 @pytest.fixture()

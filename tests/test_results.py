@@ -10,23 +10,14 @@ import pytest
 from cnnlab.sweep.keys import Key
 from cnnlab.sweep.results import trials_table
 from cnnlab.sweep.studies import default_storage_url, open_storage
-from cnnlab.training.result import EpochRecord, TrainingResult
+from cnnlab.training.result import TrainingResult
+from tests.conftest import epoch_record
 
 pytestmark = pytest.mark.integration
 
 
 def _result(seed: int, accuracy: float) -> TrainingResult:
-    epoch = EpochRecord(
-        epoch=1,
-        loss=0.1,
-        accuracy=0.9,
-        val_loss=0.2,
-        val_accuracy=0.8,
-        test_loss=1 - accuracy,
-        test_accuracy=accuracy,
-        seconds=1.0,
-        eval_seconds=0.1,
-    )
+    epoch = epoch_record(1, test_loss=1 - accuracy, test_accuracy=accuracy)
     return TrainingResult(
         seed=seed,
         history=(epoch,),

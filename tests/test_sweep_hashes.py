@@ -7,10 +7,12 @@ values were computed from the sweeps as committed before augmentation existed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from cnnlab.spec.design import config_hash
-from cnnlab.spec.loading import load_sweep
+from cnnlab.spec.design import claims_hash, config_hash
+from cnnlab.spec.loading import experiments_dir, load_sweep, load_sweep_file
 
 PINNED = {
     "dropout": "e6b773bd4f42694f",
@@ -28,3 +30,26 @@ PINNED = {
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_a_shipped_sweeps_definition_hash_is_unchanged(name: str) -> None:
     assert config_hash(load_sweep(name)) == PINNED[name]
+
+
+OLD_IMPORTS = (
+    "from cnnlab.design import Claim, Factor, Sweep\n"
+    "from cnnlab.presets import small\n"
+    "from cnnlab.space import TrainSpec, TrialSpec\n"
+)
+
+
+@pytest.mark.parametrize("name", ["pooling", "first_kernel", "dropout"])
+def test_a_sweep_file_with_the_old_imports_loads_and_hashes_the_same(
+    name: str, tmp_path: Path
+) -> None:
+    # Sweep files written before the stage layout import cnnlab.design / .space / .presets;
+    # they must keep loading, and mean the same cells, so their studies resume.
+    text = (experiments_dir() / f"{name}.py").read_text()
+    new_line = next(line for line in text.splitlines() if line.startswith("from cnnlab.spec"))
+    old = tmp_path / f"{name}.py"
+    old.write_text(text.replace(new_line + "\n", OLD_IMPORTS))
+    assert "from cnnlab.spec" not in old.read_text()
+    sweep = load_sweep_file(old)
+    assert config_hash(sweep) == PINNED[name]
+    assert claims_hash(sweep) == claims_hash(load_sweep(name))

@@ -17,7 +17,13 @@ from cnnlab.spec.specs import Augmentation, TrainSpec, TrialSpec
 from cnnlab.training.augment import augment_images, augmented
 from cnnlab.training.probes import rotate_images, shift_images
 from cnnlab.training.result import EpochRecord, TrainingResult
-from cnnlab.training.train import DIVERGED_LOSS, is_diverged, train_and_evaluate
+from cnnlab.training.train import (
+    DIVERGED_LOSS,
+    compiled_model,
+    is_diverged,
+    train_and_evaluate,
+    train_one_batch,
+)
 
 SPEC = TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=32))
 
@@ -180,3 +186,14 @@ def test_training_with_augmentation_is_deterministic_and_never_augments_test_ima
     x_test = (splits.x_test.astype(np.float32) / 255.0)[..., np.newaxis]
     predicted = first.model.predict(x_test, verbose=0).argmax(axis=1)
     assert float((predicted == splits.y_test).mean()) == pytest.approx(first.test_accuracy)
+
+
+@pytest.mark.parametrize(("optimizer", "kind"), [("sgd", "SGD"), ("rmsprop", "RMSprop")])
+def test_the_dry_runs_one_batch_compiles_with_the_specs_optimizer(
+    optimizer: str, kind: str
+) -> None:
+    # Before: the dry run had its own compile path that always used Adam.
+    spec = dataclasses.replace(SPEC, train=dataclasses.replace(SPEC.train, optimizer=optimizer))
+    assert type(compiled_model(spec, seed=0).optimizer).__name__ == kind
+    loss = train_one_batch(spec, synthetic_dataset(n_train=64, n_test=16))
+    assert math.isfinite(loss) and loss > 0

@@ -174,7 +174,7 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """Stable identity of the cell within its study (used to skip finished replicates)."""
+        """Stable identity of the cell within its study (used to skip finished cells)."""
         bg = "" if self.background is None else f"/bg={self.background:02d}"
         return f"{self.arm}/seed={self.seed:02d}{bg}"
 
@@ -377,7 +377,7 @@ def config_hash(sweep: Sweep) -> str:
     """Fingerprint of what a cell *means*: base spec, factors, levels, backgrounds, design.
 
     Seeds and background counts are left out on purpose: adding seeds extends a study, it
-    does not change what its finished replicates mean. Claims are hashed separately
+    does not change what its finished cells mean. Claims are hashed separately
     (`claims_hash`), so editing a claim never invalidates results.
     """
     content = {

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m cnnlab.sweep",
         description=(
             "Run every arm of a sweep with paired seeds as Optuna trials, logged to MLflow. "
-            "Rerunning the same command resumes: finished replicates are skipped."
+            "Rerunning the same command resumes: finished cells are skipped."
         ),
     )
     parser.add_argument("sweep", help="a shipped sweep name (see `cnnlab list`) or a .py path")
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-time",
         type=parse_duration,
-        help="start no replicate after this long (e.g. 20m); finished ones are kept",
+        help="start no cell after this long (e.g. 20m); finished ones are kept",
     )
     parser.add_argument("--dataset", help="mnist | fashion_mnist (default: the sweep's)")
     parser.add_argument(

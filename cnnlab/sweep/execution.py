@@ -238,6 +238,6 @@ def _fail_all_and_stop(book: TrialStages[Active], active: dict[str, Active], poo
     pool.terminate()
     raise WorkersDied(
         f"All {len(pool.exit_codes())} worker processes died (exit codes {codes}; -9 is usually "
-        "the kernel's out-of-memory killer). Their trials are marked FAIL; finished replicates "
+        "the kernel's out-of-memory killer). Their trials are marked FAIL; finished cells "
         "are kept. Run the same command to resume, with fewer --workers if memory ran out."
     )

@@ -3,7 +3,7 @@
 Enumerated designs enqueue each cell's parameters (`cell_params`) so that Optuna's trial
 *is* the cell; the search design lets the sampler choose factor levels (`suggest_cell`).
 Either way the trial reports validation accuracy per epoch (`report_epoch`), and only a
-search may prune: claims need every replicate. This module computes and returns; it never
+search may prune: claims need every cell. This module computes and returns; it never
 writes files or MLflow runs.
 """
 
@@ -51,6 +51,23 @@ def objective_metric(sweep: Sweep) -> str:
     """What a trial's value is: validation accuracy for a search (model selection never sees
     the test set), test accuracy for designs that test claims."""
     return "val_accuracy" if sweep.design == "search" else "test_accuracy"
+
+
+def may_prune(sweep: Sweep) -> bool:
+    """Only a search prunes: a claim needs every replicate of every arm to the last epoch."""
+    return sweep.design == "search"
+
+
+def sampler_for(sweep: Sweep) -> optuna.samplers.BaseSampler:
+    """TPE for a search; for enumerated designs the cells are enqueued, never sampled."""
+    if sweep.design == "search":
+        return optuna.samplers.TPESampler(seed=0)
+    return optuna.samplers.RandomSampler(seed=0)
+
+
+def pruner_for(sweep: Sweep) -> optuna.pruners.BasePruner | None:
+    """A search's median pruner (after 3 trials have reported); none for claim designs."""
+    return optuna.pruners.MedianPruner(n_startup_trials=3) if may_prune(sweep) else None
 
 
 def report_epoch(trial: optuna.Trial, record: EpochRecord, *, prune: bool) -> bool:

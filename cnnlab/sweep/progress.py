@@ -1,8 +1,8 @@
-"""What a sweep shows while it runs: replicates done / total, arm, seed, epoch and ETA.
+"""What a sweep shows while it runs: cells done / total, arm, seed, epoch and ETA.
 
-On a terminal one status line is redrawn in place and each finished replicate leaves one
-line; in a log (not a terminal) only the per-replicate lines are written. The ETA starts
-from the pre-run estimate and switches to measured seconds per replicate (per arm, since
+On a terminal one status line is redrawn in place and each finished cell leaves one
+line; in a log (not a terminal) only the per-cell lines are written. The ETA starts
+from the pre-run estimate and switches to measured seconds per cell (per arm, since
 arms can differ several-fold in cost) as soon as one has finished.
 """
 
@@ -27,8 +27,8 @@ class Progress:
         self.total, self.done = total, done
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
-        self.pending: dict[str, int] = {}  # arm -> replicates still to run
-        self.estimate = remaining_estimate  # arm -> estimated seconds per replicate
+        self.pending: dict[str, int] = {}  # arm -> cells still to run
+        self.estimate = remaining_estimate  # arm -> estimated seconds per cell
         self.measured: dict[str, list[float]] = {}
         self.started = time.monotonic()
         self.current = ""
@@ -37,7 +37,7 @@ class Progress:
         for arm in arms:
             self.pending[arm] = self.pending.get(arm, 0) + 1
 
-    def _per_replicate(self, arm: str) -> float:
+    def _per_cell(self, arm: str) -> float:
         if self.measured.get(arm):
             return statistics.median(self.measured[arm])
         everything = [t for times in self.measured.values() for t in times]
@@ -52,7 +52,7 @@ class Progress:
         return self.estimate.get(arm, 0.0)
 
     def eta(self) -> float:
-        return sum(n * self._per_replicate(arm) for arm, n in self.pending.items())
+        return sum(n * self._per_cell(arm) for arm, n in self.pending.items())
 
     def _status(self, text: str) -> None:
         if self.interactive:

@@ -18,6 +18,7 @@ from optuna.trial import TrialState
 from cnnlab.data import LoadedDataset
 from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash
 from cnnlab.sweep.keys import Key, State, version_key
+from cnnlab.sweep.objective import pruner_for, sampler_for
 from cnnlab.sweep.options import SweepOptions, study_base_name
 from cnnlab.sweep.provenance import git_commit, package_versions
 from cnnlab.sweep.studies import default_storage_url, open_storage, open_study, reap_dead_trials
@@ -54,7 +55,6 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
     tracker = Tracker(tracking_uri, artifact_root=options.runs_dir / "mlartifacts")
     experiment_id = tracker.experiment_id(sweep.name)
     storage = open_storage(options.storage or default_storage_url(options.runs_dir))
-    search = sweep.design == "search"
     study = open_study(
         storage,
         study_base_name(sweep, options),
@@ -63,8 +63,8 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
         sweep_name=sweep.name,
         quick=options.quick,
         new_study=options.new_study,
-        sampler=optuna.samplers.TPESampler(seed=0) if search else optuna.samplers.RandomSampler(0),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3) if search else None,
+        sampler=sampler_for(sweep),
+        pruner=pruner_for(sweep),
     )
     for reaped in reap_dead_trials(study, storage):
         sys.stderr.write(f"Reaped trial {reaped.number} ({reaped.cell}): its process is gone.\n")

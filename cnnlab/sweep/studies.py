@@ -114,7 +114,7 @@ def open_study(
         if stored != config_hash:
             raise StudyMismatchError(
                 f"The sweep definition changed since study {name!r} was started (definition "
-                f"hash {stored} in the store, {config_hash} now): its finished replicates would "
+                f"hash {stored} in the store, {config_hash} now): its finished cells would "
                 f"not mean the same thing. Run again with --new-study to start {base_name}-v"
                 f"{versions[-1][0] + 1} (the old study and its runs are kept), or undo the change."
             )

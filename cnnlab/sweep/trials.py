@@ -26,11 +26,11 @@ from cnnlab.spec.specs import flat_params
 from cnnlab.sweep.artifacts import TrialFiles
 from cnnlab.sweep.execution import RunStatus
 from cnnlab.sweep.keys import Key, State, level_key
-from cnnlab.sweep.objective import objective_metric, report_epoch
+from cnnlab.sweep.objective import may_prune, objective_metric, report_epoch
 from cnnlab.sweep.progress import Progress
 from cnnlab.sweep.studies import Heartbeat
 from cnnlab.sweep.tracking import Tracker
-from cnnlab.training.result import EpochRecord
+from cnnlab.training.result import EpochRecord, TrainingResult
 
 
 @dataclass
@@ -57,6 +57,19 @@ def epoch_metrics(record: EpochRecord) -> dict[str, float]:
     values = asdict(record)
     del values["epoch"]  # the step
     return values
+
+
+def final_metrics(result: TrainingResult) -> dict[str, float]:
+    """A finished trial's MLflow metrics beside its per-epoch series, named as the columns of
+    results.csv. Test accuracy and loss are not repeated: they are the last points of their
+    per-epoch series (step = epoch), which MLflow's runs table shows."""
+    return {
+        **result.probes,
+        "seconds_per_epoch": result.seconds_per_epoch,
+        "wall_seconds": result.wall_seconds,
+        "params": result.params,
+        "flops": result.flops,
+    }
 
 
 class TrialBook:
@@ -111,23 +124,16 @@ class TrialBook:
         """Log one epoch; True when a search's pruner says to stop this trial."""
         self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
-        return report_epoch(active.trial, record, prune=self.sweep.design == "search")
+        return report_epoch(active.trial, record, prune=may_prune(self.sweep))
 
     def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
         from cnnlab.report.curves import learning_curve_png
 
         result = files.result
         active.trial.set_user_attr(Key.RESULT, result.to_dict())
-        # Test accuracy and loss are the last points of their per-epoch series (step = epoch).
         self.tracker.log_final(
             active.run_id,
-            metrics={
-                **result.probes,
-                "seconds_per_epoch": result.seconds_per_epoch,
-                "wall_seconds": result.wall_seconds,
-                "params": result.params,
-                "flops": result.flops,
-            },
+            metrics=final_metrics(result),
             tags={
                 Key.SPLIT_HASH: result.split_hash,
                 Key.DATA_ORDER_HASH: result.data_order_hash,
