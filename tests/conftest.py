@@ -60,7 +60,7 @@ def run_cli(
     )
 
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (DESIGN.md §6)
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package
 # Offline machine: without these, Chromium tries Google's hosts at start and is refused.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 

@@ -68,7 +68,7 @@ def test_max_and_avg_have_the_same_plan_but_the_pooling_kind() -> None:
 
 
 def test_no_pooling_gives_small_21_times_the_parameters() -> None:
-    # DESIGN.md §2: with valid padding, `none` pooling gives `small` 2,370,282 parameters.
+    # The seed documents: with valid padding, `none` pooling gives `small` 2,370,282 parameters.
     arch = dataclasses.replace(small, pooling="none")
     plan = plan_layers(arch)
     assert not any(layer.name.endswith("_pool") for layer in plan)

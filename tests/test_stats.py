@@ -29,7 +29,7 @@ ALPHA = 0.05
 
 
 def test_paired_t_power_matches_the_published_value() -> None:
-    # DESIGN.md §7: dz = 0.674, n = 20, α = 0.05 (two-sided) → power 0.816.
+    # dz = 0.674, n = 20, α = 0.05 (two-sided) → power 0.816.
     assert paired_t_power(0.674, 20) == pytest.approx(0.816, abs=0.001)
     # and dz = 1 needs about 10 paired seeds for 80 % power
     assert seeds_needed(1.0) == 10

@@ -186,7 +186,7 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two sweeps on one study: what the other finished after we looked must not run twice.
-    real = cnnlab.sweep.runner._remaining
+    real = cnnlab.sweep.runner.remaining_work
 
     def then_another_process_finishes_one(sweep, study, design_cells):  # type: ignore[no-untyped-def]
         remaining = real(sweep, study, design_cells)
@@ -199,7 +199,7 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
         study.add_trial(taken)
         return remaining
 
-    monkeypatch.setattr(cnnlab.sweep.runner, "_remaining", then_another_process_finishes_one)
+    monkeypatch.setattr(cnnlab.sweep.runner, "remaining_work", then_another_process_finishes_one)
     _run(tmp_path)
     keys = [t.user_attrs.get("cnnlab.cell") for t in _study(tmp_path).get_trials()]
     assert sorted(keys) == ["avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"]
@@ -431,7 +431,7 @@ def test_two_workers_run_every_cell_once_and_log_like_one(tmp_path: Path) -> Non
 
 
 def test_a_journal_file_storage_works_like_sqlite(tmp_path: Path) -> None:
-    # Optuna's journal file: the storage for several processes on one host (DESIGN.md §5).
+    # Optuna's journal file: the storage for several processes on one host.
     journal = tmp_path / "optuna.journal"
     sweep = dataclasses.replace(SWEEP, seeds=1)
     outcome = _run(tmp_path, sweep, storage=str(journal))

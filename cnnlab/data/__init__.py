@@ -1,7 +1,7 @@
 """Data: locate, verify and load MNIST / Fashion-MNIST; seeded splits; synthetic test data.
 
-Arrays stay uint8 here; scaling to [0, 1] happens in `cnnlab.training.train`. TensorFlow is imported
-only when Keras has to download a dataset.
+Arrays stay uint8 here; scaling to [0, 1] happens in `cnnlab.training.inputs`. TensorFlow is
+imported only when Keras has to download a dataset.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Finding, verifying and loading a dataset from its own places, in a fixed order.
 
-Places, in order (DESIGN.md §9):
+Places, in order:
 1. the data folder (`--data-dir`, or `CNNLAB_DATA_DIR` as passed down by the CLI), holding the
    four IDX files (`.gz` or raw) or a Keras-style `.npz`, directly or in a sub-folder named
    after the dataset (`mnist/`, `fashion-mnist/`);

@@ -1,7 +1,9 @@
-"""Comparison reports: verdicts, figures, HTML and Markdown in `reports/<study>/` (DESIGN.md §8).
+"""Comparison reports: verdicts, figures, HTML and Markdown in `reports/<study>/`.
 
 `analysis` computes what a report says (pure), `wording` how numbers read, `figures` draws the
-seaborn figures, `document` orders the blocks, `render` writes Markdown and self-contained
+seaborn figures (on `canvas`: figures without pyplot), `curves` one trial's learning curve,
+`document` orders the blocks, `render` writes Markdown and self-contained
 HTML, `build` writes or rebuilds a folder, and `__main__` is `python -m cnnlab.report`.
-Only this package imports matplotlib and seaborn.
+Only this package imports matplotlib and seaborn; it works from a results table alone
+(`cnnlab.spec` and `cnnlab.stats`), so a report rebuilds without TensorFlow or the stores.
 """

@@ -1,4 +1,4 @@
-"""The report's seaborn figures, written as PNG files (DESIGN.md §8).
+"""The report's seaborn figures, written as PNG files.
 
 Each function draws one figure from the results (one row per trial) or the per-epoch table
 and returns a `Figure` (file, title, caption), or None when the sweep has nothing to show

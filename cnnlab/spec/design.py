@@ -5,7 +5,7 @@ when it is constructed; `cells(sweep)` enumerates its design: every arm (a combi
 factor levels) × every paired seed (× every background draw, in a randomized ablation). One
 cell is one training run, one Optuna trial and one MLflow child run.
 
-Designs (DESIGN.md §4):
+Designs:
 - `ablation`: one factor; the other fields fixed by `base`.
 - `randomized`: as ablation, but background fields (filters, kernel, dropout ...) are drawn at
   random per replicate and shared by all arms of that replicate, so a claim is tested across

@@ -35,7 +35,7 @@ DATASETS: tuple[str, ...] = get_args(Dataset)
 
 
 # --- field checks -----------------------------------------------------------------------
-# Each raises SpecError with the sentence shape of DESIGN.md §11: expected, given, what to do.
+# Each raises SpecError in one sentence shape: expected, given, what to do.
 
 
 def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

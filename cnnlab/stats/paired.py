@@ -1,4 +1,4 @@
-"""Statistics for claims over paired seeds: pure functions, seeded, no I/O (DESIGN.md §7).
+"""Statistics for claims over paired seeds: pure functions, seeded, no I/O.
 
 For a claim "A beats B on M", the paired differences d_s = M(A, s) − M(B, s) (sign flipped
 for metrics where lower is better, so d > 0 always means "the claim's direction") give:
@@ -22,7 +22,7 @@ and inside the ROPE, which is equivalence by any reading.
 "The CI" in those rules is the hull of the bootstrap CI and the t interval at the same level:
 with few seeds the percentile bootstrap is too narrow (with 3 pairs it can exclude a ROPE's
 edge that the data cannot), and a false "equivalent" is as wrong as a false "supported". The
-report shows the bootstrap CI, as DESIGN.md asks, and decides with the wider of the two.
+report shows the bootstrap CI, and decides with the wider of the two.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Every key cnnlab writes into a store (an Optuna study or trial attribute, an MLf
 member of `Key` (or made by one of the functions below for key families), and every state it
 records is a `State`: no other module spells a `"cnnlab.…"` key (a test holds that). The
 values are what is stored, so they never change: studies and runs written by earlier
-versions read the same. State values were once written in lower case in Optuna
-(`"interrupted"`); `State.read` accepts both spellings.
+versions read the same. State values are one spelling in both stores; earlier versions wrote
+a trial's state in lower case to Optuna (`"interrupted"`), which cnnlab never reads back (it
+is for people browsing a study: the trial's Optuna state is what cnnlab acts on).
 """
 
 from __future__ import annotations
@@ -86,11 +87,6 @@ class State(StrEnum):
     # A parent run only:
     INCOMPLETE = "INCOMPLETE"  # ended with cells missing (`--max-time`)
     ERROR = "ERROR"  # stopped by an unexpected error
-
-    @classmethod
-    def read(cls, value: object) -> State:
-        """A stored state, in either spelling (older versions wrote lower case to Optuna)."""
-        return cls(str(value).upper())
 
 
 class Role(StrEnum):

@@ -1,5 +1,5 @@
 """MLflow: the only module that imports mlflow. One experiment per sweep, one parent run per
-study, one nested child run per trial (DESIGN.md §6).
+study, one nested child run per trial.
 
 Everything goes through an explicit `MlflowClient` and run ids, never MLflow's global "active
 run", so one process can keep a parent open while it logs many children. The store is
