@@ -450,5 +450,10 @@ def test_translation_probe_results_reach_the_table_and_mlflow(tmp_path: Path) ->
         assert results[column].notna().all(), column
     np_drop = results["unshifted_accuracy"] - results["shift2_accuracy"]
     assert (abs(np_drop - results["shift2_drop"]) < 1e-12).all()
+    # One name per quantity: MLflow's metric names are results.csv's columns, and the final
+    # test accuracy is the last point of the per-epoch `test_accuracy` series.
     child = next(r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "trial")
-    assert "probe.shift2_drop" in child.data.metrics
+    row = results.set_index("mlflow_run_id").loc[child.info.run_id]
+    assert child.data.metrics["shift2_drop"] == pytest.approx(row["shift2_drop"])
+    assert child.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
+    assert child.data.metrics["seconds_per_epoch"] == pytest.approx(row["seconds_per_epoch"])
