@@ -20,8 +20,8 @@ from cnnlab.sweep.artifacts import TrialFiles
 from cnnlab.sweep.claiming import next_enumerated_trial
 from cnnlab.sweep.events import Died, Done, Event, Failed
 from cnnlab.sweep.execution import (
+    FailStatus,
     Pool,
-    RunStatus,
     StopLatch,
     TrialStages,
     WorkersDied,
@@ -89,7 +89,7 @@ class Book:
         return False
 
     def fail(
-        self, active: str, failure: dict[str, Any], *, run_status: RunStatus = "FAILED"
+        self, active: str, failure: dict[str, Any], *, run_status: FailStatus = "FAILED"
     ) -> None:
         self.failed.append((active, failure))
         self.run_status.append(run_status)

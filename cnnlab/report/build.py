@@ -101,7 +101,7 @@ def write_report(
         json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n"
     )
     # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
-    results = design_rows(sweep, read_results(folder / "results.csv", sweep))
+    results = _design_results(sweep, folder / "results.csv")
     analysis = analyse(sweep, results, quick=quick, provenance=provenance)
     epochs = _read_epochs(folder / "epochs.csv")
     if not epochs.empty and "trial" in epochs and "trial" in results:
@@ -124,8 +124,13 @@ def analyse_results_csv(
     """The analysis of a results.csv: the design's own cells, once each (see
     `cnnlab.stats.table.design_rows`), so figures, verdicts and summaries describe the same
     trials."""
-    results = design_rows(sweep, read_results(results_csv, sweep))
+    results = _design_results(sweep, results_csv)
     return analyse(sweep, results, quick=quick, provenance=provenance or {})
+
+
+def _design_results(sweep: Sweep, results_csv: Path) -> pd.DataFrame:
+    """results.csv, checked, with the design's own cells once each."""
+    return design_rows(sweep, read_results(results_csv, sweep))
 
 
 def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:

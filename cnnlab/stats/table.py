@@ -19,7 +19,6 @@ import pandas as pd
 from cnnlab.spec.design import Sweep, cells
 
 NO_BACKGROUND = -1  # the background of a replicate in a design without background draws
-REPLICATE = ("seed", "background")  # the columns that make a replicate
 # What a report cannot do without (claims add their metric's column).
 REQUIRED_COLUMNS = (
     "cell",

@@ -39,7 +39,7 @@ from cnnlab.sweep.events import (
 from cnnlab.training.cell import train_cell
 from cnnlab.training.result import EpochRecord
 
-RunStatus = Literal["FAILED", "KILLED"]
+FailStatus = Literal["FAILED", "KILLED"]  # how a failed trial's MLflow run ends (KILLED: killed)
 Active = TypeVar("Active")
 
 
@@ -51,7 +51,7 @@ class TrialStages(Protocol[Active]):
     def epoch(self, active: Active, record: EpochRecord) -> bool: ...
     def complete(self, active: Active, files: TrialFiles) -> None: ...
     def fail(
-        self, active: Active, failure: dict[str, Any], *, run_status: RunStatus = "FAILED"
+        self, active: Active, failure: dict[str, Any], *, run_status: FailStatus = "FAILED"
     ) -> None: ...
     def prune(self, active: Active, message: str) -> None: ...
     def interrupt(self, active: Active) -> None: ...

@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 
 import optuna
-from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset
@@ -32,7 +31,6 @@ class Stores:
 
     tracker: Tracker
     experiment_id: str
-    storage: BaseStorage
     study: optuna.Study
     parent_run_id: str
     common_tags: dict[str, str]  # tags every trial's run gets too
@@ -90,7 +88,7 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
     }
     parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
     study.set_user_attr(Key.MLFLOW_PARENT_RUN_ID, parent_run_id)
-    return Stores(tracker, experiment_id, storage, study, parent_run_id, common_tags)
+    return Stores(tracker, experiment_id, study, parent_run_id, common_tags)
 
 
 def done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:

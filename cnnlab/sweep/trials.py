@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.spec.specs import flat_params
 from cnnlab.sweep.artifacts import TrialFiles
-from cnnlab.sweep.execution import RunStatus
+from cnnlab.sweep.execution import FailStatus
 from cnnlab.sweep.keys import Key, State, level_key
 from cnnlab.sweep.objective import may_prune, objective_metric, report_epoch
 from cnnlab.sweep.progress import Progress
@@ -164,7 +164,7 @@ class TrialBook:
         active: ActiveTrial,
         failure: dict[str, Any],
         *,
-        run_status: RunStatus = "FAILED",
+        run_status: FailStatus = "FAILED",
     ) -> None:
         """FAIL in Optuna; the MLflow run ends FAILED, or KILLED when its process was killed."""
         active.heartbeat.stop()

@@ -73,11 +73,5 @@ class TrainingResult:
         """The record `to_dict` wrote (derived keys, and keys of older versions, are ignored)."""
         known = {f.name for f in fields(cls)} - {"model", "history"}
         values = {key: value for key, value in data.items() if key in known}
-        history = tuple(EpochRecord(**_epoch_fields(record)) for record in data["history"])
+        history = tuple(EpochRecord(**record) for record in data["history"])
         return cls(history=history, **values)
-
-
-def _epoch_fields(record: dict[str, Any]) -> dict[str, Any]:
-    # Older stored histories may lack fields added later; those read as NaN, never as made-up data.
-    names = [f.name for f in fields(EpochRecord)]
-    return {name: record.get(name, float("nan")) for name in names}
