@@ -137,3 +137,37 @@ def test_an_unbalanced_factorial_names_the_missing_cells() -> None:
         factorial(doubled, "arch.pooling", "kernel")
     assert "arch.pooling=max × kernel=k3 repeats seed=00" in str(error.value)
     assert "keep one result per replicate and cell" in str(error.value)
+
+
+def test_greenhouse_geisser_epsilon_against_orthonormal_contrasts() -> None:
+    # ε from the eigenvalues of the covariance of k − 1 orthonormal (Helmert) contrasts — an
+    # independent formula of the same quantity — and its bounds 1/(k − 1) ≤ ε ≤ 1.
+    from scipy.linalg import helmert
+
+    from cnnlab.stats.anova import greenhouse_geisser
+
+    rng = np.random.default_rng(5)
+    wide = rng.normal(size=(12, 4)) @ np.diag([1.0, 2.0, 0.5, 3.0])
+    contrasts = helmert(4)  # (k − 1) × k, orthonormal rows
+    eigen = np.linalg.eigvalsh(contrasts @ np.cov(wide, rowvar=False) @ contrasts.T)
+    expected = eigen.sum() ** 2 / (3 * (eigen**2).sum())
+    assert greenhouse_geisser(wide) == pytest.approx(expected)
+    assert 1 / 3 <= expected < 0.95  # unequal variances: far from spherical
+    # compound symmetry (equal variances and covariances) is spherical: ε = 1
+    shared = rng.normal(size=(400, 1))
+    spherical = shared + rng.normal(size=(400, 4))
+    assert greenhouse_geisser(spherical) == pytest.approx(1.0, abs=0.03)
+
+
+def test_omnibus_corrects_for_sphericity_and_needs_more_replicates_than_arms() -> None:
+    table = _table({"a": 0.990, "b": 0.989, "c": 0.9885, "d": 0.990}, seeds=12, noise=0.001)
+    result = omnibus(table)
+    assert result.test == "repeated-measures ANOVA" and result.epsilon is not None
+    df1, df2 = 3, 3 * 11
+    assert result.p_uncorrected == pytest.approx(sps.f.sf(result.statistic, df1, df2))
+    assert result.p_value == pytest.approx(
+        sps.f.sf(result.statistic, result.epsilon * df1, result.epsilon * df2)
+    )
+    assert result.p_value >= result.p_uncorrected
+    with pytest.raises(ValueError, match="more complete replicates than arms"):
+        omnibus(_table({"a": 0.99, "b": 0.98, "c": 0.97, "d": 0.96}, seeds=4, noise=0.001))

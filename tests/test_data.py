@@ -234,3 +234,11 @@ def test_epoch_order_depends_on_seed_and_epoch_only() -> None:
     assert not np.array_equal(epoch_order(1, 0, 100), epoch_order(1, 1, 100))
     assert not np.array_equal(epoch_order(1, 0, 100), epoch_order(2, 0, 100))
     assert sorted(epoch_order(1, 0, 100)) == list(range(100))
+
+
+def test_the_statistics_know_each_datasets_test_set_size() -> None:
+    # Differences of test accuracy are rounded to 1 / test images before any rank test.
+    from cnnlab.data.catalog import DATASETS
+    from cnnlab.spec.specs import TEST_IMAGES
+
+    assert {name: info.n_test for name, info in DATASETS.items()} == TEST_IMAGES

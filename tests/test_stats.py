@@ -1,4 +1,5 @@
-"""Claim statistics against hand-computed and published values, scipy, and simulation."""
+"""Claim statistics against hand-computed and published values and scipy (simulations live in
+tests/test_decision_simulation.py)."""
 
 from __future__ import annotations
 
@@ -8,74 +9,137 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from cnnlab.stats.paired import TestResult as PairedTestResult  # pytest collects Test* names
+from cnnlab.report.wording import claim_sentence
+from cnnlab.spec.design import Claim
+from cnnlab.stats.intervals import effect_interval, hedges, prob_interval, t_interval, wilson
 from cnnlab.stats.paired import (
-    bootstrap_mean_ci,
-    decide,
+    ALPHA,
+    GATE_DZ,
+    ClaimData,
     evaluate_claims,
     holm,
+    paired_p_value,
     paired_summary,
-    paired_t_power,
-    paired_test,
-    prob_better,
-    seeds_needed,
-    t_interval,
 )
+from cnnlab.stats.planning import outcome_probabilities, plan, seeds_for
+from cnnlab.stats.ranks import signed_rank, snap
 
-ALPHA = 0.05
+# The committed pooling report's "no pooling beats max pooling" differences (results.csv):
+# mean +0.076 pp, P(A>B) 0.747 — the row the statistics review singled out.
+NONE_MINUS_MAX = (0.0022, -0.0002, 0.0007, 0.0003, 0.0034, 0.0005, 0.0003, 0.0002, -0.0001, 0.0003)
+
+
+def _interval_finite(values: tuple[float, float]) -> bool:
+    return all(math.isfinite(v) for v in values)
 
 
 # --- worked examples and published values ------------------------------------------------
 
 
-def test_paired_t_power_matches_the_published_value() -> None:
-    # dz = 0.674, n = 20, α = 0.05 (two-sided) → power 0.816.
-    assert paired_t_power(0.674, 20) == pytest.approx(0.816, abs=0.001)
-    # and dz = 1 needs about 10 paired seeds for 80 % power
-    assert seeds_needed(1.0) == 10
-    assert seeds_needed(0.674) == 20  # 19 pairs give 0.79
-    assert paired_t_power(0.674, 19) < 0.8 <= paired_t_power(0.674, 20)
-    assert seeds_needed(0.001) is None  # would need millions
-    assert seeds_needed(0.0) is None
+def test_the_verdicts_power_is_the_noncentral_t_formula_of_the_design_notes() -> None:
+    # DESIGN.md §7b: power = nct.sf(max(t_crit, 0.674·√n), n − 1, √n·δ) when no ROPE interferes.
+    n = np.array([5, 10, 20, 53, 200])
+    chances = outcome_probabilities(0.8, 1e-9, n, ALPHA, ALPHA)["supported"]
+    formula = [
+        sps.nct.sf(max(sps.t.ppf(0.975, k - 1), GATE_DZ * math.sqrt(k)), k - 1, math.sqrt(k) * 0.8)
+        for k in n
+    ]
+    assert chances == pytest.approx(formula, abs=1e-5)
+    # dz = 0.8 needs 53 seeds (not the 15 a plain t-test plan says); at dz = 0.674 the power
+    # never passes about 0.5 at any n.
+    assert seeds_for("supported", 0.8, 1e-9, ALPHA, ALPHA) == 53
+    assert seeds_for("supported", GATE_DZ, 1e-9, ALPHA, ALPHA) is None
+    at_gate = outcome_probabilities(GATE_DZ, 1e-9, np.arange(3, 1001), ALPHA, ALPHA)
+    assert at_gate["supported"].max() < 0.53
+    # A plain two-sided paired t-test: power 0.816 at dz = 0.674, n = 20 (the published value)
+    # is what the rule would have without its gate.
+    assert sps.nct.sf(sps.t.ppf(0.975, 19), 19, math.sqrt(20) * 0.674) == pytest.approx(
+        0.816, abs=0.002
+    )
 
 
-def test_prob_better_worked_example() -> None:
-    # d = 1..5: mean 3, SD √2.5 = 1.5811, dz = 1.8974, Φ(1.8974) = 0.97111
-    summary = paired_summary([1, 2, 3, 4, 5])
-    assert summary.mean == 3 and summary.sd == pytest.approx(math.sqrt(2.5))
-    assert prob_better([1, 2, 3, 4, 5]) == pytest.approx(0.97111, abs=1e-5)
-    # P(A>B) = 0.75 exactly when dz = 0.674 (the threshold of a supported claim)
-    assert sps.norm.cdf(0.6745) == pytest.approx(0.75, abs=1e-4)
+def test_hedges_correction_matches_its_exact_and_approximate_forms() -> None:
+    # J(2) = Γ(1) / (√1 · Γ(½)) = 1/√π; J(df) ≈ 1 − 3 / (4·df − 1).
+    assert hedges(1.0, 3) == pytest.approx(1 / math.sqrt(math.pi))
+    assert hedges(1.0, 10) == pytest.approx(1 - 3 / (4 * 9 - 1), abs=5e-4)
+    assert hedges(0.5, 40) < 0.5
 
 
-def test_holm_worked_example() -> None:
-    # sorted: 0.01·3 = 0.03; 0.03·2 = 0.06; 0.04·1 = 0.04 → kept monotone at 0.06
+def test_the_exact_interval_of_p_a_beats_b_is_the_noncentral_t_inversion() -> None:
+    # The review's example: P(A>B) 0.747 with an exact interval 0.45–0.93 at the claim's Holm
+    # level (97.5 %); the bootstrap had said 0.65–0.94.
+    s = paired_summary(NONE_MINUS_MAX)
+    low, high = prob_interval(s.t, s.n, 0.975)
+    assert (round(low, 2), round(high, 2)) == (0.45, 0.93)
+    d_low, d_high = effect_interval(s.t, s.n, 0.975)
+    assert sps.nct.sf(s.t, 9, math.sqrt(10) * d_low) == pytest.approx(0.0125, abs=1e-8)
+    assert sps.nct.sf(s.t, 9, math.sqrt(10) * d_high) == pytest.approx(0.9875, abs=1e-8)
+    assert sps.norm.cdf(d_low) == pytest.approx(low)
+
+
+def test_a_zero_difference_at_five_pairs_gives_no_nan_anywhere() -> None:
+    # The review's example: one exact 0 made the bootstrap interval of P(A>B) NaN.
+    (result,) = evaluate_claims([("x", [0, 0.0005, 0.001, 0.0012, 0.002], 0.0005)])
+    for values in (result.ci, result.equivalence_ci, result.prob_ci, result.win_ci):
+        assert _interval_finite(values)
+    assert result.ties == 1 and result.wins == 4
+    assert result.rank_p is None and "cannot reach" in result.rank_note
+
+
+def test_wilson_interval_published_value() -> None:
+    # 7 of 10 at 95 %: 0.397–0.892 (Newcombe 1998, Table I style worked value).
+    assert wilson(7, 10, 0.95) == pytest.approx((0.3968, 0.8922), abs=1e-4)
+
+
+def test_holm_levels_agree_with_the_step_down() -> None:
+    # sorted: 0.01 < α/3 rejected; 0.03 ≥ α/2 stops: the later claim keeps α/2.
     adjusted, levels = holm([0.01, 0.04, 0.03])
     assert adjusted == pytest.approx([0.03, 0.06, 0.06])
-    assert levels == pytest.approx([ALPHA / 3, ALPHA / 1, ALPHA / 2])
+    assert levels == pytest.approx([ALPHA / 3, ALPHA / 2, ALPHA / 2])
+    # p = 0.03, 0.04: the step-down stops at the first, so the second (0.04 < α/1) must not be
+    # significant — and its level says so.
+    adjusted, levels = holm([0.03, 0.04])
+    assert adjusted == pytest.approx([0.06, 0.06])
+    assert all(p >= level for p, level in zip([0.03, 0.04], levels, strict=True))
+    # all rejected: the plain levels α/3, α/2, α
+    adjusted, levels = holm([0.001, 0.02, 0.012])
+    assert levels == pytest.approx([ALPHA / 3, ALPHA, ALPHA / 2])
+    for p, level, a in zip([0.001, 0.02, 0.012], levels, adjusted, strict=True):
+        assert (p < level) == (a < ALPHA)
 
 
-def test_bootstrap_ci_worked_examples() -> None:
-    # Resampled means of [0, 1] are 0, ½, 1 with probabilities ¼, ½, ¼: the 95 % CI is [0, 1].
-    assert bootstrap_mean_ci([0.0, 1.0], 0.95, seed=0) == (0.0, 1.0)
-    assert bootstrap_mean_ci([2.0, 2.0, 2.0], 0.95, seed=0) == (2.0, 2.0)
-    # For 60 normal differences it is close to the t interval.
-    d = np.random.default_rng(1).normal(0.3, 1.0, 60)
-    low, high = bootstrap_mean_ci(d, 0.95, seed=0)
-    t_low, t_high = sps.t.interval(0.95, 59, loc=d.mean(), scale=sps.sem(d))
-    assert low == pytest.approx(t_low, abs=0.04) and high == pytest.approx(t_high, abs=0.04)
-    assert bootstrap_mean_ci(d, 0.95, seed=0) == bootstrap_mean_ci(d, 0.95, seed=0)  # seeded
+def test_holm_counts_a_nan_p_value_as_one() -> None:
+    adjusted, levels = holm([math.nan, 0.01, 0.04])
+    assert adjusted == pytest.approx([1.0, 0.03, 0.08])
+    assert levels == pytest.approx([ALPHA / 2, ALPHA / 3, ALPHA / 2])
 
 
-def test_paired_test_uses_t_for_normal_and_wilcoxon_for_skewed_differences() -> None:
-    normal = np.random.default_rng(2).normal(0.5, 1.0, 12)
-    result = paired_test(normal)
-    assert result.name == "paired t-test"
-    assert result.p_value == pytest.approx(sps.ttest_1samp(normal, 0).pvalue)
-    skewed = np.array([0.1, 0.12, 0.09, 0.11, 0.1, 0.08, 0.13, 0.1, 0.11, 5.0, 0.09, 0.1])
-    result = paired_test(skewed)
-    assert result.name == "Wilcoxon signed-rank" and "Shapiro" in result.reason
-    assert result.p_value == pytest.approx(sps.wilcoxon(skewed).pvalue)
+def test_differences_are_snapped_to_the_test_sets_resolution_before_ranking() -> None:
+    # Accuracies stored as float32 (as results.csv has them): equal differences of 3/10,000
+    # come out as 0.00029999 and 0.00030005, which a rank test would rank apart.
+    k = np.array([9871, 9632, 9636, 9511, 9269, 9307, 9040, 9500, 9600, 9700])
+    j = k - np.array([3, 0, 3, -3, 3, 7, 3, 0, 3, 3])
+    d = np.float32(k / 10_000).astype(float) - np.float32(j / 10_000).astype(float)
+    assert len(set(np.abs(d[d != 0]))) > 2  # noise splits the tie of |3|
+    snapped = snap(d, 1e-4)
+    assert snapped * 10_000 == pytest.approx(k - j, abs=1e-9)
+    check = signed_rank(d, 1e-4, ALPHA)
+    exact = sps.wilcoxon((k - j) / 10_000, zero_method="pratt").pvalue
+    assert check.p_value == pytest.approx(exact)
+    assert sps.wilcoxon(d, zero_method="pratt").pvalue != pytest.approx(exact)  # unsnapped
+    assert "Pratt's treatment of 2 zero differences" in check.note
+
+
+def test_paired_p_value_is_scipys_t_test_and_one_where_untestable() -> None:
+    d = np.random.default_rng(2).normal(0.5, 1.0, 12)
+    assert paired_p_value(d) == pytest.approx(sps.ttest_1samp(d, 0).pvalue)
+    assert paired_p_value([0.001] * 4) == 1.0
+    assert paired_p_value([0.1]) == 1.0
+
+
+def test_t_interval_worked_example() -> None:
+    # mean 2, SD 1, t(0.975, 2) = 4.3027: half-width 4.3027 / √3 = 2.4841
+    assert t_interval([1.0, 2.0, 3.0], 0.95) == pytest.approx((2 - 2.4841, 2 + 2.4841), abs=1e-4)
 
 
 # --- verdicts -------------------------------------------------------------------------------
@@ -94,72 +158,91 @@ def test_verdicts_on_clear_cases() -> None:
     assert results["clearly worse"].verdict == "refuted"
     assert results["the same"].verdict == "equivalent"
     noisy = results["too noisy to tell"]
-    assert noisy.verdict == "inconclusive" and noisy.seeds_needed and noisy.seeds_needed > 10
-    assert results["clearly better"].ci[0] > 0 and results["clearly better"].prob_better > 0.75
+    assert noisy.verdict == "inconclusive" and noisy.plan is not None
+    better = results["clearly better"]
+    assert better.ci[0] > 0 and better.prob_better > 0.75 and better.decided_by == "superiority"
+
+
+def test_the_interval_shown_is_the_interval_that_decided() -> None:
+    rng = np.random.default_rng(8)
+    claims = [
+        ("better", rng.normal(0.004, 0.001, 10), 0.001),
+        ("same", rng.normal(0.0, 0.0001, 10), 0.001),
+    ]
+    better, same = evaluate_claims(claims)
+    assert better.interval == (better.ci, better.ci_level)
+    (low, high), level = better.interval
+    assert (low, high) == pytest.approx(t_interval(claims[0][1], level))
+    assert level == pytest.approx(1 - better.alpha)
+    assert same.interval == (same.equivalence_ci, same.equivalence_level)
+    assert same.equivalence_level == pytest.approx(1 - 2 * same.alpha_eq)
+    assert same.equivalence_ci[0] > -0.001 and same.equivalence_ci[1] < 0.001
+
+
+def test_equivalence_is_tost_at_alpha_with_the_one_minus_two_alpha_interval() -> None:
+    # Differences whose 90 % t interval lies inside ±0.1 pp but whose 95 % interval does not:
+    # TOST at α = 0.05 calls them equivalent (the old rule, TOST at α/2, did not).
+    d = np.array([0.0002, -0.0004, 0.0006, 0.0001, -0.0002, 0.0005, 0.0, 0.0003, -0.0001, 0.0004])
+    low90, high90 = t_interval(d, 0.90)
+    low95, high95 = t_interval(d, 0.95)
+    rope = max(abs(low90), abs(high90)) + 1e-5  # just wider than the 90 % interval
+    assert max(abs(low95), abs(high95)) > rope
+    (result,) = evaluate_claims([("tost", d, rope)])
+    assert result.verdict == "equivalent" and result.equivalence_level == pytest.approx(0.9)
+    # the TOST p-value is the larger one-sided p and falls just below α
+    se = d.std(ddof=1) / math.sqrt(10)
+    p = max(sps.t.sf((d.mean() + rope) / se, 9), sps.t.cdf((d.mean() - rope) / se, 9))
+    assert result.p_equivalence == pytest.approx(p) and p < ALPHA
+
+
+def test_equivalence_has_its_own_holm_family() -> None:
+    rng = np.random.default_rng(9)
+    claims = [(f"same {k}", rng.normal(0.0, 0.0002, 10), 0.001) for k in range(2)]
+    claims.append(("better", rng.normal(0.004, 0.001, 10), 0.001))
+    results = evaluate_claims(claims)
+    assert [r.verdict for r in results] == ["equivalent", "equivalent", "supported"]
+    # "better" has the largest TOST p: the equivalence step-down stops there, at α/1 ...
+    assert sorted(r.alpha_eq for r in results) == pytest.approx([ALPHA / 3, ALPHA / 2, ALPHA])
+    # ... and the superiority family is a separate step-down over the three t-tests.
+    assert results[2].alpha == pytest.approx(ALPHA / 3)
 
 
 def test_detectable_but_tiny_differences_are_equivalent_and_say_so() -> None:
     d = np.random.default_rng(4).normal(0.0003, 0.0001, 20)  # real, but within ±0.001
     (result,) = evaluate_claims([("tiny", d, 0.001)])
-    assert result.verdict == "equivalent"
+    assert result.verdict == "equivalent" and result.excludes_zero
     assert result.p_holm < ALPHA and "statistically detectable" in result.notes[0]
 
 
-# --- simulations (each ≥ 1,000 claims) ---------------------------------------------------
+def test_an_inconclusive_claim_says_why() -> None:
+    claim = Claim(statement="none beats max", better="none", worse="max", rope=0.001)
+    (result,) = evaluate_claims([ClaimData("none beats max", NONE_MINUS_MAX, 0.001, 1e-4)])
+    assert result.verdict == "inconclusive" and not result.excludes_zero
+    sentence = claim_sentence(claim, result, result.wins, result.n)
+    assert "includes 0" in sentence and "is not inside the ROPE" in sentence
+    assert "0.747" in sentence  # never rounded to 0.75 beside a 0.75 gate
+    # Detectable but below the P(A>B) gate: dz 0.5 over 60 pairs.
+    rng = np.random.default_rng(14)
+    z = rng.normal(size=60)
+    d = 0.5 + (z - z.mean()) / z.std(ddof=1)  # mean 0.5, SD 1 exactly
+    (gated,) = evaluate_claims([("gated", d, 0.01)])
+    assert gated.excludes_zero and not gated.gate_passed and gated.verdict == "inconclusive"
+    text = claim_sentence(Claim(statement="gated", better="a", worse="b"), gated, 0, 60)
+    assert "P(A>B) 0.691 is below 0.75" in text
 
 
-def test_no_effect_gives_a_verdict_at_most_at_rate_alpha() -> None:
-    rng = np.random.default_rng(10)
-    decided = 0
-    sims = 2000
-    for i in range(sims):
-        (result,) = evaluate_claims([("null", rng.normal(0, 1, 12), 0.01)], seed=i, resamples=2000)
-        decided += result.verdict in ("supported", "refuted")
-    rate = decided / sims
-    assert ALPHA / 4 <= rate <= ALPHA, rate
-
-
-def test_family_wise_error_over_three_holm_corrected_claims() -> None:
-    rng = np.random.default_rng(11)
-    families, any_decided = 1000, 0
-    for i in range(families):
-        claims = [(f"null {k}", rng.normal(0, 1, 12), 0.01) for k in range(3)]
-        results = evaluate_claims(claims, seed=i, resamples=2000)
-        any_decided += any(r.verdict in ("supported", "refuted") for r in results)
-    assert any_decided / families <= ALPHA
-
-
-def test_a_planted_effect_of_dz_1_with_20_seeds_is_found() -> None:
-    rng = np.random.default_rng(12)
-    sims, supported = 1000, 0
-    for i in range(sims):
-        (result,) = evaluate_claims(
-            [("planted", rng.normal(1, 1, 20), 0.1)], seed=i, resamples=2000
-        )
-        supported += result.verdict == "supported"
-    assert supported / sims >= 0.80
-
-
-def test_identical_arms_with_small_noise_are_equivalent() -> None:
-    rng = np.random.default_rng(13)
-    sims, equivalent = 1000, 0
-    for i in range(sims):
-        d = rng.normal(0, 0.0002, 10)  # noise far below the 0.001 ROPE
-        (result,) = evaluate_claims([("same", d, 0.001)], seed=i, resamples=2000)
-        equivalent += result.verdict == "equivalent"
-    assert equivalent / sims >= 0.99
-
-
-def test_few_seeds_never_make_equivalence_from_a_narrow_bootstrap() -> None:
-    # Three nearly equal differences: the percentile bootstrap CI sits inside ±0.001, but
-    # three pairs cannot show that; the t interval is wide, so the verdict stays open.
-    d = [0.0002, 0.0009, -0.0003]
-    (result,) = evaluate_claims([("three seeds", d, 0.001)])
-    assert result.ci[0] > -0.001 and result.ci[1] < 0.001
-    assert result.t_ci[0] < -0.001 or result.t_ci[1] > 0.001
-    assert result.verdict == "inconclusive"
-    # mean 2, SD 1, t(0.975, 2) = 4.3027: half-width 4.3027 / √3 = 2.4841
-    assert t_interval([1.0, 2.0, 3.0], 0.95) == pytest.approx((2 - 2.4841, 2 + 2.4841), abs=1e-4)
+def test_planning_covers_each_reachable_outcome_over_an_interval_of_dz() -> None:
+    s = paired_summary(NONE_MINUS_MAX)
+    result = plan(s.mean, s.sd, s.n, 0.001, ALPHA / 2, ALPHA / 2)
+    assert result is not None
+    supported, equivalent = result.outcomes
+    assert supported.outcome == "supported" and equivalent.outcome == "equivalent"
+    low, high = result.interval
+    assert low < result.effect < high and result.effect == pytest.approx(hedges(s.dz, 10))
+    # At the Hedges-corrected dz 0.61 < 0.674 "supported" is out of reach; equivalence is not.
+    assert supported.at_estimate is None and supported.fewest is not None
+    assert equivalent.at_estimate is not None and result.decidable
+    assert supported.fewest == seeds_for("supported", high, result.rope_sd, ALPHA / 2, ALPHA / 2)
 
 
 # --- differences that cannot be judged ------------------------------------------------------
@@ -167,94 +250,47 @@ def test_few_seeds_never_make_equivalence_from_a_narrow_bootstrap() -> None:
 
 @pytest.mark.parametrize("d", [[0.004], [0.004, 0.005], [0.004, 0.004]])
 def test_fewer_than_three_pairs_are_not_judged(d: list[float]) -> None:
-    # Two clearly positive pairs would be "significant" by a t-test with 1 df only by luck;
-    # with fewer than 3 pairs no verdict is given, whatever the numbers.
     clear = ("clear", np.random.default_rng(5).normal(0.004, 0.001, 10), 0.001)
     few, other = evaluate_claims([("few", d, 0.001), clear])
     assert few.verdict == "inconclusive" and few.n == len(d)
-    assert f"only {len(d)} paired seed" in few.notes[0] and "at least 3" in few.notes[0]
-    assert few.test == "not tested" and few.p_value == 1.0
-    assert few.seeds_needed is not None and few.seeds_needed >= 3
+    assert f"only {len(d)} paired seed" in few.untestable and "at least 3" in few.untestable
+    assert math.isnan(few.p_value) and few.p_holm == 1.0 and few.plan is None
     assert other.verdict == "supported"  # the other claims of the report are still judged
 
 
-def test_few_pairs_ask_for_the_seeds_power_says() -> None:
-    # d = [1, 3]: mean 2, SD √2, dz = 1.414 → power 0.8 needs 7 pairs at α = 0.05
-    (result,) = evaluate_claims([("two", [1.0, 3.0], 0.1)])
-    assert result.seeds_needed == seeds_needed(2 / math.sqrt(2)) == 7
-    (result,) = evaluate_claims([("one", [1.0], 0.1)])
-    assert result.seeds_needed == 3 and math.isnan(result.sd)
-    (result,) = evaluate_claims([("none", [], 0.1)])
-    assert result.verdict == "inconclusive" and result.n == 0
-
-
 def test_equal_differences_are_untestable_not_significant() -> None:
-    # Three identical +0.1 pp differences: SD 0, t = ∞, p = 0 — an artefact, not evidence.
     (result,) = evaluate_claims([("no spread", [0.001, 0.001, 0.001], 0.0005)])
     assert result.verdict == "inconclusive"
-    assert result.notes[0].startswith("the differences have no spread: all 3 equal +0.001")
-    assert result.p_value == 1.0 and result.seeds_needed is None
+    assert result.untestable.startswith("the differences have no spread: all 3 equal +0.001")
+    assert result.p_holm == 1.0 and result.plan is None
     # Equal in exact arithmetic, unequal in the last bits (k/10,000 − (k−10)/10,000).
     k = np.array([9871, 9632, 9636, 9511, 9269, 9307, 9040, 9500])
     d = k / 10_000 - (k - 10) / 10_000
     assert np.ptp(d) > 0
-    assert paired_test(d).name == "not tested"
     (result,) = evaluate_claims([("rounding", d, 0.0005)])
-    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
-    # Equal and inside the ROPE, but not 0: still no spread to test, so not "equivalent".
+    assert result.verdict == "inconclusive" and "no spread" in result.untestable
     (result,) = evaluate_claims([("small", [0.0001] * 5, 0.001)])
     assert result.verdict == "inconclusive"
 
 
 def test_all_zero_differences_inside_the_rope_are_equivalent() -> None:
     (result,) = evaluate_claims([("identical arms", [0.0] * 5, 0.001)])
-    assert result.verdict == "equivalent" and not result.notes
+    assert result.verdict == "equivalent" and not result.notes and not result.untestable
     (result,) = evaluate_claims([("no rope", [0.0] * 5, 0.0)])
-    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
+    assert result.verdict == "inconclusive" and "no spread" in result.untestable
 
 
 def test_an_untestable_claim_takes_no_holm_level_from_a_tested_one() -> None:
     tested = ("tested", np.random.default_rng(6).normal(0.004, 0.001, 10), 0.001)
     results = evaluate_claims([("equal", [0.002] * 10, 0.001), tested])
     assert results[0].p_holm == 1.0
-    # Holm over two claims: the tested one, ranked first, is corrected at α/2.
     assert results[1].p_holm == pytest.approx(2 * results[1].p_value)
     assert results[1].ci_level == pytest.approx(1 - ALPHA / 2)
-
-
-def test_untestable_notes_say_why_no_significance_is_claimed() -> None:
-    (equal,) = evaluate_claims([("equal", [0.001] * 3, 0.0005)])
-    assert "the test cannot tell a real effect from a rounding artefact" in equal.notes[0]
-    (few,) = evaluate_claims([("few", [0.004, 0.005], 0.001)])
-    assert "at least 3 paired seeds" in few.notes[0] and "no significance" in few.notes[0]
-
-
-def test_decide_ignores_a_zero_p_value_from_differences_without_spread() -> None:
-    # A caller that ran the t-test itself on equal differences gets p = 0 (t = ∞); the
-    # verdict must still not be "supported".
-    d = [0.001, 0.001, 0.001]
-    result = decide(
-        "no spread",
-        d,
-        rope=0.0005,
-        p_holm=0.0,
-        level_alpha=ALPHA,
-        p_value=0.0,
-        test=PairedTestResult("paired t-test", 0.0, "forced"),
-        seed=0,
-    )
-    assert result.verdict == "inconclusive" and "no spread" in result.notes[0]
-
-
-def test_holm_counts_a_nan_p_value_as_one() -> None:
-    adjusted, levels = holm([math.nan, 0.01, 0.04])
-    assert adjusted == pytest.approx([1.0, 0.03, 0.08])
-    assert levels == pytest.approx([ALPHA / 1, ALPHA / 3, ALPHA / 2])
 
 
 def test_missing_metric_values_do_not_poison_the_other_claims() -> None:
     tested = ("tested", np.random.default_rng(7).normal(0.004, 0.001, 10), 0.001)
     missing, other = evaluate_claims([("missing", [0.01, math.nan, 0.02, 0.03], 0.001), tested])
-    assert missing.verdict == "inconclusive" and missing.p_value == 1.0
-    assert "1 of the 4 paired differences are not numbers" in missing.notes[0]
+    assert missing.verdict == "inconclusive" and missing.p_holm == 1.0
+    assert "1 of the 4 paired differences are not numbers" in missing.untestable
     assert other.p_holm == pytest.approx(2 * other.p_value) and other.verdict == "supported"

@@ -14,7 +14,7 @@ from typing import Any
 
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.figures import Figure
-from cnnlab.report.wording import VERDICT_WORDS, amount, interval
+from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob
 from cnnlab.spec.design import sweep_of_study
 
 
@@ -86,14 +86,19 @@ def _verdict_table(analysis: Analysis) -> Table:
         claim, result = outcome.claim, outcome.result
         verdict = VERDICT_WORDS[result.verdict if result else None]
         if result is None:
-            numbers = ("—", "—", "—", f"{len(outcome.differences)}")
+            numbers = ("—", "—", "—", "—", f"{len(outcome.differences)}")
         else:
-            level = round(100 * result.ci_level)
+            (low, high), level = result.interval
+            kind = "TOST" if result.decided_by == "equivalence" else "t"
             numbers = (
-                f"{amount(result.mean, claim.metric)} ({level}% CI "
-                f"{interval(*result.ci, claim.metric)})",
-                f"{result.prob_better:.2f} ({result.prob_ci[0]:.2f}–{result.prob_ci[1]:.2f})",
-                f"{result.test}: p = {result.p_value:.2g}; Holm {result.p_holm:.2g}",
+                f"{amount(result.mean, claim.metric)} ({percent(level)} {kind} interval "
+                f"{interval(low, high, claim.metric)})",
+                f"{prob(result.prob_better)} ({percent(result.ci_level)} exact "
+                f"{_pair(result.prob_ci)})",
+                f"{result.wins + result.ties / 2:g} of {result.n} "
+                f"({percent(result.ci_level)} Wilson {_pair(result.win_ci)})",
+                f"paired t: p = {result.p_value:.2g}; Holm {result.p_holm:.2g} (α = "
+                f"{result.alpha:.3g})",
                 str(result.n),
             )
         rows.append((claim.statement, verdict, outcome.sentence, *numbers))
@@ -102,8 +107,9 @@ def _verdict_table(analysis: Analysis) -> Table:
             "Claim",
             "Verdict",
             "In plain words",
-            "Advantage",
+            "Advantage (deciding interval)",
             "P(A beats B)",
+            "Wins",
             "Test",
             "Paired seeds",
         ),
@@ -112,19 +118,29 @@ def _verdict_table(analysis: Analysis) -> Table:
     )
 
 
+def _pair(values: tuple[float, float]) -> str:
+    low, high = values
+    return "n/a" if math.isnan(low) or math.isnan(high) else f"{low:.2f}–{high:.2f}"
+
+
 def _claim_notes(analysis: Analysis) -> list[Block]:
     lines = []
     for outcome in analysis.claims:
         result = outcome.result
         if result is None:
             continue
-        rope = amount(result.rope, outcome.claim.metric, signed=False)
-        spread = amount(result.sd, outcome.claim.metric, signed=False)
+        metric = outcome.claim.metric
+        rope = amount(result.rope, metric, signed=False)
+        spread = amount(result.sd, metric, signed=False)
         extra = "; ".join(result.notes)
+        rank = f" {result.rank_note[0].upper()}{result.rank_note[1:]}." if result.rank_note else ""
         lines.append(
-            f"*{outcome.claim.statement}* — {result.test} because {result.test_reason}. "
-            f"ROPE ±{rope}; SD of the differences {spread}, "
-            f"dz = {result.dz:.2f}; t interval {interval(*result.t_ci, outcome.claim.metric)}."
+            f"*{outcome.claim.statement}* — superiority: {percent(result.ci_level)} t interval "
+            f"{interval(*result.ci, metric)} (Holm α = {result.alpha:.3g}); equivalence (TOST): "
+            f"{percent(result.equivalence_level)} interval "
+            f"{interval(*result.equivalence_ci, metric)} against the ROPE ±{rope} (Holm α = "
+            f"{result.alpha_eq:.3g}, p = {result.p_equivalence:.2g}). SD of the differences "
+            f"{spread}, dz = {result.dz:.2f} (Hedges-corrected {result.hedges_dz:.2f}).{rank}"
             + (f" Note: {extra}." if extra else "")
         )
     return [Text(line) for line in lines]
@@ -132,13 +148,16 @@ def _claim_notes(analysis: Analysis) -> list[Block]:
 
 def _rules() -> Text:
     return Text(
-        "How verdicts are decided: paired differences by seed; *practically equivalent* when "
-        "the CI at the Holm-adjusted level lies inside the ROPE; *supported* when the paired "
-        "test is significant after Holm's correction across this report's claims, the CI "
-        "excludes 0 and the estimated P(A beats B) ≥ 0.75; *refuted* the same the other way; "
-        "otherwise *inconclusive*, with the paired seeds a power analysis says would decide it "
-        "(two-sided paired t at α = 0.05, power 0.8). The CI used for deciding is the wider of "
-        "the bootstrap and t intervals."
+        "How verdicts are decided, with paired differences by seed: *practically equivalent* "
+        "when the (1 − 2α) Student t interval lies inside the ROPE (two one-sided tests at level "
+        "α, Holm across this report's equivalence tests); otherwise *supported* when the "
+        "two-sided (1 − α) t interval lies above 0 (α Holm-adjusted across this report's claims) "
+        "and the estimated P(A beats B) = Φ(mean/SD) is at least 0.75; *refuted* the same the "
+        "other way; otherwise *inconclusive*, with the reason and the paired seeds that would "
+        "decide it, planned from this rule's own power (80 %) over an 80 % interval of dz. The "
+        "interval shown is the one that decided. P(A beats B) has an exact noncentral-t "
+        "interval; the signed-rank test (on differences rounded to the test set's resolution, "
+        "zeros kept by Pratt's method) is a diagnostic and never decides."
     )
 
 
@@ -152,7 +171,13 @@ def _omnibus_blocks(analysis: Analysis) -> list[Block]:
             Text(
                 f"{result.test} on test accuracy over {result.n} complete replicates "
                 f"(chosen because {result.reason}): statistic {result.statistic:.3g}, "
-                f"p = {result.p_value:.2g}. Post-hoc pairs, Holm-corrected:"
+                f"p = {result.p_value:.2g}"
+                + (
+                    f" (uncorrected for sphericity: {result.p_uncorrected:.2g})"
+                    if result.p_uncorrected is not None
+                    else ""
+                )
+                + ". Post-hoc pairs (paired t), Holm-corrected:"
             ),
             Table(
                 ("Pair", "Mean difference", "p", "p (Holm)"),

@@ -8,6 +8,7 @@ bootstrap and the strip plots a fixed jitter seed, so the same table draws the s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import seaborn as sns
 
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.canvas import new_figure, save_png
-from cnnlab.report.wording import is_fraction, metric_label, unit
+from cnnlab.report.wording import is_fraction, metric_label, percent, unit
 from cnnlab.spec.metrics import ANGLES, SHIFTS, rotation_name, shift_name
 from cnnlab.stats.table import paired
 
@@ -113,28 +114,39 @@ def paired_differences(analysis: Analysis, folder: Path) -> Figure | None:
         jitter = np.random.default_rng(0).uniform(-0.12, 0.12, size=len(d))
         ax.scatter(d, jitter, s=22, color=sns.color_palette()[0], zorder=3, label="one seed")
         if outcome.result is not None:
-            low, high = (v * scale for v in outcome.result.ci)
-            ax.errorbar(
-                outcome.result.mean * scale,
-                0,
-                xerr=[[outcome.result.mean * scale - low], [high - outcome.result.mean * scale]],
-                fmt="D",
-                color="black",
-                capsize=5,
-                zorder=4,
-                label=f"mean, {round(100 * outcome.result.ci_level)}% CI",
+            result = outcome.result
+            mean = result.mean * scale
+            for (low, high), y, name, colour in (
+                (result.ci, 0.0, "superiority t interval", "black"),
+                (result.equivalence_ci, -0.3, "TOST interval", "0.45"),
+            ):
+                if math.isnan(low):
+                    continue
+                ax.errorbar(
+                    mean,
+                    y,
+                    xerr=[[mean - low * scale], [high * scale - mean]],
+                    fmt="D",
+                    color=colour,
+                    capsize=5,
+                    zorder=4,
+                    label=f"mean, {name}",
+                )
+            verdict: str = (
+                f"{result.verdict} (t interval {percent(result.ci_level)}, TOST "
+                f"{percent(result.equivalence_level)})"
             )
-            verdict: str = outcome.result.verdict
         else:
             verdict = "not judged"
         ax.set_yticks([])
-        ax.set_ylim(-0.5, 0.5)
+        ax.set_ylim(-0.55, 0.5)
         ax.set_title(f"{claim.statement} — {verdict}", fontsize=10, loc="left")
         ax.set_xlabel(
             f"{claim.better} − {claim.worse}, {_axis_label(claim.metric)}"
             + ("" if claim.higher_is_better else ", sign flipped: > 0 favours " + claim.better)
         )
-    axes[0, 0].legend(loc="upper right", fontsize=8, ncol=3)
+    # Above the first panel, outside the data: the points can lie anywhere on the axis.
+    axes[0, 0].legend(loc="lower left", bbox_to_anchor=(0, 1.18), fontsize=8, ncol=4, frameon=False)
     name = _save(figure, folder, "paired_differences.png")
     return Figure(
         name,

@@ -73,21 +73,107 @@ def interval(low: float, high: float, metric: str) -> str:
     return f"{amount(low, metric)} to {amount(high, metric)}"
 
 
+def percent(level: float) -> str:
+    """A confidence level as a percentage: 0.975 → "97.5%", 0.9 → "90%"."""
+    return f"{100 * level:.4g}%"
+
+
+def prob(value: float) -> str:
+    """P(A>B) with three decimals, so 0.747 is never printed as 0.75 next to a 0.75 gate."""
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def number(value: float, digits: int = 2) -> str:
+    """A plain number with a true minus sign: −0.15."""
+    return f"{value:.{digits}f}".replace("-", "−")
+
+
+def seeds_phrase(result: ClaimResult) -> str:
+    """What would decide an inconclusive claim, from the verdict rule's own power."""
+    plan = result.plan
+    if plan is None:
+        return ""
+    low, high = plan.interval
+    over = f"its {percent(plan.level)} interval of dz ({number(low)} to {number(high)})"
+    at = f"the estimated dz {number(plan.effect)}"
+    reachable: list[str] = []
+    favourable: list[tuple[int, str]] = []
+    for need in plan.outcomes:
+        if need.at_estimate is not None:
+            most = "more than 1,000" if need.most is None else f"{need.most}"
+            spread = (
+                f"; {need.fewest} to {most} across {over}"
+                if need.fewest is not None and (need.fewest, need.most) != (need.at_estimate,) * 2
+                else ""
+            )
+            reachable.append(
+                f"about {need.at_estimate} paired seeds in all would make it {need.outcome} "
+                f"with power {plan.power:.1f} at {at}{spread}"
+            )
+        elif need.fewest is not None:
+            favourable.append((need.fewest, need.outcome))
+    if plan.decidable:
+        return "; ".join(
+            reachable
+            + [
+                f"it cannot be {outcome} at {at} with any realistic number of seeds ({fewest} "
+                f"would do at the favourable end of {over})"
+                for fewest, outcome in favourable
+            ]
+        )
+    text = (
+        f"no realistic number of seeds (up to 1,000) would decide it at {at}: too small an "
+        "effect for the P(A>B) gate, and the ROPE too narrow for equivalence at this spread"
+    )
+    if favourable:
+        text += f"; at the favourable end of {over}, " + " and ".join(
+            f"{fewest} seeds would make it {outcome}" for fewest, outcome in favourable
+        )
+    return text
+
+
+def why_not_settled(result: ClaimResult, metric: str) -> str:
+    """Each reason an inconclusive claim is neither supported/refuted nor equivalent."""
+    if result.untestable:
+        return result.untestable
+    level = percent(result.ci_level)
+    reasons = []
+    if not result.excludes_zero:
+        reasons.append(
+            f"the {level} interval {interval(*result.ci, metric)} includes 0 (α = "
+            f"{result.alpha:.3g} after Holm)"
+        )
+    elif not result.gate_passed:
+        toward_a = result.ci[0] > 0
+        reasons.append(
+            f"P(A>B) {prob(result.prob_better)} is "
+            + ("below 0.75" if toward_a else "above 0.25")
+            + " (the effect is detectable but small against the seed-to-seed spread)"
+        )
+    rope = amount(result.rope, metric, signed=False)
+    reasons.append(
+        f"the {percent(result.equivalence_level)} interval "
+        f"{interval(*result.equivalence_ci, metric)} is not inside the ROPE ±{rope}"
+    )
+    return "; ".join(reasons)
+
+
 def claim_sentence(claim: Claim, result: ClaimResult | None, wins: int, n: int) -> str:
     """The verdict in plain words, with the numbers behind it."""
     label = metric_label(claim.metric)
     a, b = claim.better, claim.worse
     if result is None:
         return f"Not judged: see the reasons above. ({a} ahead of {b} on {wins} of {n} seeds.)"
-    level = round(100 * result.ci_level)
+    (low, high), level = result.interval
+    kind = "TOST" if result.decided_by == "equivalence" else "t"
     advantage = (
         f"{a}'s advantage on {label} ({'higher' if claim.higher_is_better else 'lower'} is "
         f"better) is {amount(result.mean, claim.metric)} on average over {result.n} paired "
-        f"seeds ({level}% CI {interval(*result.ci, claim.metric)}); {a} came out ahead on "
-        f"{wins} of {n}, and the estimated chance that {a} beats {b} on a new seed is "
-        f"{result.prob_better:.2f}"
+        f"seeds ({percent(level)} {kind} interval {interval(low, high, claim.metric)}); {a} came "
+        f"out ahead on {wins} of {n}, and the estimated chance that {a} beats {b} on a new seed "
+        f"is {prob(result.prob_better)}"
     )
-    test = f"{result.test} p = {result.p_value:.2g}, {result.p_holm:.2g} after Holm"
+    test = f"paired t p = {result.p_value:.2g}, {result.p_holm:.2g} after Holm"
     rope = amount(result.rope, claim.metric, signed=False)
     if result.verdict == "supported":
         return f"{a} beats {b}: {advantage} ({test})."
@@ -95,13 +181,10 @@ def claim_sentence(claim: Claim, result: ClaimResult | None, wins: int, n: int) 
         return f"The opposite holds, {b} beats {a}: {advantage} ({test})."
     if result.verdict == "equivalent":
         return (
-            f"{a} and {b} are practically equivalent: the whole CI lies within ±{rope}, the "
-            f"region declared too small to matter. {advantage}."
+            f"{a} and {b} are practically equivalent: the whole {percent(level)} interval lies "
+            f"within ±{rope}, the region declared too small to matter. {advantage}."
         )
-    if result.seeds_needed:
-        more = f"about {result.seeds_needed} paired seeds would decide it"
-    elif result.notes:  # untestable (too few pairs, no spread): the note says why
-        more = result.notes[0]
-    else:
-        more = "no realistic number of seeds would decide it at the observed effect size"
-    return f"Not settled: {advantage} ({test}); {more}."
+    more = seeds_phrase(result)
+    return f"Not settled: {advantage} ({test}). Why: {why_not_settled(result, claim.metric)}." + (
+        f" To decide it: {more}." if more else ""
+    )

@@ -49,3 +49,12 @@ LOWER_IS_BETTER = frozenset(
     {"test_loss", "val_loss", "seconds_per_epoch", "params", "flops"}
     | {metric for metric in PROBE_METRICS["translation"] if metric.endswith("_drop")}
 )
+
+
+def resolution(metric: str, test_images: int) -> float | None:
+    """The step a metric moves in, where it is a count over the whole test set (else None).
+
+    Test accuracy is k / test_images. Probe metrics average several shifted copies (and drops
+    subtract two accuracies), so their steps are finer and not declared here.
+    """
+    return 1 / test_images if metric == "test_accuracy" else None

@@ -32,6 +32,9 @@ HEADS: tuple[str, ...] = get_args(Head)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 DATASETS: tuple[str, ...] = get_args(Dataset)
+# Images in each dataset's official test set: test accuracy moves in steps of 1 / this, which the
+# statistics need (differences are rounded to it before ranking). cnnlab.data.catalog checks it.
+TEST_IMAGES: dict[str, int] = {"mnist": 10_000, "fashion_mnist": 10_000}
 
 
 # --- field checks -----------------------------------------------------------------------

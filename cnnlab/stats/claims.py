@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from cnnlab.spec.design import Claim, Sweep
-from cnnlab.stats.paired import BOOTSTRAP, ClaimResult, evaluate_claims
+from cnnlab.spec.metrics import resolution
+from cnnlab.spec.specs import TEST_IMAGES
+from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims
 from cnnlab.stats.table import design_rows, missing_cells, paired
 
 
@@ -43,8 +45,6 @@ def judge(
     results: pd.DataFrame,
     *,
     quick: bool,
-    seed: int = 0,
-    resamples: int = BOOTSTRAP,
 ) -> Judgement:
     """Verdicts for every declared claim, or the reasons they are not given."""
     results = design_rows(sweep, results)
@@ -69,6 +69,15 @@ def judge(
             )
     if reasons:
         return Judgement(judged=False, reasons=tuple(reasons), baseline=baseline)
-    claims = [(c.statement, list(paired_differences(results, c)), c.rope) for c in sweep.claims]
-    verdicts = evaluate_claims(claims, seed=seed, resamples=resamples)
+    test_images = TEST_IMAGES[sweep.base.data.dataset]
+    claims = [
+        ClaimData(
+            c.statement,
+            tuple(float(x) for x in paired_differences(results, c)),
+            c.rope,
+            resolution(c.metric, test_images),
+        )
+        for c in sweep.claims
+    ]
+    verdicts = evaluate_claims(claims)
     return Judgement(judged=True, reasons=(), results=tuple(verdicts), baseline=baseline)

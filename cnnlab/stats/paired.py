@@ -1,28 +1,31 @@
-"""Statistics for claims over paired seeds: pure functions, seeded, no I/O.
+"""The verdict of a claim over paired seeds: pure functions, no I/O, no randomness.
 
 For a claim "A beats B on M", the paired differences d_s = M(A, s) − M(B, s) (sign flipped
-for metrics where lower is better, so d > 0 always means "the claim's direction") give:
-- mean, SD and a seeded percentile-bootstrap CI of the mean difference;
-- a paired test: Student's t, or Wilcoxon's signed-rank test when the differences are far from
-  normal (Shapiro–Wilk p < 0.05 with at least 8 pairs), with the reason recorded;
-- P(A>B), the probability that A beats B on a new seed, estimated under the normal model as
-  Φ(mean/SD) = Φ(dz), with a bootstrap CI. P(A>B) = 0.75 ⇔ dz = 0.674;
-- Holm's step-down correction across the claims of one report;
-- a verdict, decided in this order: *equivalent* when the CI at the Holm-adjusted level lies
-  inside the ROPE (even when the difference is statistically detectable: a note says so);
-  *supported* when the test is significant after Holm, the CI excludes 0 and P(A>B) ≥ 0.75;
-  *refuted*, the same in the other direction; *inconclusive* otherwise, with the number of
-  paired seeds a power analysis says would detect the observed effect.
+for metrics where lower is better, so d > 0 always means "the claim's direction") are judged
+by one rule, and the intervals that decide are the intervals a report shows:
 
-Two kinds of differences are not judged at all, and are *inconclusive* with a note saying why:
-fewer than `MIN_PAIRS` of them, and differences with no spread (all equal: a t statistic
-divides by an SD of 0, and the bootstrap has nothing to resample), unless all are exactly 0
-and inside the ROPE, which is equivalence by any reading.
+1. *equivalent* when the (1 − 2α_eq) Student t interval lies inside the ROPE: the two one-sided
+   tests (TOST, Schuirmann 1987; Lakens 2017) at level α_eq, where α_eq is the claim's Holm
+   level within the family of equivalence tests of the report. A difference that is also
+   detectable (its superiority interval excludes 0) is still practically equivalent: a note says so.
+2. *supported* when the (1 − α) t interval lies above 0 — α the claim's Holm level within the
+   family of superiority tests — and the estimated P(A>B) = Φ(d̄/s) is at least 0.75
+   (dz ≥ 0.674: A must beat B on most seeds, not only on average);
+   *refuted*, the mirror image;
+3. *inconclusive* otherwise, with the reason recorded (which interval includes what, or which
+   gate was missed) and a plan of the paired seeds that would decide it (`cnnlab.stats.planning`).
 
-"The CI" in those rules is the hull of the bootstrap CI and the t interval at the same level:
-with few seeds the percentile bootstrap is too narrow (with 3 pairs it can exclude a ROPE's
-edge that the data cannot), and a false "equivalent" is as wrong as a false "supported". The
-report shows the bootstrap CI, and decides with the wider of the two.
+Holm levels are the step-down levels α/(m − rank + 1), frozen at the first claim the step-down
+keeps: a claim is rejected exactly when its interval at its level excludes the null, so the
+displayed interval and the verdict cannot disagree.
+
+Beside the deciding numbers: Hedges' correction of dz, an exact noncentral-t interval of
+P(A>B), the win count with its Wilson interval, and the signed-rank test on differences
+rounded to the metric's resolution (a diagnostic; it never decides).
+
+Two kinds of differences are not judged, and are *inconclusive* with a note saying why: fewer
+than `MIN_PAIRS`, and differences with no spread (all equal: a t statistic divides by an SD of
+0), unless all are exactly 0 and the ROPE is positive, which is equivalence by any reading.
 """
 
 from __future__ import annotations
@@ -35,17 +38,35 @@ from typing import Literal
 import numpy as np
 from scipy import stats as sps
 
+from cnnlab.stats.intervals import hedges, prob_interval, t_interval, wilson
+from cnnlab.stats.planning import GATE_DZ, PROB_THRESHOLD, Plan, plan
+from cnnlab.stats.ranks import signed_rank, snap
+
 Verdict = Literal["supported", "refuted", "equivalent", "inconclusive"]
 ALPHA = 0.05
-PROB_THRESHOLD = 0.75  # P(A>B) a claim must reach: dz = 0.674
-BOOTSTRAP = 10_000
-MAX_SEEDS = 10_000
-# With 2 pairs the SD (and so P(A>B) and power) rests on one degree of freedom, the t interval
-# is ±12.7 SE wide and the bootstrap has 3 distinct means: nothing a verdict could stand on.
+# With 2 pairs the SD (and so P(A>B) and power) rests on one degree of freedom and the t
+# interval is ±12.7 SE wide: nothing a verdict could stand on.
 MIN_PAIRS = 3
 # Metrics are counts over a test set (k / 10,000), so differences equal in exact arithmetic
 # can differ in the last bits after subtraction (~1e-16); a test would divide by that noise.
 SPREAD_TOLERANCE = 1e-9  # relative to the largest |difference|
+
+__all__ = [
+    "ALPHA",
+    "GATE_DZ",
+    "MIN_PAIRS",
+    "PROB_THRESHOLD",
+    "ClaimData",
+    "ClaimResult",
+    "PairedSummary",
+    "decide_claim",
+    "evaluate_claims",
+    "holm",
+    "paired_p_value",
+    "paired_summary",
+    "paired_t_test",
+    "untestable_reason",
+]
 
 
 @dataclass(frozen=True)
@@ -55,12 +76,19 @@ class PairedSummary:
     sd: float
     dz: float  # standardized paired effect mean/SD (0 when SD is 0 and mean is 0)
 
+    @property
+    def t(self) -> float:
+        """The paired t statistic √n·d̄/s."""
+        return self.dz * math.sqrt(self.n) if self.n else math.nan
 
-def paired_summary(differences: Sequence[float]) -> PairedSummary:
+
+def paired_summary(differences: Sequence[float] | np.ndarray) -> PairedSummary:
     d = np.asarray(differences, dtype=float)
     n = len(d)
     mean = float(d.mean()) if n else math.nan
     sd = float(d.std(ddof=1)) if n > 1 else math.nan
+    if n > 1 and _no_spread(d):
+        sd = 0.0  # rounding noise is not spread (see SPREAD_TOLERANCE)
     return PairedSummary(n=n, mean=mean, sd=sd, dz=_dz(mean, sd))
 
 
@@ -72,57 +100,12 @@ def _dz(mean: float, sd: float) -> float:
     return mean / sd
 
 
-def bootstrap_indices(n: int, seed: int, resamples: int = BOOTSTRAP) -> np.ndarray:
-    """Resample indices (resamples × n), the same for every statistic of one claim."""
-    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-
-
-def bootstrap_mean_ci(
-    differences: Sequence[float], level: float, seed: int, resamples: int = BOOTSTRAP
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean difference at confidence `level`."""
-    d = np.asarray(differences, dtype=float)
-    means = d[bootstrap_indices(len(d), seed, resamples)].mean(axis=1)
-    tail = (1 - level) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return float(low), float(high)
-
-
-def t_interval(differences: Sequence[float], level: float) -> tuple[float, float]:
-    """Student's t interval for the mean difference."""
-    summary = paired_summary(differences)
-    if summary.n < 2 or summary.sd == 0:
-        return summary.mean, summary.mean
-    half = sps.t.ppf(1 - (1 - level) / 2, summary.n - 1) * summary.sd / math.sqrt(summary.n)
-    return summary.mean - float(half), summary.mean + float(half)
-
-
-def prob_better(differences: Sequence[float]) -> float:
-    """P(A>B) on a new seed under the normal model: Φ(mean/SD)."""
-    summary = paired_summary(differences)
-    return float(sps.norm.cdf(summary.dz)) if not math.isnan(summary.dz) else math.nan
-
-
-def prob_better_ci(
-    differences: Sequence[float], level: float, seed: int, resamples: int = BOOTSTRAP
-) -> tuple[float, float]:
-    d = np.asarray(differences, dtype=float)
-    samples = d[bootstrap_indices(len(d), seed + 1, resamples)]
-    mean, sd = samples.mean(axis=1), samples.std(axis=1, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dz = np.where(sd > 0, mean / np.where(sd > 0, sd, 1), np.sign(mean) * np.inf)
-    probs = sps.norm.cdf(dz)
-    tail = (1 - level) / 2
-    low, high = np.quantile(probs, [tail, 1 - tail])
-    return float(low), float(high)
-
-
 def _no_spread(d: np.ndarray) -> bool:
     """Whether all differences are equal, up to the rounding of the metric values."""
     return len(d) > 0 and float(np.ptp(d)) <= SPREAD_TOLERANCE * float(np.max(np.abs(d)))
 
 
-def untestable_reason(differences: Sequence[float], rope: float) -> str | None:
+def untestable_reason(differences: Sequence[float] | np.ndarray, rope: float) -> str | None:
     """Why these differences cannot be judged, as a report note (None when they can)."""
     d = np.asarray(differences, dtype=float)
     n = len(d)
@@ -143,57 +126,49 @@ def untestable_reason(differences: Sequence[float], rope: float) -> str | None:
     if _no_spread(d) and not (np.all(d == 0) and rope > 0):
         return (
             f"the differences have no spread: all {n} equal {float(d[0]):+.6g}, so the test "
-            "cannot tell a real effect from a rounding artefact (and the bootstrap has nothing "
-            "to resample). A metric that does not vary with the seed (params, flops) is a fact "
-            "of the architecture to read directly; otherwise check that the seeds really change "
-            "the runs"
+            "cannot tell a real effect from a rounding artefact. A metric that does not vary "
+            "with the seed (params, flops) is a fact of the architecture to read directly; "
+            "otherwise check that the seeds really change the runs"
         )
     return None
 
 
-@dataclass(frozen=True)
-class TestResult:
-    name: Literal["paired t-test", "Wilcoxon signed-rank", "not tested"]
-    p_value: float
-    reason: str
+def paired_t_test(summary: PairedSummary) -> tuple[float, float]:
+    """The t statistic and two-sided p-value of "mean difference 0" (NaN without spread)."""
+    if summary.n < 2 or not summary.sd > 0:
+        return math.nan, math.nan
+    t = summary.t
+    return t, float(2 * sps.t.sf(abs(t), summary.n - 1))
 
 
-def not_tested(reason: str) -> TestResult:
-    """The stand-in for a test that cannot be computed: p = 1, so it never counts as evidence.
-
-    It keeps its place in a Holm family (the claim was declared), but as the largest p-value
-    it cannot take the strictest level away from a claim that was tested.
-    """
-    return TestResult("not tested", 1.0, reason)
-
-
-def paired_test(differences: Sequence[float]) -> TestResult:
-    """Two-sided paired test of mean (or median) difference 0; Wilcoxon when far from normal."""
+def paired_p_value(differences: Sequence[float] | np.ndarray) -> float:
+    """The paired t-test's two-sided p-value, 1 where it cannot be computed (never evidence)."""
     d = np.asarray(differences, dtype=float)
-    n = len(d)
-    if n < 2:
-        return not_tested(f"{n} difference{'s' if n != 1 else ''} cannot be tested")
-    if _no_spread(d):
-        # t = mean / (SD/√n) with SD 0 gives p = 0 for any nonzero mean: an artefact, not
-        # evidence (three identical +0.1 pp differences would be "significant").
-        return not_tested("the differences have no spread (all equal)")
-    if n >= 8:
-        shapiro_p = float(sps.shapiro(d).pvalue)
-        if shapiro_p < 0.05:
-            p = float(sps.wilcoxon(d, zero_method="wilcox").pvalue)
-            return TestResult(
-                "Wilcoxon signed-rank",
-                p,
-                f"the differences are far from normal (Shapiro–Wilk p = {shapiro_p:.3f})",
-            )
-        reason = f"the differences look normal (Shapiro–Wilk p = {shapiro_p:.2f})"
-    else:
-        reason = f"{n} pairs are too few to judge normality; the t-test is the default"
-    return TestResult("paired t-test", float(sps.ttest_1samp(d, 0.0).pvalue), reason)
+    if len(d) < 2 or not np.all(np.isfinite(d)):
+        return 1.0
+    p = paired_t_test(paired_summary(d))[1]
+    return 1.0 if math.isnan(p) else p
 
 
-def holm(p_values: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Holm-adjusted p-values and the per-claim significance level α/(m − rank + 1).
+def _tost_p(summary: PairedSummary, rope: float) -> float:
+    """The TOST p-value of "|μ| ≥ rope": the larger of the two one-sided p-values."""
+    if summary.n >= 2 and summary.sd == 0:
+        return 0.0 if abs(summary.mean) < rope else 1.0  # all zero, inside a positive ROPE
+    se = summary.sd / math.sqrt(summary.n)
+    df = summary.n - 1
+    above_low = float(sps.t.sf((summary.mean + rope) / se, df))  # H0: μ ≤ −rope
+    below_high = float(sps.t.cdf((summary.mean - rope) / se, df))  # H0: μ ≥ +rope
+    return max(above_low, below_high)
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> tuple[list[float], list[float]]:
+    """Holm-adjusted p-values and each claim's level, consistent with the step-down.
+
+    The level of the claim at rank j (0-based, by p) is α/(m − j) while the step-down keeps
+    rejecting, and stays at the level where it stopped for every later claim: then "p < level"
+    is exactly "adjusted p < α", and an interval at (1 − level) excludes the null exactly when
+    the claim is rejected. (The plain per-rank levels α/(m − j) would let a later claim's
+    interval exclude 0 after the step-down had stopped.)
 
     A NaN p-value (a test that could not be computed) counts as 1: sorting with NaN is
     undefined, and one NaN would otherwise make every adjusted p-value of the family NaN or 1.
@@ -202,40 +177,38 @@ def holm(p_values: Sequence[float]) -> tuple[list[float], list[float]]:
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
     adjusted, levels = [0.0] * m, [0.0] * m
-    running = 0.0
+    running, stopped = 0.0, False
+    level = alpha
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p_values[i]))
         adjusted[i] = running
-        levels[i] = ALPHA / (m - rank)
+        if not stopped:
+            level = alpha / (m - rank)
+            stopped = p_values[i] >= level
+        levels[i] = level
     return adjusted, levels
 
 
-def paired_t_power(dz: float, n: int, alpha: float = ALPHA) -> float:
-    """Power of a two-sided paired t-test for a standardized effect dz with n pairs."""
-    if n < 2:
-        return 0.0
-    df = n - 1
-    critical = sps.t.ppf(1 - alpha / 2, df)
-    shift = abs(dz) * math.sqrt(n)
-    return float(sps.nct.sf(critical, df, shift) + sps.nct.cdf(-critical, df, shift))
+@dataclass(frozen=True)
+class ClaimData:
+    """One claim's input: its statement, paired differences, ROPE and the metric's resolution."""
+
+    statement: str
+    differences: tuple[float, ...]
+    rope: float
+    resolution: float | None = None  # e.g. 1e-4 for accuracy over 10,000 test images
 
 
-def seeds_needed(dz: float, alpha: float = ALPHA, power: float = 0.8) -> int | None:
-    """Paired seeds for `power` at effect dz (None when dz is 0 or would need > MAX_SEEDS)."""
-    if not math.isfinite(dz) or dz == 0:
-        return None
-    # Start from the normal approximation, then step with the exact noncentral t power.
-    z = float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
-    n = max(2, math.floor((z / abs(dz)) ** 2))
-    if n > MAX_SEEDS:
-        return None
-    while n > 2 and paired_t_power(dz, n - 1, alpha) >= power:
-        n -= 1
-    while paired_t_power(dz, n, alpha) < power:
-        n += 1
-        if n > MAX_SEEDS:
-            return None
-    return n
+ClaimInput = (
+    ClaimData | tuple[str, Sequence[float], float] | tuple[str, Sequence[float], float, float]
+)
+
+
+def _as_data(claim: ClaimInput) -> ClaimData:
+    if isinstance(claim, ClaimData):
+        return claim
+    statement, differences, rope, *rest = claim
+    return ClaimData(statement, tuple(float(x) for x in differences), float(rope), *rest)
 
 
 @dataclass(frozen=True)
@@ -244,138 +217,190 @@ class ClaimResult:
 
     statement: str
     verdict: Verdict
+    decided_by: Literal["superiority", "equivalence", "none"]
     n: int
     mean: float
     sd: float
-    dz: float
-    ci: tuple[float, float]  # percentile bootstrap
-    t_ci: tuple[float, float]  # Student's t, same level
+    dz: float  # d̄/s, the statistic the P(A>B) gate reads
+    hedges_dz: float  # small-sample corrected dz, the effect size to quote
+    rope: float
+    # Superiority: the two-sided t interval at the claim's Holm level, and its test.
+    alpha: float
+    ci: tuple[float, float]
     ci_level: float
-    test: str
-    test_reason: str
     p_value: float
     p_holm: float
-    prob_better: float
-    prob_ci: tuple[float, float]
-    rope: float
-    seeds_needed: int | None
+    excludes_zero: bool
+    # Equivalence: TOST at the claim's Holm level in the equivalence family.
+    alpha_eq: float
+    equivalence_ci: tuple[float, float]
+    equivalence_level: float
+    p_equivalence: float
+    p_equivalence_holm: float
+    inside_rope: bool
+    # The gate and the descriptive numbers beside it.
+    prob_better: float  # Φ(dz)
+    prob_ci: tuple[float, float]  # exact (noncentral t), at ci_level
+    gate_passed: bool  # P(A>B) ≥ 0.75 in the direction of the interval (or of the mean)
+    wins: int
+    ties: int
+    win_ci: tuple[float, float]  # Wilson, ties counted half, at ci_level
+    rank_p: float | None
+    rank_note: str
+    resolution: float | None
+    plan: Plan | None
+    untestable: str = ""  # why it could not be judged at all (empty when it was)
     notes: tuple[str, ...] = field(default=())
 
+    @property
+    def interval(self) -> tuple[tuple[float, float], float]:
+        """The interval that decided (the superiority one for an undecided claim), and its level."""
+        if self.decided_by == "equivalence":
+            return self.equivalence_ci, self.equivalence_level
+        return self.ci, self.ci_level
 
-def decide(
-    statement: str,
-    differences: Sequence[float],
+
+_NAN_PAIR = (math.nan, math.nan)
+
+
+def equivalence_level(alpha_eq: float) -> float:
+    """The interval TOST at level α decides with: 1 − 2α (Lakens 2017), not 1 − α."""
+    return 1 - 2 * alpha_eq
+
+
+def _differences(data: ClaimData) -> np.ndarray:
+    """The differences as judged: at the metric's resolution when it has one."""
+    if data.resolution:
+        return snap(data.differences, data.resolution)
+    return np.asarray(data.differences, dtype=float)
+
+
+def decide_claim(
+    claim: ClaimInput,
     *,
-    rope: float,
-    p_holm: float,
-    level_alpha: float,
-    p_value: float,
-    test: TestResult,
-    seed: int,
-    resamples: int = BOOTSTRAP,
+    alpha: float,
+    alpha_eq: float,
+    p_holm: float | None = None,
+    p_eq_holm: float | None = None,
+    full: bool = True,
 ) -> ClaimResult:
-    """The verdict of one claim, given its Holm-adjusted p-value and significance level."""
-    summary = paired_summary(differences)
-    ci_level = 1 - level_alpha
-    undefined = (math.nan, math.nan)
-    # The numbers are still reported for untestable differences, as far as they exist.
-    ci = bootstrap_mean_ci(differences, ci_level, seed, resamples) if summary.n else undefined
-    t_ci = t_interval(differences, ci_level)
-    low, high = min(ci[0], t_ci[0]), max(ci[1], t_ci[1])  # decide with the wider (docstring)
-    prob = prob_better(differences)
-    prob_ci = (
-        prob_better_ci(differences, ci_level, seed, resamples) if summary.n >= 2 else undefined
-    )
-    significant = p_holm < ALPHA
-    untestable = untestable_reason(differences, rope)
+    """One claim's verdict at given levels: superiority at two-sided `alpha`, TOST at `alpha_eq`.
+
+    `evaluate_claims` calls it with each claim's Holm levels; a sequential plan with the
+    nominal levels of a look's boundaries. `p_holm` and `p_eq_holm` are only reported (they
+    default to the unadjusted p-values).
+    """
+    data = _as_data(claim)
+    untestable = untestable_reason(data.differences, data.rope)
+    tested = untestable is None
+    d = _differences(data)
+    summary = paired_summary(d)
+    p_value = paired_t_test(summary)[1] if tested else math.nan
+    p_eq = _tost_p(summary, data.rope) if tested else 1.0
+    p_holm = (1.0 if math.isnan(p_value) else p_value) if p_holm is None else p_holm
+    p_eq_holm = p_eq if p_eq_holm is None else p_eq_holm
+    finite = summary.n > 0 and bool(np.all(np.isfinite(d)))
+    eq_level = equivalence_level(alpha_eq)
+    ci = t_interval(d, 1 - alpha) if finite else _NAN_PAIR
+    eq_ci = t_interval(d, eq_level) if finite else _NAN_PAIR
+    # Strict inequalities: an interval that touches the ROPE's edge or 0 has not excluded it.
+    inside = finite and -data.rope < eq_ci[0] and eq_ci[1] < data.rope
+    above, below = finite and ci[0] > 0, finite and ci[1] < 0
+    prob = float(sps.norm.cdf(summary.dz)) if not math.isnan(summary.dz) else math.nan
+    toward_b = below or (not above and summary.mean < 0)
+    gate = prob <= 1 - PROB_THRESHOLD if toward_b else prob >= PROB_THRESHOLD
+    verdict: Verdict = "inconclusive"
+    decided_by: Literal["superiority", "equivalence", "none"] = "none"
     notes: list[str] = []
-    verdict: Verdict
-    # Inconclusive rather than "not judged": the run is complete, only too small (or its
-    # metric does not vary), so the claim keeps its row, its numbers and a note that says
-    # what would settle it; "not judged" is kept for broken or partial runs (cnnlab.stats.claims).
-    if untestable is not None:
-        verdict = "inconclusive"
-        notes.append(untestable)
-    elif -rope < low and high < rope:
-        verdict = "equivalent"
-        if significant and (low > 0 or high < 0):
+    if tested and inside:
+        verdict, decided_by = "equivalent", "equivalence"
+        if above or below:
             notes.append(
                 "the difference is statistically detectable but smaller than the ROPE: "
                 "practically equivalent"
             )
-    elif significant and low > 0 and prob >= PROB_THRESHOLD:
-        verdict = "supported"
-    elif significant and high < 0 and prob <= 1 - PROB_THRESHOLD:
-        verdict = "refuted"
-    else:
-        verdict = "inconclusive"
-        if significant and (low > 0 or high < 0):
-            notes.append(
-                f"significant, but P(A>B) = {prob:.2f} does not reach {PROB_THRESHOLD} "
-                "(or 1 − it): the effect is real but small against the seed-to-seed spread"
-            )
-    needed: int | None = None
-    if summary.n < MIN_PAIRS:
-        needed = _seeds_for_few(summary.dz, level_alpha)
-    elif verdict == "inconclusive" and untestable is None:
-        # Not with no spread: more seeds would repeat the same difference, so none settle it.
-        needed = seeds_needed(summary.dz, level_alpha)
+    elif tested and above and gate:
+        verdict, decided_by = "supported", "superiority"
+    elif tested and below and gate:
+        verdict, decided_by = "refuted", "superiority"
+    usable = tested and summary.n >= 2 and summary.sd > 0
+    described = usable and full
+    wins = int(np.count_nonzero(d > 0)) if finite else 0
+    ties = int(np.count_nonzero(d == 0)) if finite else 0
+    rank = signed_rank(d, data.resolution, alpha) if described else None
     return ClaimResult(
-        statement=statement,
+        statement=data.statement,
         verdict=verdict,
+        decided_by=decided_by,
         n=summary.n,
         mean=summary.mean,
         sd=summary.sd,
         dz=summary.dz,
+        hedges_dz=hedges(summary.dz, summary.n),
+        rope=data.rope,
+        alpha=alpha,
         ci=ci,
-        t_ci=t_ci,
-        ci_level=ci_level,
-        test=test.name,
-        test_reason=test.reason,
+        ci_level=1 - alpha,
         p_value=p_value,
         p_holm=p_holm,
+        excludes_zero=above or below,
+        alpha_eq=alpha_eq,
+        equivalence_ci=eq_ci,
+        equivalence_level=eq_level,
+        p_equivalence=p_eq,
+        p_equivalence_holm=p_eq_holm,
+        inside_rope=bool(inside),
         prob_better=prob,
-        prob_ci=prob_ci,
-        rope=rope,
-        seeds_needed=needed,
+        prob_ci=prob_interval(summary.t, summary.n, 1 - alpha) if described else _NAN_PAIR,
+        gate_passed=bool(gate) if tested else False,
+        wins=wins,
+        ties=ties,
+        win_ci=wilson(wins + ties / 2, summary.n, 1 - alpha) if finite else _NAN_PAIR,
+        rank_p=rank.p_value if rank else None,
+        rank_note=rank.note if rank else "",
+        resolution=data.resolution,
+        plan=(
+            plan(summary.mean, summary.sd, summary.n, data.rope, alpha, alpha_eq)
+            if described and verdict == "inconclusive"
+            else None
+        ),
+        untestable=untestable or "",
         notes=tuple(notes),
     )
 
 
-def _seeds_for_few(dz: float, alpha: float) -> int | None:
-    """Seeds to ask for when fewer than MIN_PAIRS were run: the power estimate, at least that."""
-    if math.isfinite(dz) and dz != 0:
-        estimate = seeds_needed(dz, alpha)
-        return None if estimate is None else max(MIN_PAIRS, estimate)
-    return MIN_PAIRS  # one pair (or equal pairs) estimates no effect size: ask for the minimum
-
-
 def evaluate_claims(
-    claims: Sequence[tuple[str, Sequence[float], float]],
-    seed: int = 0,
-    resamples: int = BOOTSTRAP,
+    claims: Sequence[ClaimInput], *, alpha: float = ALPHA, full: bool = True
 ) -> list[ClaimResult]:
-    """Verdicts for the claims of one report: (statement, paired differences, ROPE) each.
+    """Verdicts for the claims of one report.
 
-    Holm's correction runs across all of them; each claim's CI uses its Holm level.
+    Each claim is a `ClaimData` or a tuple (statement, differences, ROPE[, resolution]).
+    Holm's correction runs across all of them, once for the superiority tests and once for the
+    equivalence tests (two families). `full=False` skips what cannot change a verdict — the
+    seeds-needed plan, the P(A>B) interval and the rank test — for simulations of thousands
+    of claims.
     """
-    reasons = [untestable_reason(differences, rope) for _, differences, rope in claims]
-    tests = [
-        paired_test(differences) if reason is None else not_tested("of the note on this claim")
-        for (_, differences, _), reason in zip(claims, reasons, strict=True)
+    data = [_as_data(c) for c in claims]
+    reasons = [untestable_reason(c.differences, c.rope) for c in data]
+    summaries = [paired_summary(_differences(c)) for c in data]
+    raw = [
+        paired_t_test(s)[1] if reason is None else 1.0
+        for s, reason in zip(summaries, reasons, strict=True)
     ]
-    adjusted, levels = holm([t.p_value for t in tests])
+    raw_eq = [
+        _tost_p(s, c.rope) if reason is None else 1.0
+        for s, c, reason in zip(summaries, data, reasons, strict=True)
+    ]
+    adjusted, levels = holm(raw, alpha)
+    adjusted_eq, levels_eq = holm(raw_eq, alpha)
     return [
-        decide(
-            statement,
-            differences,
-            rope=rope,
+        decide_claim(
+            c,
+            alpha=levels[i],
+            alpha_eq=levels_eq[i],
             p_holm=adjusted[i],
-            level_alpha=levels[i],
-            p_value=tests[i].p_value,
-            test=tests[i],
-            seed=seed + 1000 * i,
-            resamples=resamples,
+            p_eq_holm=adjusted_eq[i],
+            full=full,
         )
-        for i, (statement, differences, rope) in enumerate(claims)
+        for i, c in enumerate(data)
     ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from cnnlab.report.analysis import Analysis
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.stats.claims import Judgement
+from cnnlab.stats.paired import ClaimResult
 from cnnlab.sweep.estimate import format_duration, sweep_seconds
 
 
@@ -96,11 +97,22 @@ def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
         return [f"Claims not judged{banner}: " + "; ".join(judgement.reasons) + "."]
     lines = [f"Claims{banner}:"]
     for result in judgement.results:
-        low, high = result.ci
+        (low, high), level = result.interval
         lines.append(
             f"  {result.verdict.upper():<12} {result.statement}: {100 * result.mean:+.2f} pp "
-            f"[{100 * low:+.2f}, {100 * high:+.2f}], P(A>B) {result.prob_better:.2f}, "
-            f"p(Holm) {result.p_holm:.3g}, n = {result.n}"
-            + (f"; ~{result.seeds_needed} seeds would decide it" if result.seeds_needed else "")
+            f"[{100 * low:+.2f}, {100 * high:+.2f}] ({100 * level:.4g}% interval), P(A>B) "
+            f"{result.prob_better:.3f}, p(Holm) {result.p_holm:.3g}, n = {result.n}"
+            + (f"; {_seeds(result)}" if result.plan is not None else "")
         )
     return lines
+
+
+def _seeds(result: ClaimResult) -> str:
+    """The shortest form of the plan: seeds needed at the estimate, per reachable outcome."""
+    assert result.plan is not None
+    reachable = [
+        f"~{need.at_estimate} seeds to be {need.outcome}"
+        for need in result.plan.outcomes
+        if need.at_estimate is not None
+    ]
+    return ", ".join(reachable) if reachable else "no realistic number of seeds decides it"
