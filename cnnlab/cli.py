@@ -128,19 +128,27 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_list(args: argparse.Namespace) -> int:
     from cnnlab.spec.design import cells
     from cnnlab.spec.loading import load_sweep, question, shipped_names
-    from cnnlab.sweep.estimate import format_duration, sweep_seconds
+    from cnnlab.sweep.estimate import (
+        first_look_cells,
+        first_look_seconds,
+        format_duration,
+        sweep_seconds,
+    )
 
     rows = []
     for name in shipped_names():
         sweep = load_sweep(name)
-        trials = sweep.n_trials if sweep.design == "search" else len(cells(sweep))
+        trials = str(sweep.n_trials if sweep.design == "search" else len(cells(sweep)))
         arms = f"{len(sweep.arm_labels())} arms"
         duration = format_duration(sweep_seconds(sweep))
+        if sweep.plan is not None:  # a sequential plan: from its first look to its last
+            trials = f"{len(first_look_cells(sweep))}–{trials}"
+            duration = f"{format_duration(first_look_seconds(sweep))} – {duration}"
         rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
     width = max(len(r[0]) for r in rows)
     for name, design, arms, size, duration, text in rows:
         text = text if len(text) <= 90 else text[:89] + "…"
-        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>11}  ~{duration:<14} {text}")
+        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  ~{duration:<26} {text}")
     print(
         "\nRun one with: python -m cnnlab.sweep NAME   (--quick: a one-minute smoke run; "
         "--dry-run: check without training)"

@@ -10,12 +10,22 @@ elastic and affine distortions on MNIST), so the drops under 2-pixel shifts and 
 should shrink clearly. On clean test images, 3 epochs of harder training may cost as much as
 the extra variety gains: expect a difference near test-set noise.
 Run:   python -m cnnlab.sweep augmentation   (--quick for a smoke run)
-Cost:  2 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluations of the test
-       set per trial; augmenting adds about 0.5 s to a 55,000-image epoch here (~10%).
-       `cnnlab list` prints the estimate.
+Cost:  2 arms × 5–20 paired seeds × 3 epochs at batch 128, plus 17 probe evaluations of the test set
+       per trial; augmenting adds about 0.5 s to a 55,000-image epoch here (~10%). `cnnlab list`
+       prints the estimate. The seeds follow a sequential plan: it stops once every claim is
+       decided.
 """
 
-from cnnlab.spec import Augmentation, Claim, Factor, Sweep, TrainSpec, TrialSpec, small
+from cnnlab.spec import (
+    Augmentation,
+    Claim,
+    Factor,
+    SequentialPlan,
+    Sweep,
+    TrainSpec,
+    TrialSpec,
+    small,
+)
 
 SWEEP = Sweep(
     name="augmentation",
@@ -27,7 +37,7 @@ SWEEP = Sweep(
             labels=("none", "shift_rotate"),
         ),
     ),
-    seeds=10,
+    seeds=SequentialPlan(),  # looks at 5, 8, 12, 20 paired seeds (cnnlab.spec.sequential)
     probes=("translation",),
     claims=(
         Claim(

@@ -8,17 +8,18 @@ near test-set noise (a pilot here: +0.15 pp, SD 0.09 pp over 6 paired seeds). Wi
 the report flags. `strided` is the matched control: a 2×2 stride-2 convolution in the pooling
 layer's place, same output shapes.
 Run:   python -m cnnlab.sweep pooling        (--quick for a one-minute smoke run)
-Cost:  4 arms × 10 paired seeds × 3 epochs at batch 128; `cnnlab list` prints the estimate for
-       this machine (about an hour on 2 CPU cores, dominated by the `none` arm).
+Cost:  4 arms × 5–20 paired seeds × 3 epochs at batch 128, dominated by the `none` arm; `cnnlab
+       list` prints the estimate for this machine. The seeds follow a sequential plan: it stops
+       once every claim is decided.
 """
 
-from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small
+from cnnlab.spec import Claim, Factor, SequentialPlan, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="pooling",
     base=TrialSpec(arch=small, train=TrainSpec(epochs=3, batch_size=128)),
     factors=(Factor(path="arch.pooling", levels=("max", "avg", "none", "strided")),),
-    seeds=10,
+    seeds=SequentialPlan(),  # looks at 5, 8, 12, 20 paired seeds (cnnlab.spec.sequential)
     claims=(
         Claim(statement="max pooling beats average pooling", better="max", worse="avg"),
         Claim(statement="no pooling beats max pooling", better="none", worse="max"),

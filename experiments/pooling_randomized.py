@@ -6,10 +6,20 @@ Design: for each paired seed, two backgrounds (filters, first kernel, dropout) a
 random and shared by both arms of that replicate, so every comparison stays paired.
 Prior: if the gap is real it should survive the change of background; its size may vary.
 Run:   python -m cnnlab.sweep pooling_randomized   (--quick for a smoke run)
-Cost:  2 arms × 10 seeds × 2 backgrounds × 3 epochs at batch 128; `cnnlab list` prints it.
+Cost:  2 arms × 5–20 seeds × 2 backgrounds × 3 epochs at batch 128; `cnnlab list` prints it. The
+       seeds follow a sequential plan: it stops once every claim is decided.
 """
 
-from cnnlab.spec import Background, Claim, Factor, Sweep, TrainSpec, TrialSpec, small
+from cnnlab.spec import (
+    Background,
+    Claim,
+    Factor,
+    SequentialPlan,
+    Sweep,
+    TrainSpec,
+    TrialSpec,
+    small,
+)
 
 SWEEP = Sweep(
     name="pooling_randomized",
@@ -23,6 +33,6 @@ SWEEP = Sweep(
         Background(path="arch.dropout", choices=(0.0, 0.25, 0.5)),
     ),
     n_backgrounds=2,
-    seeds=10,
+    seeds=SequentialPlan(),  # looks at 5, 8, 12, 20 paired seeds (cnnlab.spec.sequential)
     claims=(Claim(statement="max pooling beats average pooling", better="max", worse="avg"),),
 )

@@ -5,6 +5,8 @@ choice interact with the other?
 Prior: no interaction expected; a reversal would be the interesting result.
 Run:   python -m cnnlab.sweep pooling_x_kernel   (--quick for a smoke run)
 Cost:  4 cells × 10 paired seeds × 3 epochs at batch 128; `cnnlab list` prints the estimate.
+Seeds: a fixed count, not a sequential plan: the interaction model needs every cell at every
+       seed, and a plan stops arms as soon as their claims are decided.
 """
 
 from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small

@@ -7,17 +7,18 @@ unshifted accuracy, for max / avg / none / strided pooling on `small`.
 Prior: two 2×2 poolings give at most a pixel or two of tolerance; without pooling the dense
 layer sees exact positions, so `none` should lose the most.
 Run:   python -m cnnlab.sweep translation     (--quick for a smoke run)
-Cost:  4 arms × 10 paired seeds × 3 epochs at batch 128, plus 17 probe evaluations of the test
-       set per trial; `cnnlab list` prints the estimate.
+Cost:  4 arms × 5–20 paired seeds × 3 epochs at batch 128, plus 17 probe evaluations of the test set
+       per trial; `cnnlab list` prints the estimate. The seeds follow a sequential plan: it stops
+       once every claim is decided.
 """
 
-from cnnlab.spec import Claim, Factor, Sweep, TrainSpec, TrialSpec, small
+from cnnlab.spec import Claim, Factor, SequentialPlan, Sweep, TrainSpec, TrialSpec, small
 
 SWEEP = Sweep(
     name="translation",
     base=TrialSpec(arch=small, train=TrainSpec(epochs=3, batch_size=128)),
     factors=(Factor(path="arch.pooling", levels=("max", "avg", "none", "strided")),),
-    seeds=10,
+    seeds=SequentialPlan(),  # looks at 5, 8, 12, 20 paired seeds (cnnlab.spec.sequential)
     probes=("translation",),
     claims=(
         Claim(

@@ -73,3 +73,14 @@ def test_bad_arguments_are_refused_before_any_training(mnist_dir: Path) -> None:
     assert "Traceback" not in done.stderr
     done = run_cli("train", "--dataset", "cifar10")
     assert done.returncode == 2 and "`data.dataset`" in done.stderr
+
+
+def test_list_shows_a_sequential_plans_range_of_trials(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    # max_vs_avg: 2 arms, looks at 5 … 20 seeds; a fixed design shows one number
+    assert "10–40 trials" in rows["max_vs_avg"] and " – " in rows["max_vs_avg"]
+    assert (
+        "40 trials" in rows["pooling_x_kernel"]
+        and "–" not in rows["pooling_x_kernel"].split("~")[0]
+    )

@@ -207,14 +207,18 @@ def test_the_committed_pooling_reports_seed_advice_is_confirmed() -> None:
     checked = 0
     for claim in verdicts["claims"]:
         numbers = claim["numbers"]
-        plan = numbers and numbers["plan"]
-        if not plan:
+        advice = numbers and numbers["advice"]
+        if not advice:
             continue
-        for need in plan["outcomes"]:
+        for need in advice["outcomes"]:
             if need["at_estimate"] is None:
                 continue
             figure, n, _ = planned_power(
-                need["outcome"], plan["effect"], plan["rope_sd"], plan["alpha"], plan["alpha_eq"]
+                need["outcome"],
+                advice["effect"],
+                advice["rope_sd"],
+                advice["alpha"],
+                advice["alpha_eq"],
             )
             assert n == need["at_estimate"]
             assert figure.passes, figure

@@ -106,3 +106,27 @@ def test_the_committed_pooling_verdicts_recompute_with_scipy() -> None:
         assert f"{100 * level:.4g}% " in readme
         if c["verdict"] == "inconclusive":
             assert "Why: " in c["in_plain_words"]
+    # these results predate per-example correctness: the test-set-noise diagnostic says so
+    assert "Test-set noise: n/a" in readme
+
+
+def test_the_committed_sequential_run_recomputes_with_scipy() -> None:
+    # reports/max_vs_avg: a sequential plan, decided at its first look. Its interval is the t
+    # interval at that look's nominal level (as stored in the plan's table of looks).
+    folder = REPORT.parent / "max_vs_avg"
+    results = pd.read_csv(folder / "results.csv")
+    verdicts = json.loads((folder / "verdicts.json").read_text())
+    (claim,) = verdicts["claims"]
+    look = claim["sequential"]["look"]
+    level = verdicts["sequential_plan"]["looks_levels"][look - 1]
+    wide = results.pivot_table(index="seed", columns="arm", values="test_accuracy")
+    d = np.round((wide["max"] - wide["avg"]).to_numpy() * 10_000) / 10_000
+    d = d[: level["seeds"]]
+    assert claim["numbers"]["n"] == level["seeds"]
+    ci = _t_interval(d, 1 - level["alpha"])
+    assert claim["numbers"]["ci"] == pytest.approx(ci, abs=1e-12)
+    prob = float(sps.norm.cdf(d.mean() / d.std(ddof=1)))
+    assert (ci[0] > 0 and prob >= 0.75) == (claim["verdict"] == "supported")
+    # every trial of this run kept its per-example correctness, so the diagnostic is shown
+    assert results["test_correct"].str.startswith("10000:").all()
+    assert claim["test_noise"]["examples"] == 10_000

@@ -21,7 +21,7 @@ from cnnlab.stats.paired import (
     paired_p_value,
     paired_summary,
 )
-from cnnlab.stats.planning import outcome_probabilities, plan, seeds_for
+from cnnlab.stats.planning import advise, outcome_probabilities, seeds_for
 from cnnlab.stats.ranks import signed_rank, snap
 
 # The committed pooling report's "no pooling beats max pooling" differences (results.csv):
@@ -158,7 +158,7 @@ def test_verdicts_on_clear_cases() -> None:
     assert results["clearly worse"].verdict == "refuted"
     assert results["the same"].verdict == "equivalent"
     noisy = results["too noisy to tell"]
-    assert noisy.verdict == "inconclusive" and noisy.plan is not None
+    assert noisy.verdict == "inconclusive" and noisy.advice is not None
     better = results["clearly better"]
     assert better.ci[0] > 0 and better.prob_better > 0.75 and better.decided_by == "superiority"
 
@@ -233,7 +233,7 @@ def test_an_inconclusive_claim_says_why() -> None:
 
 def test_planning_covers_each_reachable_outcome_over_an_interval_of_dz() -> None:
     s = paired_summary(NONE_MINUS_MAX)
-    result = plan(s.mean, s.sd, s.n, 0.001, ALPHA / 2, ALPHA / 2)
+    result = advise(s.mean, s.sd, s.n, 0.001, ALPHA / 2, ALPHA / 2)
     assert result is not None
     supported, equivalent = result.outcomes
     assert supported.outcome == "supported" and equivalent.outcome == "equivalent"
@@ -254,7 +254,7 @@ def test_fewer_than_three_pairs_are_not_judged(d: list[float]) -> None:
     few, other = evaluate_claims([("few", d, 0.001), clear])
     assert few.verdict == "inconclusive" and few.n == len(d)
     assert f"only {len(d)} paired seed" in few.untestable and "at least 3" in few.untestable
-    assert math.isnan(few.p_value) and few.p_holm == 1.0 and few.plan is None
+    assert math.isnan(few.p_value) and few.p_holm == 1.0 and few.advice is None
     assert other.verdict == "supported"  # the other claims of the report are still judged
 
 
@@ -262,7 +262,7 @@ def test_equal_differences_are_untestable_not_significant() -> None:
     (result,) = evaluate_claims([("no spread", [0.001, 0.001, 0.001], 0.0005)])
     assert result.verdict == "inconclusive"
     assert result.untestable.startswith("the differences have no spread: all 3 equal +0.001")
-    assert result.p_holm == 1.0 and result.plan is None
+    assert result.p_holm == 1.0 and result.advice is None
     # Equal in exact arithmetic, unequal in the last bits (k/10,000 − (k−10)/10,000).
     k = np.array([9871, 9632, 9636, 9511, 9269, 9307, 9040, 9500])
     d = k / 10_000 - (k - 10) / 10_000

@@ -25,8 +25,9 @@ import cnnlab.sweep.studies
 import cnnlab.sweep.tracking
 import cnnlab.sweep.workers
 from cnnlab.data import synthetic_dataset
-from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.design import Claim, Factor, Sweep
 from cnnlab.spec.presets import small
+from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
 from cnnlab.sweep.execution import WorkersDied
 from cnnlab.sweep.keys import Key
@@ -457,3 +458,63 @@ def test_translation_probe_results_reach_the_table_and_mlflow(tmp_path: Path) ->
     assert child.data.metrics["shift2_drop"] == pytest.approx(row["shift2_drop"])
     assert child.data.metrics["test_accuracy"] == pytest.approx(row["test_accuracy"])
     assert child.data.metrics["seconds_per_epoch"] == pytest.approx(row["seconds_per_epoch"])
+
+
+# --- a sequential plan ---------------------------------------------------------------------
+
+SEQUENTIAL = Sweep(
+    name="seq",
+    base=BASE,
+    factors=(
+        Factor(
+            path="train.learning_rate",
+            levels=(1e-3, 1e-9, 2e-9),
+            labels=("learn", "frozen", "frozen2"),
+        ),
+    ),
+    seeds=SequentialPlan(looks=(3, 4)),
+    claims=(
+        # decided at the first look: an untrained network stays at chance
+        Claim(statement="learning beats not learning", better="learn", worse="frozen"),
+        # never decidable (equal parameter counts, no spread, ROPE 0): it stays open to the end
+        Claim(
+            statement="frozen2 is smaller",
+            metric="params",
+            better="frozen2",
+            worse="frozen",
+            rope=0.0,
+        ),
+    ),
+)
+
+
+def test_a_sequential_plan_trains_look_by_look_and_stops_decided_arms(tmp_path: Path) -> None:
+    outcome = _run(tmp_path, SEQUENTIAL, reports_dir=tmp_path / "reports")
+    assert outcome is not None and not outcome.failed
+    cells = sorted(t.user_attrs["cnnlab.cell"] for t in _study(tmp_path, "seq").get_trials())
+    # look 1: every arm at 3 seeds; look 2: only the open claim's arms get seed 3
+    assert [c for c in cells if c.startswith("learn/")] == [f"learn/seed=0{s}" for s in range(3)]
+    assert sum(c.startswith("frozen/") for c in cells) == 4
+    assert sum(c.startswith("frozen2/") for c in cells) == 4
+    assert outcome.finished == 11 and not outcome.missing
+    verdicts = json.loads((tmp_path / "reports" / "seq" / "verdicts.json").read_text())
+    first, second = verdicts["claims"]
+    assert first["verdict"] == "supported" and first["sequential"]["look"] == 1
+    assert first["sequential"]["status"] == "decided"
+    assert second["sequential"]["status"] == "final" and second["sequential"]["look"] == 2
+    assert verdicts["sequential_plan"]["looks"] == [3, 4]
+    readme = (tmp_path / "reports" / "seq" / "README.md").read_text()
+    assert "## Sequential plan" in readme and "Decided at look 1" in readme
+    # a rerun finds every look done and trains nothing
+    again = _run(tmp_path, SEQUENTIAL)
+    assert again is not None and len(_study(tmp_path, "seq").get_trials()) == 11
+
+
+def test_max_time_stops_inside_a_look_and_the_rerun_finishes_the_plan(tmp_path: Path) -> None:
+    # The budget is spent after the first trial: the first look is incomplete and not judged.
+    stopped = _run(tmp_path, SEQUENTIAL, max_time=0.001, reports_dir=tmp_path / "reports")
+    assert stopped is not None and stopped.finished == 1 and stopped.missing
+    verdicts = json.loads((tmp_path / "reports" / "seq" / "verdicts.json").read_text())
+    assert not verdicts["judged"] and "first look" in verdicts["not_judged_because"][0]
+    resumed = _run(tmp_path, SEQUENTIAL)
+    assert resumed is not None and resumed.finished == 11 and not resumed.missing

@@ -17,11 +17,23 @@ import numpy as np
 import pandas as pd
 
 from cnnlab.report.wording import claim_sentence
-from cnnlab.spec.design import Claim, Sweep, claims_hash
+from cnnlab.spec.design import Claim, Sweep, claims_hash, seeds_hash
+from cnnlab.spec.metrics import CORRECTNESS
+from cnnlab.spec.sequential import plan_hash
 from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
 from cnnlab.stats.claims import Judgement, judge, paired_differences
 from cnnlab.stats.paired import ClaimResult
-from cnnlab.stats.table import ArmSummary, arm_summaries
+from cnnlab.stats.sequential import (
+    OperatingCharacteristics,
+    SequentialClaim,
+    operating_characteristics,
+)
+from cnnlab.stats.table import ArmSummary, arm_summaries, paired
+from cnnlab.stats.testnoise import TestNoise, correctness, noise_diagnostics
+
+# The true effects a sequential plan's stopping probabilities are shown at: none, the P(A>B)
+# gate's dz, a large effect, and the pilot's max − avg effect (DESIGN.md §7).
+SHOWN_EFFECTS = (0.0, 0.674, 1.0, 1.75)
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,11 @@ class ClaimOutcome:
     differences: tuple[float, ...]  # in the claim's direction: > 0 means `better` is better
     wins: int  # replicates where `better` came out ahead
     sentence: str
+    standing: SequentialClaim | None = None  # where it stands in a sequential plan
+    # The plan's stopping probabilities at SHOWN_EFFECTS, at this claim's ROPE / SD.
+    characteristics: tuple[OperatingCharacteristics, ...] = ()
+    # Test-set noise (None: not test accuracy, or results without per-example correctness).
+    noise: TestNoise | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,7 @@ class Analysis:
     factorial: FactorialResult | None
     factorial_note: str
     claims_edited: bool  # claims changed after the study (and its results) existed
+    plan_edited: bool  # the seed plan changed after the study existed (a fixed count counts)
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,20 +77,53 @@ def _claim_outcomes(
     sweep: Sweep, results: pd.DataFrame, judgement: Judgement
 ) -> tuple[ClaimOutcome, ...]:
     by_statement = {r.statement: r for r in judgement.results}
+    standings = {s.statement: s for s in judgement.sequence}
     outcomes = []
     for claim in sweep.claims:
         d = paired_differences(results, claim) if claim.metric in results else np.array([])
         result = by_statement.get(claim.statement)
+        standing = standings.get(claim.statement)
+        if standing is not None and result is not None:
+            d = d[: result.n]  # the differences the deciding look judged (seed order)
+        wins = int((d > 0).sum())
         outcomes.append(
             ClaimOutcome(
                 claim=claim,
                 result=result,
                 differences=tuple(float(x) for x in d),
-                wins=int((d > 0).sum()),
-                sentence=claim_sentence(claim, result, int((d > 0).sum()), len(d)),
+                wins=wins,
+                sentence=claim_sentence(claim, result, wins, len(d), standing),
+                standing=standing,
+                characteristics=_characteristics(sweep, result),
+                noise=_noise(results, claim, result),
             )
         )
     return tuple(outcomes)
+
+
+def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> TestNoise | None:
+    """The two-level bootstrap and McNemar counts of a test-accuracy claim, at the level of
+    its deciding interval, on the replicates its verdict used."""
+    if result is None or claim.metric != "test_accuracy" or CORRECTNESS not in results:
+        return None
+    better, worse = paired(results, CORRECTNESS, claim.better, claim.worse)
+    a = correctness(list(better)[: result.n])
+    b = correctness(list(worse)[: result.n])
+    if a is None or b is None or a.shape != b.shape or len(a) < 2:
+        return None
+    return noise_diagnostics(a, b, result.interval[1])
+
+
+def _characteristics(
+    sweep: Sweep, result: ClaimResult | None
+) -> tuple[OperatingCharacteristics, ...]:
+    """The plan's stopping probabilities for this claim, at its observed ROPE / SD."""
+    if sweep.plan is None or result is None or not result.sd > 0:
+        return ()
+    return tuple(
+        operating_characteristics(sweep.plan, len(sweep.claims), delta, result.rope / result.sd)
+        for delta in SHOWN_EFFECTS
+    )
 
 
 def _omnibus(sweep: Sweep, results: pd.DataFrame) -> tuple[OmnibusResult | None, str]:
@@ -115,6 +166,7 @@ def analyse(
     omnibus_result, omnibus_note = _omnibus(sweep, results) if judged else (None, "")
     factorial_result, factorial_note = _factorial(sweep, results) if judged else (None, "")
     recorded = provenance.get("claims_hash_at_start")
+    plan_at_start = provenance.get("plan_hash_at_start")
     return Analysis(
         sweep=sweep,
         quick=quick,
@@ -127,6 +179,7 @@ def analyse(
         factorial=factorial_result,
         factorial_note=factorial_note,
         claims_edited=recorded is not None and recorded != claims_hash(sweep),
+        plan_edited=plan_at_start is not None and plan_at_start != seeds_hash(sweep),
         provenance=provenance,
     )
 
@@ -140,6 +193,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _standing_json(outcome: ClaimOutcome) -> dict[str, Any] | None:
+    if outcome.standing is None:
+        return None
+    standing = asdict(outcome.standing)
+    standing.pop("result")  # it is "numbers"
+    standing["stopping"] = [asdict(oc) for oc in outcome.characteristics]
+    return standing
+
+
+def _plan_json(analysis: Analysis) -> dict[str, Any] | None:
+    plan = analysis.sweep.plan
+    if plan is None:
+        return None
+    return {
+        **asdict(plan),
+        "plan_hash": plan_hash(plan),
+        "looks_levels": [asdict(level) for level in analysis.judgement.levels],
+    }
 
 
 def verdicts_json(analysis: Analysis) -> str:
@@ -159,6 +232,8 @@ def verdicts_json(analysis: Analysis) -> str:
                 "in_plain_words": outcome.sentence,
                 "differences": list(outcome.differences),
                 "numbers": asdict(outcome.result) if outcome.result else None,
+                "sequential": _standing_json(outcome),
+                "test_noise": asdict(outcome.noise) if outcome.noise else None,
             }
         )
     document = {
@@ -169,7 +244,9 @@ def verdicts_json(analysis: Analysis) -> str:
         "baseline": analysis.judgement.baseline,
         "claims_hash": claims_hash(analysis.sweep),
         "claims_edited_after_results": analysis.claims_edited,
+        "plan_edited_after_start": analysis.plan_edited,
         "claims": claims,
+        "sequential_plan": _plan_json(analysis),
         "omnibus": asdict(analysis.omnibus) if analysis.omnibus else None,
         "factorial": asdict(analysis.factorial) if analysis.factorial else None,
     }

@@ -27,6 +27,7 @@ from cnnlab.report.figures import draw_all
 from cnnlab.report.render import to_html, to_markdown
 from cnnlab.spec.design import Sweep, study_name, sweep_of_study
 from cnnlab.spec.loading import load_sweep, question
+from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
 
 
@@ -158,7 +159,9 @@ def run_sweep_of(provenance: dict[str, Any], folder: Path, sweep_path: str | Non
         )
     declared = load_sweep(str(source))
     changes: dict[str, Any] = {}
-    if "seeds" in provenance:
+    if provenance.get("sequential_plan"):
+        changes["seeds"] = SequentialPlan(**provenance["sequential_plan"])
+    elif "seeds" in provenance:
         changes["seeds"] = tuple(int(s) for s in provenance["seeds"])
     if "n_backgrounds" in provenance:
         changes["n_backgrounds"] = int(provenance["n_backgrounds"])

@@ -12,10 +12,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from scipy import stats as sps
+
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.figures import Figure
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob
-from cnnlab.spec.design import sweep_of_study
+from cnnlab.spec.design import Sweep, sweep_of_study
+from cnnlab.stats.paired import ClaimResult
+from cnnlab.stats.planning import GATE_DZ
+from cnnlab.stats.sequential import OperatingCharacteristics, SequentialClaim
+from cnnlab.stats.testnoise import TestNoise
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,16 @@ def _banners(analysis: Analysis) -> list[Block]:
                 "pre-registered; read the verdicts as exploratory.",
             )
         )
+    if analysis.plan_edited:
+        blocks.append(
+            Banner(
+                "edited",
+                "Seed plan changed after the study started: the study was created with plan "
+                f'hash {analysis.provenance.get("plan_hash_at_start")} ("fixed" is a fixed '
+                "seed count), so the looks were not pre-registered; read the verdicts as "
+                "exploratory.",
+            )
+        )
     return blocks
 
 
@@ -97,8 +113,7 @@ def _verdict_table(analysis: Analysis) -> Table:
                 f"{_pair(result.prob_ci)})",
                 f"{result.wins + result.ties / 2:g} of {result.n} "
                 f"({percent(result.ci_level)} Wilson {_pair(result.win_ci)})",
-                f"paired t: p = {result.p_value:.2g}; Holm {result.p_holm:.2g} (α = "
-                f"{result.alpha:.3g})",
+                _test_cell(result, outcome.standing),
                 str(result.n),
             )
         rows.append((claim.statement, verdict, outcome.sentence, *numbers))
@@ -118,6 +133,13 @@ def _verdict_table(analysis: Analysis) -> Table:
     )
 
 
+def _test_cell(result: ClaimResult, standing: SequentialClaim | None) -> str:
+    """The test column: Holm in a fixed design, the look's nominal α in a sequential plan."""
+    if standing is not None and standing.look is not None:
+        return f"paired t: p = {result.p_value:.2g}; α = {result.alpha:.3g} at look {standing.look}"
+    return f"paired t: p = {result.p_value:.2g}; Holm {result.p_holm:.2g} (α = {result.alpha:.3g})"
+
+
 def _pair(values: tuple[float, float]) -> str:
     low, high = values
     return "n/a" if math.isnan(low) or math.isnan(high) else f"{low:.2f}–{high:.2f}"
@@ -134,24 +156,61 @@ def _claim_notes(analysis: Analysis) -> list[Block]:
         spread = amount(result.sd, metric, signed=False)
         extra = "; ".join(result.notes)
         rank = f" {result.rank_note[0].upper()}{result.rank_note[1:]}." if result.rank_note else ""
+        noise = _noise_text(outcome.noise, outcome.claim.better, outcome.claim.worse, metric)
+        where = (
+            "Holm"
+            if outcome.standing is None or outcome.standing.look is None
+            else f"look {outcome.standing.look}"
+        )
         lines.append(
             f"*{outcome.claim.statement}* — superiority: {percent(result.ci_level)} t interval "
-            f"{interval(*result.ci, metric)} (Holm α = {result.alpha:.3g}); equivalence (TOST): "
-            f"{percent(result.equivalence_level)} interval "
-            f"{interval(*result.equivalence_ci, metric)} against the ROPE ±{rope} (Holm α = "
+            f"{interval(*result.ci, metric)} ({where} α = {result.alpha:.3g}); equivalence "
+            f"(TOST): {percent(result.equivalence_level)} interval "
+            f"{interval(*result.equivalence_ci, metric)} against the ROPE ±{rope} ({where} α = "
             f"{result.alpha_eq:.3g}, p = {result.p_equivalence:.2g}). SD of the differences "
             f"{spread}, dz = {result.dz:.2f} (Hedges-corrected {result.hedges_dz:.2f}).{rank}"
+            + (f" {noise}" if noise else "")
             + (f" Note: {extra}." if extra else "")
         )
     return [Text(line) for line in lines]
 
 
-def _rules() -> Text:
+def _noise_text(noise: TestNoise | None, better: str, worse: str, metric: str) -> str:
+    """The test-set noise diagnostic of one claim, or n/a where it cannot be computed."""
+    if metric != "test_accuracy":
+        return ""
+    if noise is None:
+        return (
+            "Test-set noise: n/a (these results predate per-example correctness, so test "
+            "examples cannot be resampled)."
+        )
+    counts = ", ".join(
+        f"{b}/{w}" for b, w in zip(noise.only_better_right, noise.only_worse_right, strict=True)
+    )
+    return (
+        f"Test-set noise (a diagnostic; the t interval decides): resampling the seeds and the "
+        f"{noise.examples:,} test images together gives a {percent(noise.level)} interval "
+        f"{interval(*noise.two_level, metric)}, against {interval(*noise.seed_only, metric)} "
+        f"resampling the seeds alone. Test images only {better} got right / only {worse} got "
+        f"right, per seed: {counts}; McNemar p < 0.05 on {noise.seeds_differing} of "
+        f"{len(noise.mcnemar_p)} seeds."
+    )
+
+
+def _rules(sequential: bool) -> Text:
+    equivalence_alpha, superiority_alpha = (
+        ("α the look's nominal level", "α the look's nominal level; see the sequential plan")
+        if sequential
+        else (
+            "Holm across this report's equivalence tests",
+            "α Holm-adjusted across this report's claims",
+        )
+    )
     return Text(
         "How verdicts are decided, with paired differences by seed: *practically equivalent* "
         "when the (1 − 2α) Student t interval lies inside the ROPE (two one-sided tests at level "
-        "α, Holm across this report's equivalence tests); otherwise *supported* when the "
-        "two-sided (1 − α) t interval lies above 0 (α Holm-adjusted across this report's claims) "
+        f"α, {equivalence_alpha}); otherwise *supported* when the "
+        f"two-sided (1 − α) t interval lies above 0 ({superiority_alpha}) "
         "and the estimated P(A beats B) = Φ(mean/SD) is at least 0.75; *refuted* the same the "
         "other way; otherwise *inconclusive*, with the reason and the paired seeds that would "
         "decide it, planned from this rule's own power (80 %) over an 80 % interval of dz. The "
@@ -159,6 +218,110 @@ def _rules() -> Text:
         "interval; the signed-rank test (on differences rounded to the test set's resolution, "
         "zeros kept by Pratt's method) is a diagnostic and never decides."
     )
+
+
+def _sequential_blocks(analysis: Analysis) -> list[Block]:
+    """The plan, each look's levels, where each claim stands, and the stopping probabilities."""
+    plan, levels = analysis.sweep.plan, analysis.judgement.levels
+    if plan is None or not levels:
+        return []
+    m = len(analysis.sweep.claims)
+    first = levels[0]
+    t_first = float(sps.t.ppf(1 - first.alpha / 2, first.seeds - 1))
+    dz_first = max(t_first / math.sqrt(first.seeds), GATE_DZ)
+    blocks: list[Block] = [
+        Heading(2, "Sequential plan"),
+        Text(
+            f"Seeds were added in looks: {plan.describe()}. "
+            + (
+                f"α is split over the {m} claims by Bonferroni ({plan.alpha / m:.3g} each; Holm's "
+                "step-down is not carried across looks), and each claim's share is spent "
+                if m > 1
+                else f"The claim's α = {plan.alpha:g} is spent "
+            )
+            + "over the looks for "
+            "superiority (two-sided) and for each one-sided test of TOST. A claim is judged at "
+            "each look by the same rule as a fixed design, at that look's nominal levels, until it "
+            "is decided; the interval shown is the deciding look's repeated confidence interval. "
+            "Futility stops are non-binding (the levels do not count on them). With "
+            f"{first.seeds} seeds the first look can support or refute a claim only when "
+            f"|t| ≥ {t_first:.2f} on {first.seeds - 1} degrees of freedom (an observed dz of at "
+            f"least {dz_first:.2f}), and call it equivalent only when its "
+            f"{percent(1 - 2 * first.alpha_eq)} interval lies inside the ROPE."
+        ),
+        Table(
+            ("Look", "Paired seeds", "Superiority interval", "TOST interval"),
+            tuple(
+                (
+                    str(level.look),
+                    str(level.seeds),
+                    f"{percent(1 - level.alpha)} (α = {level.alpha:.3g})",
+                    f"{percent(1 - 2 * level.alpha_eq)} (α = {level.alpha_eq:.3g} per side)",
+                )
+                for level in levels
+            ),
+            element_id="looks",
+        ),
+    ]
+    rows = []
+    for outcome in analysis.claims:
+        standing = outcome.standing
+        if standing is None:
+            continue
+        history = ", ".join(f"look {look}: {verdict}" for look, verdict in standing.history)
+        status = {
+            "decided": f"decided at look {standing.look} ({standing.seeds} seeds)",
+            "futile": f"stopped for futility at look {standing.look} ({standing.seeds} seeds)",
+            "final": f"undecided at the last look ({standing.seeds} seeds)",
+            "open": f"open: the next look needs {standing.next_seeds} seeds",
+        }[standing.status]
+        rows.append((outcome.claim.statement, status, history or "—"))
+    blocks.append(Table(("Claim", "Standing", "Verdict at each look"), tuple(rows)))
+    characteristic_rows = []
+    for outcome in analysis.claims:
+        for oc in outcome.characteristics:
+            stops = " / ".join(f"{sum(look.values()):.2f}" for look in oc.stop)
+            correct = _correct_rate(oc)
+            characteristic_rows.append(
+                (
+                    outcome.claim.statement,
+                    f"{oc.delta:g}",
+                    stops,
+                    f"{oc.inconclusive:.2f}",
+                    correct,
+                    f"{oc.expected_seeds:.1f}",
+                )
+            )
+    if characteristic_rows:
+        blocks += [
+            Text(
+                "Stopping probabilities of this plan for each claim at a true dz of 0, 0.674 (the "
+                "P(A beats B) gate), 1 and 1.75, at the claim's observed ROPE / SD, by simulation "
+                f"({analysis.claims[0].characteristics[0].sims:,} runs of the rule each):"
+            ),
+            Table(
+                (
+                    "Claim",
+                    "True dz",
+                    "P(stop) at each look",
+                    "P(undecided at the end)",
+                    "Verdicts",
+                    "Expected seeds",
+                ),
+                tuple(characteristic_rows),
+                element_id="stopping",
+            ),
+        ]
+    return blocks
+
+
+def _correct_rate(oc: OperatingCharacteristics) -> str:
+    """The verdicts a plan reaches at a true effect, summed over its looks."""
+    totals = {
+        name: sum(look.get(name, 0.0) for look in oc.stop)
+        for name in ("supported", "refuted", "equivalent", "futile")
+    }
+    return ", ".join(f"{name} {p:.2f}" for name, p in totals.items() if p >= 0.005) or "—"
 
 
 def _omnibus_blocks(analysis: Analysis) -> list[Block]:
@@ -281,7 +444,7 @@ def _design_text(analysis: Analysis) -> Text:
     sweep = analysis.sweep
     return Text(
         f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}; paired seeds "
-        f"{', '.join(str(s) for s in sweep.seed_values)}; {prov.get('epochs', '?')} epoch(s) "
+        f"{_seed_text(sweep)}; {prov.get('epochs', '?')} epoch(s) "
         f"on {prov.get('train_images', '?'):,} {prov.get('dataset', '')} training images, "
         f"batch {prov.get('batch_size', '?')}. Baseline (sanity gate) arm "
         f"{analysis.judgement.baseline.get('arm')!r}: mean test accuracy "
@@ -290,6 +453,13 @@ def _design_text(analysis: Analysis) -> Text:
         if isinstance(prov.get("train_images"), int)
         else f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}."
     )
+
+
+def _seed_text(sweep: Sweep) -> str:
+    if sweep.plan is not None:
+        last = sweep.plan.seed_count - 1
+        return f"0 to {last} as the sequential plan's looks needed them (see the plan above)"
+    return ", ".join(str(s) for s in sweep.seed_values)
 
 
 def _pct(value: Any) -> str:
@@ -349,7 +519,8 @@ def build_document(analysis: Analysis, figures: list[Figure], question: str) -> 
     else:
         blocks.append(Text("This sweep declares no claims; the figures describe its results."))
     blocks += _claim_notes(analysis)
-    blocks.append(_rules())
+    blocks.append(_rules(analysis.sweep.plan is not None))
+    blocks += _sequential_blocks(analysis)
     blocks.append(_design_text(analysis))
     blocks += _omnibus_blocks(analysis)
     blocks += _cost_blocks(analysis)

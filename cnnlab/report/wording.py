@@ -10,6 +10,7 @@ import math
 
 from cnnlab.spec.design import Claim
 from cnnlab.stats.paired import ClaimResult
+from cnnlab.stats.sequential import SequentialClaim
 
 _LABELS = {
     "test_accuracy": "test accuracy",
@@ -90,7 +91,7 @@ def number(value: float, digits: int = 2) -> str:
 
 def seeds_phrase(result: ClaimResult) -> str:
     """What would decide an inconclusive claim, from the verdict rule's own power."""
-    plan = result.plan
+    plan = result.advice
     if plan is None:
         return ""
     low, high = plan.interval
@@ -132,7 +133,16 @@ def seeds_phrase(result: ClaimResult) -> str:
     return text
 
 
-def why_not_settled(result: ClaimResult, metric: str) -> str:
+def where_alpha(standing: SequentialClaim | None) -> str:
+    """How a claim's α came about: Holm across the report, or a look of a sequential plan."""
+    if standing is None or standing.look is None:
+        return "after Holm"
+    return f"at look {standing.look} of the sequential plan"
+
+
+def why_not_settled(
+    result: ClaimResult, metric: str, standing: SequentialClaim | None = None
+) -> str:
     """Each reason an inconclusive claim is neither supported/refuted nor equivalent."""
     if result.untestable:
         return result.untestable
@@ -141,7 +151,7 @@ def why_not_settled(result: ClaimResult, metric: str) -> str:
     if not result.excludes_zero:
         reasons.append(
             f"the {level} interval {interval(*result.ci, metric)} includes 0 (α = "
-            f"{result.alpha:.3g} after Holm)"
+            f"{result.alpha:.3g} {where_alpha(standing)})"
         )
     elif not result.gate_passed:
         toward_a = result.ci[0] > 0
@@ -158,8 +168,15 @@ def why_not_settled(result: ClaimResult, metric: str) -> str:
     return "; ".join(reasons)
 
 
-def claim_sentence(claim: Claim, result: ClaimResult | None, wins: int, n: int) -> str:
-    """The verdict in plain words, with the numbers behind it."""
+def claim_sentence(
+    claim: Claim,
+    result: ClaimResult | None,
+    wins: int,
+    n: int,
+    standing: SequentialClaim | None = None,
+) -> str:
+    """The verdict in plain words, with the numbers behind it (and, in a sequential plan, the
+    look that decided it)."""
     label = metric_label(claim.metric)
     a, b = claim.better, claim.worse
     if result is None:
@@ -173,18 +190,39 @@ def claim_sentence(claim: Claim, result: ClaimResult | None, wins: int, n: int) 
         f"out ahead on {wins} of {n}, and the estimated chance that {a} beats {b} on a new seed "
         f"is {prob(result.prob_better)}"
     )
-    test = f"paired t p = {result.p_value:.2g}, {result.p_holm:.2g} after Holm"
+    if standing is None or standing.look is None:
+        test = f"paired t p = {result.p_value:.2g}, {result.p_holm:.2g} after Holm"
+        when = ""
+    else:
+        test = f"paired t p = {result.p_value:.2g} against α = {result.alpha:.2g} at this look"
+        when = f" Decided at look {standing.look} of the sequential plan ({standing.seeds} seeds)."
     rope = amount(result.rope, claim.metric, signed=False)
     if result.verdict == "supported":
-        return f"{a} beats {b}: {advantage} ({test})."
+        return f"{a} beats {b}: {advantage} ({test}).{when}"
     if result.verdict == "refuted":
-        return f"The opposite holds, {b} beats {a}: {advantage} ({test})."
+        return f"The opposite holds, {b} beats {a}: {advantage} ({test}).{when}"
     if result.verdict == "equivalent":
         return (
             f"{a} and {b} are practically equivalent: the whole {percent(level)} interval lies "
-            f"within ±{rope}, the region declared too small to matter. {advantage}."
+            f"within ±{rope}, the region declared too small to matter. {advantage}.{when}"
         )
     more = seeds_phrase(result)
-    return f"Not settled: {advantage} ({test}). Why: {why_not_settled(result, claim.metric)}." + (
-        f" To decide it: {more}." if more else ""
+    return (
+        f"Not settled{_sequential_stop(standing)}: {advantage} ({test}). Why: "
+        f"{why_not_settled(result, claim.metric, standing)}."
+        + (f" To decide it: {more}." if more else "")
     )
+
+
+def _sequential_stop(standing: SequentialClaim | None) -> str:
+    """Where an undecided claim of a sequential plan stopped (empty for a fixed design)."""
+    if standing is None or standing.look is None:
+        return ""
+    if standing.status == "futile":
+        return (
+            f" (stopped for futility at look {standing.look}: at the estimated effect the "
+            "plan's last look would decide it with less than the futility power)"
+        )
+    if standing.status == "final":
+        return f" at the plan's last look ({standing.seeds} seeds)"
+    return f" yet (look {standing.look}; the next look needs {standing.next_seeds} seeds)"

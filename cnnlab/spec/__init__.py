@@ -8,8 +8,8 @@ import line::
 
 Modules: `specs` (the frozen, validated dataclasses of one trial), `geometry` (the layer
 plan: shapes, parameters, FLOPs), `presets` (the seeds' `small` and `geron`), `design` (sweeps,
-factors, claims, cells, definition hashes), `metrics` (what a trial measures, by name) and
-`loading` (finding and importing sweep files).
+factors, claims, cells, definition hashes), `sequential` (a sweep's sequential seed plan),
+`metrics` (what a trial measures, by name) and `loading` (finding and importing sweep files).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from cnnlab.spec import presets
 from cnnlab.spec.design import Background, Cell, Claim, Factor, Sweep, cells
 from cnnlab.spec.presets import geron, small
+from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.spec.specs import (
     ArchSpec,
     Augmentation,
@@ -35,6 +36,7 @@ __all__ = [
     "ConvBlock",
     "DataSpec",
     "Factor",
+    "SequentialPlan",
     "Sweep",
     "TrainSpec",
     "TrialSpec",

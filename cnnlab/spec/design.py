@@ -30,6 +30,7 @@ from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError
 from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
+from cnnlab.spec.sequential import SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
     DataSpec,
     TrialSpec,
@@ -191,7 +192,7 @@ class Sweep:
     name: str
     base: TrialSpec
     factors: tuple[Factor, ...]
-    seeds: int | tuple[int, ...] = 10
+    seeds: int | tuple[int, ...] | SequentialPlan = 10
     design: Design = "ablation"
     backgrounds: tuple[Background, ...] = ()
     n_backgrounds: int = 1
@@ -232,7 +233,14 @@ class Sweep:
         check_int("n_trials", self.n_trials, minimum=1, maximum=100_000)
         if self.probe_images is not None:
             check_int("probe_images", self.probe_images, minimum=1)
-        if isinstance(self.seeds, int):
+        if isinstance(self.seeds, SequentialPlan):
+            if self.design not in ("ablation", "randomized") or not self.claims:
+                raise SpecError(
+                    "seeds",
+                    "A SequentialPlan stops when the claims are decided, so it needs an "
+                    "ablation or randomized design with claims; give a seed count instead.",
+                )
+        elif isinstance(self.seeds, int):
             check_int("seeds", self.seeds, minimum=1, maximum=10_000)
         else:
             object.__setattr__(self, "seeds", tuple(self.seeds))
@@ -297,7 +305,15 @@ class Sweep:
 
     @property
     def seed_values(self) -> tuple[int, ...]:
+        """Every seed the sweep may use (a sequential plan's: up to its last look)."""
+        if isinstance(self.seeds, SequentialPlan):
+            return tuple(range(self.seeds.seed_count))
         return tuple(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
+
+    @property
+    def plan(self) -> SequentialPlan | None:
+        """The sequential plan, when the seeds are declared as one."""
+        return self.seeds if isinstance(self.seeds, SequentialPlan) else None
 
     def arm_labels(self) -> list[str]:
         """Arm names: the level label for one factor, labels joined by `+` for a grid."""
@@ -395,6 +411,11 @@ def claims_hash(sweep: Sweep) -> str:
     """Fingerprint of the declared claims (for pre-registration checks in reports)."""
     content = [_canonical(c) for c in sweep.claims]
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def seeds_hash(sweep: Sweep) -> str:
+    """The sequential plan's hash, or "fixed" for a fixed seed count (pre-registration)."""
+    return "fixed" if sweep.plan is None else plan_hash(sweep.plan)
 
 
 QUICK_SUFFIX = "-quick"  # a smoke run's study and report: never mixed with a full run's

@@ -51,6 +51,14 @@ LOWER_IS_BETTER = frozenset(
 )
 
 
+# Which test images a trial's final model classified correctly, one bit each: the results column
+# (and result.json field) `test_correct`, written as "<N>:<base64 of numpy.packbits(bits)>" (bit
+# order big-endian, padded with zeros to a whole byte; N = the number of test images). About
+# 1.7 KB per trial for MNIST: small enough for the committed results.csv, so a clone can
+# resample test examples (the two-level bootstrap of cnnlab.stats.testnoise) without retraining.
+CORRECTNESS = "test_correct"
+
+
 def resolution(metric: str, test_images: int) -> float | None:
     """The step a metric moves in, where it is a count over the whole test set (else None).
 

@@ -3,7 +3,10 @@
 Differences are paired by replicate: the same seed (and background, in a randomized design)
 in the two arms a claim compares. Two gates come before any verdict:
 - completeness: every declared cell (arm × replicate) must be in the table;
-  a missing one makes the report "not judged" (a partial run is no evidence);
+  a missing one makes the report "not judged" (a partial run is no evidence). A sweep with a
+  sequential plan is judged look by look instead (`cnnlab.stats.sequential`): a claim is judged
+  at each look whose seeds are all there, so a run stopped mid-look is judged at its last
+  complete look; the plan also says which cells the next look needs (`cells_needed`);
 - the sanity gate: on a full run, the baseline arm's (the first arm's) mean test accuracy must
   lie in the band declared with the sweep; outside it, the training budget did not do what the
   sweep assumed and verdicts would be about a broken setup. Smoke runs (`--quick`) are not
@@ -18,10 +21,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cnnlab.spec.design import Claim, Sweep
+from cnnlab.spec.design import Cell, Claim, Sweep, cells
 from cnnlab.spec.metrics import resolution
 from cnnlab.spec.specs import TEST_IMAGES
 from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims
+from cnnlab.stats.sequential import (
+    ClaimSeries,
+    LookLevel,
+    SequentialClaim,
+    judge_sequence,
+    look_levels,
+)
 from cnnlab.stats.table import design_rows, missing_cells, paired
 
 
@@ -29,8 +39,11 @@ from cnnlab.stats.table import design_rows, missing_cells, paired
 class Judgement:
     judged: bool
     reasons: tuple[str, ...]  # why not judged (empty when judged)
-    results: tuple[ClaimResult, ...] = ()
+    results: tuple[ClaimResult, ...] = ()  # one per claim (a sequential claim's latest look)
     baseline: dict[str, Any] = field(default_factory=dict)
+    # A sequential plan's account: where each claim stands, and every look's levels.
+    sequence: tuple[SequentialClaim, ...] = ()
+    levels: tuple[LookLevel, ...] = ()
 
 
 def paired_differences(results: pd.DataFrame, claim: Claim) -> np.ndarray:
@@ -49,7 +62,7 @@ def judge(
     """Verdicts for every declared claim, or the reasons they are not given."""
     results = design_rows(sweep, results)
     reasons: list[str] = []
-    missing = missing_cells(sweep, results)
+    missing = [] if sweep.plan is not None else missing_cells(sweep, results)
     if missing:
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
         reasons.append(
@@ -69,6 +82,8 @@ def judge(
             )
     if reasons:
         return Judgement(judged=False, reasons=tuple(reasons), baseline=baseline)
+    if sweep.plan is not None:
+        return _judge_looks(sweep, results, baseline)
     test_images = TEST_IMAGES[sweep.base.data.dataset]
     claims = [
         ClaimData(
@@ -81,3 +96,78 @@ def judge(
     ]
     verdicts = evaluate_claims(claims)
     return Judgement(judged=True, reasons=(), results=tuple(verdicts), baseline=baseline)
+
+
+def _resolution(sweep: Sweep, claim: Claim) -> float | None:
+    return resolution(claim.metric, TEST_IMAGES[sweep.base.data.dataset])
+
+
+def claim_series(sweep: Sweep, results: pd.DataFrame, claim: Claim) -> ClaimSeries:
+    """A claim's paired differences with the seed of each, for judging at looks."""
+    better, worse = paired(results, claim.metric, claim.better, claim.worse)
+    d = better.to_numpy(dtype=float) - worse.to_numpy(dtype=float)
+    seeds = tuple(int(s) for s in better.index.get_level_values("seed"))
+    return ClaimSeries(
+        statement=claim.statement,
+        seeds=seeds,
+        differences=tuple(float(x) for x in (d if claim.higher_is_better else -d)),
+        rope=claim.rope,
+        resolution=_resolution(sweep, claim),
+        per_seed=sweep.n_backgrounds if sweep.design == "randomized" else 1,
+    )
+
+
+def _judge_looks(sweep: Sweep, results: pd.DataFrame, baseline: dict[str, Any]) -> Judgement:
+    plan = sweep.plan
+    assert plan is not None
+    series = [claim_series(sweep, results, c) for c in sweep.claims]
+    sequence = tuple(judge_sequence(plan, series))
+    levels = look_levels(plan, len(sweep.claims))
+    if all(s.result is None for s in sequence):
+        first = plan.looks[0]
+        return Judgement(
+            judged=False,
+            reasons=(
+                f"the first look ({first} paired seeds of every arm a claim compares) is not "
+                "complete yet; rerun the sweep command to finish it",
+            ),
+            baseline=baseline,
+            sequence=sequence,
+            levels=levels,
+        )
+    return Judgement(
+        judged=True,
+        reasons=(),
+        results=tuple(s.result for s in sequence if s.result is not None),
+        baseline=baseline,
+        sequence=sequence,
+        levels=levels,
+    )
+
+
+def cells_needed(sweep: Sweep, judgement: Judgement) -> list[Cell]:
+    """The cells a run must have trained for the judgement to move on (done ones included).
+
+    Without a plan, every cell of the design. With one, the cells of the next look for the
+    arms an open claim compares (seeds below the next look's count), and for a stopped claim's
+    arms the look it stopped at; an arm that no open claim needs gets no more seeds. Before
+    any look is complete, and when a gate fails (more seeds would not help), the first look's
+    cells of the baseline arm and of every arm a claim compares.
+    """
+    design = cells(sweep)
+    plan = sweep.plan
+    if plan is None:
+        return design
+    # The baseline arm's first look feeds the sanity gate, even when no claim compares it.
+    wanted: dict[str, int] = {sweep.arm_labels()[0]: plan.looks[0]}
+    for claim in sweep.claims:  # before the gates pass: the first look of every claim's arms
+        for arm in (claim.better, claim.worse):
+            wanted[arm] = plan.looks[0]
+    # No sequence: a gate failed, and seeds past the first look would not help.
+    standings = judgement.sequence or ()
+    for claim, standing in zip(sweep.claims[: len(standings)], standings, strict=True):
+        # an open claim needs its next look; a stopped one the look it stopped at
+        reach = standing.next_seeds if standing.status == "open" else standing.seeds
+        for arm in (claim.better, claim.worse):
+            wanted[arm] = max(wanted[arm], reach or 0)
+    return [c for c in design if c.seed < wanted.get(c.arm, 0)]

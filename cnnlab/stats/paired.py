@@ -39,7 +39,7 @@ import numpy as np
 from scipy import stats as sps
 
 from cnnlab.stats.intervals import hedges, prob_interval, t_interval, wilson
-from cnnlab.stats.planning import GATE_DZ, PROB_THRESHOLD, Plan, plan
+from cnnlab.stats.planning import GATE_DZ, PROB_THRESHOLD, SeedAdvice, advise
 from cnnlab.stats.ranks import signed_rank, snap
 
 Verdict = Literal["supported", "refuted", "equivalent", "inconclusive"]
@@ -248,7 +248,7 @@ class ClaimResult:
     rank_p: float | None
     rank_note: str
     resolution: float | None
-    plan: Plan | None
+    advice: SeedAdvice | None  # seeds that would decide an inconclusive claim
     untestable: str = ""  # why it could not be judged at all (empty when it was)
     notes: tuple[str, ...] = field(default=())
 
@@ -359,8 +359,8 @@ def decide_claim(
         rank_p=rank.p_value if rank else None,
         rank_note=rank.note if rank else "",
         resolution=data.resolution,
-        plan=(
-            plan(summary.mean, summary.sd, summary.n, data.rope, alpha, alpha_eq)
+        advice=(
+            advise(summary.mean, summary.sd, summary.n, data.rope, alpha, alpha_eq)
             if described and verdict == "inconclusive"
             else None
         ),

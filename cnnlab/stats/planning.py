@@ -21,11 +21,13 @@ post-hoc power at the estimate is as noisy as the estimate.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from cnnlab.stats.intervals import effect_interval, hedges
@@ -42,21 +44,40 @@ _W = _WEIGHTS / 2
 _DELTA_GRID = 7  # points across the planning interval
 
 
+@functools.lru_cache(maxsize=4096)
+def _quadrature(n: int, alpha: float, alpha_eq: float) -> tuple[np.ndarray, float, float]:
+    """At n pairs: the sample SD (in units of σ) at each quadrature node, and the two critical
+    t values of the rule (superiority with the P(A>B) gate, TOST). Cached: sequential plans and
+    simulations ask for the same few n again and again."""
+    df = n - 1
+    s = np.sqrt(sps.chi2.ppf(_U, df) / df)
+    t_sup = max(float(sps.t.ppf(1 - alpha / 2, df)), GATE_DZ * math.sqrt(n))
+    return s, t_sup, float(sps.t.ppf(1 - alpha_eq, df))
+
+
 def outcome_probabilities(
-    delta: float, rope_sd: float, n: np.ndarray, alpha: float, alpha_eq: float
+    delta: float | np.ndarray,
+    rope_sd: float | np.ndarray,
+    n: np.ndarray,
+    alpha: float,
+    alpha_eq: float,
 ) -> dict[Outcome, np.ndarray]:
     """P(supported), P(refuted), P(equivalent) at each n (≥ 2) for a true effect δ.
 
     `rope_sd` is the ROPE in units of the SD of the differences; `alpha` the two-sided level of
     the superiority interval; `alpha_eq` the level of the TOST (its interval is 1 − 2α_eq).
+    `delta` and `rope_sd` are scalars or arrays of n's shape (one scenario per entry).
     """
-    n = np.asarray(n, dtype=float)[:, None]
-    df = n - 1
-    s = np.sqrt(sps.chi2.ppf(_U[None, :], df) / df)  # sample SD in units of σ
-    root = np.sqrt(n)
-    t_sup = np.maximum(sps.t.ppf(1 - alpha / 2, df), GATE_DZ * root)
-    t_eq = sps.t.ppf(1 - alpha_eq, df)
-    cdf = sps.norm.cdf
+    sizes = np.atleast_1d(np.asarray(n, dtype=float))
+    unique, where = np.unique(sizes, return_inverse=True)
+    rows = [_quadrature(int(k), alpha, alpha_eq) for k in unique]
+    s = np.stack([r[0] for r in rows])[where]
+    t_sup = np.array([[r[1]] for r in rows])[where]
+    t_eq = np.array([[r[2]] for r in rows])[where]
+    root = np.sqrt(sizes)[:, None]
+    delta = np.asarray(delta, dtype=float)[..., None] if np.ndim(delta) else float(delta)
+    rope_sd = np.asarray(rope_sd, dtype=float)[..., None] if np.ndim(rope_sd) else float(rope_sd)
+    cdf = special.ndtr  # Φ as a plain ufunc: scipy.stats.norm.cdf costs 4× in argument checks
     # d̄ ~ N(δ, 1/n): P(d̄ > x) = Φ(√n(δ − x)).
     above = t_sup * s / root  # d̄ at least this: the superiority side
     inner = rope_sd - t_eq * s / root  # |d̄| below this: equivalent (when positive)
@@ -122,7 +143,7 @@ class SeedsNeeded:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SeedAdvice:
     """Seeds needed for each reachable outcome, planned from the verdict rule's own power."""
 
     effect: float  # Hedges-corrected dz: the δ planned for
@@ -140,7 +161,9 @@ class Plan:
         return any(o.at_estimate is not None for o in self.outcomes)
 
 
-def plan(mean: float, sd: float, n: int, rope: float, alpha: float, alpha_eq: float) -> Plan | None:
+def advise(
+    mean: float, sd: float, n: int, rope: float, alpha: float, alpha_eq: float
+) -> SeedAdvice | None:
     """Seeds needed for the claim's direction and for equivalence (None when n < 3 or SD 0)."""
     if n < 3 or not (sd > 0 and math.isfinite(mean)):
         return None
@@ -162,7 +185,7 @@ def plan(mean: float, sd: float, n: int, rope: float, alpha: float, alpha_eq: fl
                 most=max(reached) if len(reached) == len(across) else None,
             )
         )
-    return Plan(
+    return SeedAdvice(
         effect=effect,
         interval=(low, high),
         rope_sd=rope_sd,

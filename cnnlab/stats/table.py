@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from cnnlab.spec.design import Sweep, cells
+from cnnlab.spec.metrics import CORRECTNESS
 
 NO_BACKGROUND = -1  # the background of a replicate in a design without background draws
 # What a report cannot do without (claims add their metric's column).
@@ -35,7 +36,7 @@ REQUIRED_COLUMNS = (
 @dataclass(frozen=True, kw_only=True)
 class ResultRow:
     """One row of results.csv, in column order: identity, factor levels, replicate, metrics,
-    cost, pairing fingerprints, then probe metrics."""
+    cost, pairing fingerprints, probe metrics, then the packed per-example correctness."""
 
     trial: int
     cell: str | None
@@ -59,6 +60,7 @@ class ResultRow:
     init_hash: str
     mlflow_run_id: str | None
     probes: dict[str, float] = field(default_factory=dict)  # probe metric -> value (own columns)
+    test_correct: str = ""  # per-example correctness, packed (cnnlab.spec.metrics.CORRECTNESS)
 
     def to_record(self) -> dict[str, Any]:
         """The row as a column -> value dict, factor levels and probes spread into columns."""
@@ -67,6 +69,7 @@ class ResultRow:
         for name in _ROW_FIELDS:
             record[name] = getattr(self, name)
         record.update(self.probes)
+        record[CORRECTNESS] = self.test_correct  # last: a long opaque string
         return record
 
 
@@ -92,9 +95,15 @@ _ROW_FIELDS = (
 
 
 def results_frame(rows: list[ResultRow]) -> pd.DataFrame:
-    """The table of `rows`, ordered by replicate and trial (as results.csv is written)."""
+    """The table of `rows`, ordered by replicate and trial (as results.csv is written).
+
+    With no rows it still has the required columns, so "nothing finished yet" pairs to nothing
+    instead of failing on a missing column (a sequential plan judges before its first trial).
+    """
     frame = pd.DataFrame([row.to_record() for row in rows])
-    if not frame.empty:
+    if frame.empty:
+        frame = pd.DataFrame(columns=["trial", *REQUIRED_COLUMNS])
+    else:
         frame = frame.sort_values(["seed", "background", "trial"], na_position="first")
     return frame.reset_index(drop=True)
 

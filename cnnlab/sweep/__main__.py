@@ -42,14 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: all arms, 3 paired seeds, 1 epoch, 5,000 training images; own study",
+        help="smoke run: all arms, 3 fixed paired seeds (no sequential plan), 1 epoch, 5,000 "
+        "training images; own study",
     )
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="enumerate the design, build every arm and train one batch; write nothing",
     )
-    parser.add_argument("--seeds", type=int, help="number of paired seeds (default: the sweep's)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        help="a fixed number of paired seeds, judged once (replaces a sequential plan; default: "
+        "the sweep's plan or count)",
+    )
     parser.add_argument("--epochs", type=int, help="epochs per trial (default: the sweep's)")
     parser.add_argument(
         "--max-time",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from cnnlab.spec.design import Sweep, cells
+from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.geometry import forward_flops
 from cnnlab.spec.specs import TrialSpec
 
@@ -48,6 +48,19 @@ def sweep_seconds(sweep: Sweep) -> float:
     if sweep.design == "search":
         return STARTUP_S + sweep.n_trials * trial_seconds(sweep.base)
     return STARTUP_S + sum(trial_seconds(cell.spec) for cell in cells(sweep))
+
+
+def first_look_cells(sweep: Sweep) -> list[Cell]:
+    """A sequential plan's first look: every arm at the first look's seeds (all cells without
+    a plan). The last look is `cells(sweep)`: a plan's worst case."""
+    plan = sweep.plan
+    design = cells(sweep)
+    return design if plan is None else [c for c in design if c.seed < plan.looks[0]]
+
+
+def first_look_seconds(sweep: Sweep) -> float:
+    """Estimated seconds for the first look of a sequential plan, start-up included."""
+    return STARTUP_S + sum(trial_seconds(cell.spec) for cell in first_look_cells(sweep))
 
 
 def format_duration(seconds: float) -> str:

@@ -21,6 +21,7 @@ class Key(StrEnum):
     STUDY = "cnnlab.study"  # M: the Optuna study's name
     CONFIG_HASH = "cnnlab.config_hash"  # S, M: definition hash (what a cell means)
     CLAIMS_HASH = "cnnlab.claims_hash"  # S, M: claims hash when the study was created
+    PLAN_HASH = "cnnlab.plan_hash"  # S, M: sequential plan hash ("fixed": none) at creation
     QUICK = "cnnlab.quick"  # S, M: a smoke run (`--quick`)
     CREATED = "cnnlab.created"  # S: when the study was created
     MLFLOW_PARENT_RUN_ID = "cnnlab.mlflow_parent_run_id"  # S: the study's parent run

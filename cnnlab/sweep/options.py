@@ -15,6 +15,7 @@ from typing import Any
 
 from cnnlab.errors import SpecError
 from cnnlab.spec.design import Sweep, study_name
+from cnnlab.spec.sequential import SequentialPlan
 
 QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
@@ -47,7 +48,11 @@ class SweepOptions:
 
 
 def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
-    """The declared sweep with `--quick`, `--seeds`, `--epochs` and `--dataset` applied."""
+    """The declared sweep with `--quick`, `--seeds`, `--epochs` and `--dataset` applied.
+
+    On a sweep with a sequential plan, `--quick` runs QUICK_SEEDS fixed seeds (a smoke run has
+    nothing to stop early for) and `--seeds N` replaces the plan by N fixed seeds.
+    """
     base, changes = sweep.base, dict[str, Any]()
     if options.quick:
         subset = base.data.train_subset
@@ -83,16 +88,20 @@ def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
     return dataclasses.replace(sweep, base=base, **changes)
 
 
-def seeds_for_count(declared: int | tuple[int, ...], count: int) -> int | tuple[int, ...]:
+def seeds_for_count(
+    declared: int | tuple[int, ...] | SequentialPlan, count: int
+) -> int | tuple[int, ...]:
     """`--seeds N` applied to the sweep's declared `seeds`.
 
-    A declared count becomes N (seeds 0..N-1). Declared explicit seeds are kept, so results
+    A declared count, or a sequential plan, becomes N fixed seeds (0..N-1): `--seeds` asks for
+    a fixed design, judged once with Holm across the claims (a plan's seeds are 0, 1, ... too,
+    so results pair with a sequential run's). Declared explicit seeds are kept, so results
     already in the study still pair: the first N of them, or all of them followed by the
     smallest integers not among them (as `seeds=N` counts up from 0).
     """
     if count < 1:
         raise SpecError("seeds", f"`--seeds` must be at least 1, but {count} was passed.")
-    if isinstance(declared, int):
+    if isinstance(declared, int | SequentialPlan):
         return count
     if count <= len(declared):
         return declared[:count]

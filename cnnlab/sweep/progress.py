@@ -37,6 +37,12 @@ class Progress:
         for arm in arms:
             self.pending[arm] = self.pending.get(arm, 0) + 1
 
+    def stage(self, total: int, done: int, arms: list[str]) -> None:
+        """Start a new stage (a sequential plan's look): its cells, of which `done` are done."""
+        self.total, self.done = total, done
+        self.pending = {}
+        self.plan(arms)
+
     def _per_cell(self, arm: str) -> float:
         if self.measured.get(arm):
             return statistics.median(self.measured[arm])

@@ -8,6 +8,7 @@ gets the report's files as artifacts under `report/` and each claim's verdict as
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sys
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ class StudyFacts:
 
     study_name: str
     claims_hash_at_start: str | None  # hashed when the study was created: pre-registration
+    plan_hash_at_start: str | None = None  # the sequential plan's ("fixed": none), likewise
 
 
 def report_provenance(
@@ -59,6 +61,8 @@ def report_provenance(
         "data_sha256": dict(dataset.sha256),
         "config_hash": config_hash(sweep),
         "claims_hash_at_start": study.claims_hash_at_start,
+        "plan_hash_at_start": study.plan_hash_at_start,
+        "sequential_plan": None if sweep.plan is None else dataclasses.asdict(sweep.plan),
         "git_commit": git_commit(),
         "versions": package_versions(),
         "threads": thread_settings(),

@@ -18,6 +18,7 @@ same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, analyse_results_csv
 from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.stats.claims import Judgement, cells_needed, judge
 from cnnlab.sweep.claiming import next_enumerated_trial
 from cnnlab.sweep.dry_run import dry_run
 from cnnlab.sweep.estimate import trial_seconds
@@ -43,11 +45,11 @@ from cnnlab.sweep.objective import register_distributions, suggest_cell
 from cnnlab.sweep.options import SweepOptions, effective_sweep
 from cnnlab.sweep.progress import Progress
 from cnnlab.sweep.publish import StudyFacts, publish_report
-from cnnlab.sweep.results import write_tables
+from cnnlab.sweep.results import trials_table, write_tables
 from cnnlab.sweep.stores import Remaining, Stores, done_and_live, finished_searches, open_stores
 from cnnlab.sweep.stores import remaining as remaining_work
 from cnnlab.sweep.studies import claim_trial
-from cnnlab.sweep.summary import SweepOutcome, describe_plan, summary_text
+from cnnlab.sweep.summary import SweepOutcome, describe_plan, look_standing, summary_text
 from cnnlab.sweep.trials import TrialBook
 from cnnlab.sweep.workers import WorkerPool
 
@@ -98,6 +100,53 @@ def _execute(
             break
         train_here(book, *found, dataset, latch=latch, progress=batches)
     return False
+
+
+def _judgement(sweep: Sweep, stores: Stores, options: SweepOptions) -> Judgement:
+    """The claims' standing on the study's finished trials (a sequential plan's looks)."""
+    results, _ = trials_table(stores.study)
+    return judge(sweep, results, quick=options.quick)
+
+
+def _execute_looks(
+    sweep: Sweep,
+    stores: Stores,
+    book: TrialBook,
+    dataset: LoadedDataset,
+    options: SweepOptions,
+    latch: StopLatch,
+) -> bool:
+    """A sequential plan: train a look's cells, judge, go on for the open claims only.
+
+    The standing is recomputed from the study's finished trials before each look, so a resumed
+    run (or one that another process advanced) continues where the study is. `--max-time`
+    stops inside a look; that look is not judged (only complete looks are). True if stopped
+    for time.
+    """
+    plan = sweep.plan
+    assert plan is not None
+    deadline = None if options.max_time is None else time.monotonic() + options.max_time
+    while True:
+        judgement = _judgement(sweep, stores, options)
+        book.progress.note(look_standing(sweep, judgement))
+        needed = cells_needed(sweep, judgement)
+        remaining = remaining_work(sweep, stores.study, needed)
+        if remaining.count == 0:
+            return False
+        look = next(
+            (k for k, n in enumerate(plan.looks, 1) if n >= max(c.seed for c in needed) + 1),
+            len(plan.looks),
+        )
+        book.progress.note(
+            f"Look {look} of {len(plan.looks)} ({plan.looks[look - 1]} paired seeds): "
+            f"{remaining.count} cell(s) to train for arms "
+            f"{', '.join(sorted({c.arm for c in remaining.pending}))}."
+        )
+        book.progress.stage(remaining.total, remaining.already, [c.arm for c in remaining.pending])
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        look_options = dataclasses.replace(options, max_time=left)
+        if _execute(sweep, stores, remaining, needed, book, dataset, look_options, latch):
+            return True
 
 
 def _close(
@@ -166,7 +215,13 @@ def run_sweep(
         return None
 
     stores = open_stores(sweep, options, dataset)
-    remaining = remaining_work(sweep, stores.study, design_cells)
+    # A sequential plan starts from where the study stands: the cells of its next look.
+    first_cells = (
+        design_cells
+        if sweep.plan is None
+        else cells_needed(sweep, _judgement(sweep, stores, options))
+    )
+    remaining = remaining_work(sweep, stores.study, first_cells)
     if remaining.already:
         sys.stderr.write(
             f"Resuming study {stores.study.study_name}: {remaining.already} of "
@@ -188,9 +243,12 @@ def run_sweep(
     )
     try:
         with stop_signals_as_interrupts() as latch:
-            stopped = _execute(
-                sweep, stores, remaining, design_cells, book, dataset, options, latch
-            )
+            if sweep.plan is None:
+                stopped = _execute(
+                    sweep, stores, remaining, design_cells, book, dataset, options, latch
+                )
+            else:
+                stopped = _execute_looks(sweep, stores, book, dataset, options, latch)
     except (KeyboardInterrupt, SweepInterrupted) as stop:
         progress.note(
             f"\nInterrupted ({stop or 'Ctrl-C'}): the running cell is marked FAIL/KILLED; "
@@ -205,7 +263,11 @@ def run_sweep(
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
         stores.tracker.end(stores.parent_run_id, "FAILED")
         raise
-    outcome = _close(sweep, stores, design_cells, book, remaining.total, stopped, options.runs_dir)
+    if sweep.plan is not None:
+        design_cells = cells_needed(sweep, _judgement(sweep, stores, options))
+    outcome = _close(
+        sweep, stores, design_cells, book, len(design_cells), stopped, options.runs_dir
+    )
     analysis, index_html = _analyse_and_report(sweep, stores, outcome, options, dataset, progress)
     # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
@@ -230,7 +292,10 @@ def _analyse_and_report(
     if outcome.results_csv is None or outcome.finished == 0:
         return None, None
     if options.reports_dir is not None:
-        study = StudyFacts(stores.study.study_name, stores.study.user_attrs.get(Key.CLAIMS_HASH))
+        attrs = stores.study.user_attrs
+        study = StudyFacts(
+            stores.study.study_name, attrs.get(Key.CLAIMS_HASH), attrs.get(Key.PLAN_HASH)
+        )
         written = publish_report(
             sweep,
             study,

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset
-from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash
+from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, seeds_hash
 from cnnlab.sweep.keys import Key, State, version_key
 from cnnlab.sweep.objective import pruner_for, sampler_for
 from cnnlab.sweep.options import SweepOptions, study_base_name
@@ -58,6 +58,7 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
         study_base_name(sweep, options),
         config_hash=config_hash(sweep),
         claims_hash=claims_hash(sweep),
+        plan_hash=seeds_hash(sweep),
         sweep_name=sweep.name,
         quick=options.quick,
         new_study=options.new_study,
@@ -85,6 +86,7 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
         **common_tags,
         Key.CONFIG_HASH: config_hash(sweep),
         Key.CLAIMS_HASH: claims_hash(sweep),
+        Key.PLAN_HASH: seeds_hash(sweep),
     }
     parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
     study.set_user_attr(Key.MLFLOW_PARENT_RUN_ID, parent_run_id)

@@ -98,6 +98,7 @@ def open_study(
     *,
     config_hash: str,
     claims_hash: str,
+    plan_hash: str = "fixed",
     sweep_name: str,
     quick: bool,
     new_study: bool,
@@ -128,6 +129,7 @@ def open_study(
         (Key.SWEEP, sweep_name),
         (Key.CONFIG_HASH, config_hash),
         (Key.CLAIMS_HASH, claims_hash),
+        (Key.PLAN_HASH, plan_hash),
         (Key.QUICK, quick),
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
     ):

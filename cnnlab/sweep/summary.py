@@ -14,7 +14,13 @@ from cnnlab.report.analysis import Analysis
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.stats.claims import Judgement
 from cnnlab.stats.paired import ClaimResult
-from cnnlab.sweep.estimate import format_duration, sweep_seconds
+from cnnlab.stats.sequential import SequentialClaim
+from cnnlab.sweep.estimate import (
+    first_look_cells,
+    first_look_seconds,
+    format_duration,
+    sweep_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,18 @@ def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
     spec = sweep.base
     images = spec.data.train_subset or 60_000 - spec.data.validation_size
     arms = sweep.arm_labels()
+    plan = sweep.plan
+    estimate = f"{format_duration(sweep_seconds(sweep))}"
     if sweep.design == "search":
         size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
+    elif plan is not None:
+        first = first_look_cells(sweep)
+        size = (
+            f"{len(arms)} arms, {plan.describe()}: the first look trains {len(first)} trials, "
+            f"the last at most {len(design_cells)}"
+        )
+        first_seconds = first_look_seconds(sweep)
+        estimate = f"{format_duration(first_seconds)} for the first look, {estimate} at most"
     else:
         bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
         size = (
@@ -46,7 +62,7 @@ def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
         f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
         f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
         f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
-        f"Estimated time on this machine: {format_duration(sweep_seconds(sweep))} "
+        f"Estimated time on this machine: {estimate} "
         "(a rough model; the ETA below uses measured times)."
     )
 
@@ -96,23 +112,55 @@ def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
     if not judgement.judged:
         return [f"Claims not judged{banner}: " + "; ".join(judgement.reasons) + "."]
     lines = [f"Claims{banner}:"]
+    standings = {s.statement: s for s in judgement.sequence}
     for result in judgement.results:
+        standing = standings.get(result.statement)
         (low, high), level = result.interval
         lines.append(
             f"  {result.verdict.upper():<12} {result.statement}: {100 * result.mean:+.2f} pp "
             f"[{100 * low:+.2f}, {100 * high:+.2f}] ({100 * level:.4g}% interval), P(A>B) "
-            f"{result.prob_better:.3f}, p(Holm) {result.p_holm:.3g}, n = {result.n}"
-            + (f"; {_seeds(result)}" if result.plan is not None else "")
+            f"{result.prob_better:.3f}, {_p(result, standing)}, n = {result.n}"
+            + (f"; {_seeds(result)}" if result.advice is not None else "")
         )
     return lines
 
 
+def _p(result: ClaimResult, standing: SequentialClaim | None) -> str:
+    if standing is None or standing.look is None:
+        return f"p(Holm) {result.p_holm:.3g}"
+    return f"p {result.p_value:.3g} against α {result.alpha:.3g} at look {standing.look}"
+
+
 def _seeds(result: ClaimResult) -> str:
     """The shortest form of the plan: seeds needed at the estimate, per reachable outcome."""
-    assert result.plan is not None
+    assert result.advice is not None
     reachable = [
         f"~{need.at_estimate} seeds to be {need.outcome}"
-        for need in result.plan.outcomes
+        for need in result.advice.outcomes
         if need.at_estimate is not None
     ]
     return ", ".join(reachable) if reachable else "no realistic number of seeds decides it"
+
+
+def look_standing(sweep: Sweep, judgement: Judgement) -> str:
+    """Where a sequential plan's claims stand, one line each (printed before every look)."""
+    if not judgement.sequence:
+        return "Claims: " + ("; ".join(judgement.reasons) or "no look judged yet") + "."
+    lines = []
+    for standing in judgement.sequence:
+        if standing.result is None:
+            where = f"waiting for look 1 ({standing.next_seeds} seeds)"
+        elif standing.status == "decided":
+            verdict = standing.result.verdict.upper()
+            where = f"{verdict} at look {standing.look} ({standing.seeds} seeds)"
+        elif standing.status == "futile":
+            where = f"stopped for futility at look {standing.look} ({standing.seeds} seeds)"
+        elif standing.status == "final":
+            where = f"inconclusive at the last look ({standing.seeds} seeds)"
+        else:
+            where = (
+                f"open after look {standing.look} ({standing.seeds} seeds); next look at "
+                f"{standing.next_seeds}"
+            )
+        lines.append(f"  {standing.statement}: {where}")
+    return "Claims so far:\n" + "\n".join(lines)

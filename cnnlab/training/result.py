@@ -9,9 +9,12 @@ same way: both were derived from the history, and are derived from it again.
 
 from __future__ import annotations
 
+import base64
 import statistics
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +30,12 @@ class EpochRecord:
     test_accuracy: float
     seconds: float
     eval_seconds: float
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    """A boolean vector as "<N>:<base64 of its packed bits>" (cnnlab.spec.metrics.CORRECTNESS)."""
+    bits = np.asarray(correct, dtype=bool)
+    return f"{len(bits)}:{base64.b64encode(np.packbits(bits).tobytes()).decode('ascii')}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +57,9 @@ class TrainingResult:
     threads: dict[str, int]
     wall_seconds: float
     probes: dict[str, float] = field(default_factory=dict)  # filled by cnnlab.training.cell
+    # Per-example correctness of the final model on the test set (format: cnnlab.spec.metrics,
+    # CORRECTNESS); empty in results recorded before it existed.
+    test_correct: str = ""
     model: Any = field(repr=False, compare=False, default=None)
 
     @property
