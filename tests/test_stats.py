@@ -294,3 +294,25 @@ def test_missing_metric_values_do_not_poison_the_other_claims() -> None:
     assert missing.verdict == "inconclusive" and missing.p_holm == 1.0
     assert "1 of the 4 paired differences are not numbers" in missing.untestable
     assert other.p_holm == pytest.approx(2 * other.p_value) and other.verdict == "supported"
+
+
+def test_near_constant_differences_give_finite_intervals_not_a_crash() -> None:
+    # |t| in the hundreds at 2 degrees of freedom: scipy's noncentral t loses its tail there.
+    claims = [
+        ClaimData("almost constant", (0.0100, 0.0100, 0.0101), 0.001, 1e-4),
+        ("b", (1.0, 2.0, 3.0), 0.1),
+        ("c", (1.0, 2.0, 3.5), 0.1),
+    ]
+    for result in evaluate_claims(claims):
+        assert all(math.isfinite(x) for x in result.prob_ci)
+    (seconds,) = evaluate_claims([("seconds", (1.00, 1.01, 1.00), 0.001)])
+    assert all(math.isfinite(x) for x in seconds.prob_ci)
+
+
+def test_float32_differences_that_are_equal_at_the_resolution_are_not_judged() -> None:
+    # Five equal 1/10,000 differences stored as float32 (noise ~6e-8): no spread once rounded.
+    x = np.array([0.9871, 0.9632, 0.9636, 0.9511, 0.9269])
+    d = np.float32(x).astype(float) - np.float32(x - 1e-4).astype(float)
+    assert np.ptp(d) > 1e-9
+    (result,) = evaluate_claims([ClaimData("float32", tuple(d), 5e-5, 1e-4)])
+    assert result.verdict == "inconclusive" and "no spread" in result.untestable

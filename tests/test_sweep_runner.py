@@ -511,10 +511,33 @@ def test_a_sequential_plan_trains_look_by_look_and_stops_decided_arms(tmp_path: 
 
 
 def test_max_time_stops_inside_a_look_and_the_rerun_finishes_the_plan(tmp_path: Path) -> None:
-    # The budget is spent after the first trial: the first look is incomplete and not judged.
+    # Part of the first look exists (seed 0 of every arm, from a fixed run of the same study);
+    # a run whose time budget is already spent trains nothing and does not judge the look.
+    partial = _run(tmp_path, SEQUENTIAL.with_changes(seeds=1))
+    assert partial is not None and partial.finished == 3
     stopped = _run(tmp_path, SEQUENTIAL, max_time=0.001, reports_dir=tmp_path / "reports")
-    assert stopped is not None and stopped.finished == 1 and stopped.missing
+    assert stopped is not None and stopped.missing
+    assert len(_study(tmp_path, "seq").get_trials()) == 3
     verdicts = json.loads((tmp_path / "reports" / "seq" / "verdicts.json").read_text())
     assert not verdicts["judged"] and "first look" in verdicts["not_judged_because"][0]
     resumed = _run(tmp_path, SEQUENTIAL)
     assert resumed is not None and resumed.finished == 11 and not resumed.missing
+
+
+def test_a_sequential_look_whose_cells_diverge_ends_instead_of_retrying_forever(
+    tmp_path: Path,
+) -> None:
+    # A diverging cell fails again with the same seed: the look can never complete, and the
+    # sweep must stop after one attempt at each cell, listing them as missing.
+    sweep = Sweep(
+        name="seqfail",
+        base=BASE,
+        factors=(Factor(path="train.learning_rate", levels=(1e-3, 1e4), labels=("ok", "huge")),),
+        seeds=SequentialPlan(looks=(3, 4)),
+        claims=(Claim(statement="ok beats huge", better="ok", worse="huge"),),
+    )
+    outcome = _run(tmp_path, sweep)
+    assert outcome is not None
+    assert sorted(outcome.failed) == [f"seqfail/huge/seed=0{s}" for s in range(3)]
+    assert len(outcome.missing) == 3 and outcome.finished == 3
+    assert len(_study(tmp_path, "seqfail").get_trials()) == 6  # each cell tried once

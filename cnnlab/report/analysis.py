@@ -32,7 +32,7 @@ from cnnlab.stats.table import ArmSummary, arm_summaries, paired
 from cnnlab.stats.testnoise import TestNoise, correctness, noise_diagnostics
 
 # The true effects a sequential plan's stopping probabilities are shown at: none, the P(A>B)
-# gate's dz, a large effect, and the pilot's max − avg effect (DESIGN.md §7).
+# gate's dz, a large effect, and the pilot's max − avg effect (docs/statistics.md).
 SHOWN_EFFECTS = (0.0, 0.674, 1.0, 1.75)
 
 
@@ -101,6 +101,11 @@ def _claim_outcomes(
     return tuple(outcomes)
 
 
+def _per_seed(sweep: Sweep) -> int:
+    """Replicates per seed: a randomized design's backgrounds."""
+    return sweep.n_backgrounds if sweep.design == "randomized" else 1
+
+
 def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> TestNoise | None:
     """The two-level bootstrap and McNemar counts of a test-accuracy claim, at the level of
     its deciding interval, on the replicates its verdict used."""
@@ -111,6 +116,8 @@ def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> T
     b = correctness(list(worse)[: result.n])
     if a is None or b is None or a.shape != b.shape or len(a) < 2:
         return None
+    if not claim.higher_is_better:  # the claim's direction, as its differences are
+        a, b = b, a
     return noise_diagnostics(a, b, result.interval[1])
 
 
@@ -121,7 +128,9 @@ def _characteristics(
     if sweep.plan is None or result is None or not result.sd > 0:
         return ()
     return tuple(
-        operating_characteristics(sweep.plan, len(sweep.claims), delta, result.rope / result.sd)
+        operating_characteristics(
+            sweep.plan, len(sweep.claims), delta, result.rope / result.sd, per_seed=_per_seed(sweep)
+        )
         for delta in SHOWN_EFFECTS
     )
 
@@ -130,6 +139,11 @@ def _omnibus(sweep: Sweep, results: pd.DataFrame) -> tuple[OmnibusResult | None,
     """ "Does the factor matter at all?" for one-factor designs with three or more arms."""
     if sweep.design not in ("ablation", "randomized") or len(sweep.arm_labels()) < 3:
         return None, ""
+    if sweep.plan is not None:
+        return None, (
+            "not computed for a sequential plan: its arms stop at different looks, and post-hoc "
+            "p-values over seeds chosen by optional stopping are not valid"
+        )
     try:
         return omnibus(results, "test_accuracy"), ""
     except ValueError as error:  # too few arms or replicates present

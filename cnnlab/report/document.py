@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.figures import Figure
-from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob
+from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
 from cnnlab.spec.design import Sweep, sweep_of_study
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.planning import GATE_DZ
@@ -111,8 +111,10 @@ def _verdict_table(analysis: Analysis) -> Table:
                 f"{interval(low, high, claim.metric)})",
                 f"{prob(result.prob_better)} ({percent(result.ci_level)} exact "
                 f"{_pair(result.prob_ci)})",
-                f"{result.wins + result.ties / 2:g} of {result.n} "
-                f"({percent(result.ci_level)} Wilson {_pair(result.win_ci)})",
+                f"{result.wins} of {result.n}"
+                + (f", {result.ties} tied" if result.ties else "")
+                + f" ({percent(result.ci_level)} Wilson {_pair(result.win_ci)}"
+                + (", ties count half)" if result.ties else ")"),
                 _test_cell(result, outcome.standing),
                 str(result.n),
             )
@@ -136,8 +138,18 @@ def _verdict_table(analysis: Analysis) -> Table:
 def _test_cell(result: ClaimResult, standing: SequentialClaim | None) -> str:
     """The test column: Holm in a fixed design, the look's nominal α in a sequential plan."""
     if standing is not None and standing.look is not None:
-        return f"paired t: p = {result.p_value:.2g}; α = {result.alpha:.3g} at look {standing.look}"
-    return f"paired t: p = {result.p_value:.2g}; Holm {result.p_holm:.2g} (α = {result.alpha:.3g})"
+        return (
+            f"paired t: p = {pvalue(result.p_value)}; α = {result.alpha:.3g} at look "
+            f"{standing.look}"
+        )
+    return (
+        f"paired t: p = {pvalue(result.p_value)}; Holm {pvalue(result.p_holm)} (α = "
+        f"{result.alpha:.3g})"
+    )
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
 
 
 def _pair(values: tuple[float, float]) -> str:
@@ -168,7 +180,8 @@ def _claim_notes(analysis: Analysis) -> list[Block]:
             f"(TOST): {percent(result.equivalence_level)} interval "
             f"{interval(*result.equivalence_ci, metric)} against the ROPE ±{rope} ({where} α = "
             f"{result.alpha_eq:.3g}, p = {result.p_equivalence:.2g}). SD of the differences "
-            f"{spread}, dz = {result.dz:.2f} (Hedges-corrected {result.hedges_dz:.2f}).{rank}"
+            f"{spread}, dz = {_number(result.dz)} (Hedges-corrected "
+            f"{_number(result.hedges_dz)}).{rank}"
             + (f" {noise}" if noise else "")
             + (f" Note: {extra}." if extra else "")
         )
@@ -227,8 +240,11 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
         return []
     m = len(analysis.sweep.claims)
     first = levels[0]
-    t_first = float(sps.t.ppf(1 - first.alpha / 2, first.seeds - 1))
-    dz_first = max(t_first / math.sqrt(first.seeds), GATE_DZ)
+    sweep = analysis.sweep
+    per_seed = sweep.n_backgrounds if sweep.design == "randomized" else 1
+    pairs = first.seeds * per_seed  # paired differences at the first look
+    t_first = float(sps.t.ppf(1 - first.alpha / 2, pairs - 1))
+    dz_first = max(t_first / math.sqrt(pairs), GATE_DZ)
     blocks: list[Block] = [
         Heading(2, "Sequential plan"),
         Text(
@@ -243,9 +259,12 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
             "superiority (two-sided) and for each one-sided test of TOST. A claim is judged at "
             "each look by the same rule as a fixed design, at that look's nominal levels, until it "
             "is decided; the interval shown is the deciding look's repeated confidence interval. "
-            "Futility stops are non-binding (the levels do not count on them). With "
+            "Futility stops are non-binding (the levels do not count on them). The arms table, "
+            "the figures other than the paired differences, and the sanity gate's first look use "
+            "every seed trained: an arm shared with a claim that stayed open has more seeds than "
+            "the look that decided another claim. With "
             f"{first.seeds} seeds the first look can support or refute a claim only when "
-            f"|t| ≥ {t_first:.2f} on {first.seeds - 1} degrees of freedom (an observed dz of at "
+            f"|t| ≥ {t_first:.2f} on {pairs - 1} degrees of freedom (an observed dz of at "
             f"least {dz_first:.2f}), and call it equivalent only when its "
             f"{percent(1 - 2 * first.alpha_eq)} interval lies inside the ROPE."
         ),
@@ -293,11 +312,12 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
                 )
             )
     if characteristic_rows:
+        sims = next(o.characteristics[0].sims for o in analysis.claims if o.characteristics)
         blocks += [
             Text(
                 "Stopping probabilities of this plan for each claim at a true dz of 0, 0.674 (the "
                 "P(A beats B) gate), 1 and 1.75, at the claim's observed ROPE / SD, by simulation "
-                f"({analysis.claims[0].characteristics[0].sims:,} runs of the rule each):"
+                f"({sims:,} runs of the rule each):"
             ),
             Table(
                 (

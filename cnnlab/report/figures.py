@@ -151,8 +151,10 @@ def paired_differences(analysis: Analysis, folder: Path) -> Figure | None:
     return Figure(
         name,
         "Paired differences per claim",
-        "Each point is one paired seed; the diamond is the mean with its (Holm-level) bootstrap "
-        "CI; the grey band is the region of practical equivalence (ROPE).",
+        "Each point is one paired seed; the black diamond is the mean with the superiority t "
+        "interval at the claim's level (Holm's, or the deciding look's in a sequential plan), "
+        "the grey one with the TOST interval; the grey band is the region of practical "
+        "equivalence (ROPE).",
     )
 
 

@@ -61,6 +61,7 @@ def amount(value: float, metric: str, signed: bool = True) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if is_fraction(metric):
+        value = 0.0 if round(100 * value, 2) == 0 else value  # no "−0.00 pp"
         text = f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
         return text.replace("-", "−") + " pp"
     if metric in ("params", "flops"):
@@ -72,6 +73,11 @@ def amount(value: float, metric: str, signed: bool = True) -> str:
 
 def interval(low: float, high: float, metric: str) -> str:
     return f"{amount(low, metric)} to {amount(high, metric)}"
+
+
+def pvalue(value: float) -> str:
+    """A p-value with two significant digits, "n/a" where no test could be run."""
+    return "n/a" if math.isnan(value) else f"{value:.2g}"
 
 
 def percent(level: float) -> str:
@@ -179,6 +185,11 @@ def claim_sentence(
     look that decided it)."""
     label = metric_label(claim.metric)
     a, b = claim.better, claim.worse
+    if result is None and standing is not None:
+        return (
+            f"Not judged yet: its first look ({standing.next_seeds} paired seeds of {a} and "
+            f"{b}) is not complete; rerun the sweep command to finish it."
+        )
     if result is None:
         return f"Not judged: see the reasons above. ({a} ahead of {b} on {wins} of {n} seeds.)"
     (low, high), level = result.interval
@@ -191,10 +202,10 @@ def claim_sentence(
         f"is {prob(result.prob_better)}"
     )
     if standing is None or standing.look is None:
-        test = f"paired t p = {result.p_value:.2g}, {result.p_holm:.2g} after Holm"
+        test = f"paired t p = {pvalue(result.p_value)}, {pvalue(result.p_holm)} after Holm"
         when = ""
     else:
-        test = f"paired t p = {result.p_value:.2g} against α = {result.alpha:.2g} at this look"
+        test = f"paired t p = {pvalue(result.p_value)} against α = {result.alpha:.2g} at this look"
         when = f" Decided at look {standing.look} of the sequential plan ({standing.seeds} seeds)."
     rope = amount(result.rope, claim.metric, signed=False)
     if result.verdict == "supported":
@@ -207,6 +218,10 @@ def claim_sentence(
             f"within ±{rope}, the region declared too small to matter. {advantage}.{when}"
         )
     more = seeds_phrase(result)
+    if standing is not None and standing.status == "open":
+        more = ""  # the plan's next look is what comes next, not a fixed design
+    elif standing is not None and more:
+        more = f"beyond this plan, as a fixed design: {more}"
     return (
         f"Not settled{_sequential_stop(standing)}: {advantage} ({test}). Why: "
         f"{why_not_settled(result, claim.metric, standing)}."

@@ -70,7 +70,12 @@ def judge(
             "command to finish them"
         )
     baseline_arm = sweep.arm_labels()[0]
-    accuracies = results.loc[results["arm"] == baseline_arm, "test_accuracy"]
+    baseline_rows = results["arm"] == baseline_arm
+    if sweep.plan is not None:
+        # The first look only: later seeds of the baseline arm depend on which claims stayed
+        # open, and a gate that could flip after a claim was decided would judge nothing.
+        baseline_rows &= results["seed"] < sweep.plan.looks[0]
+    accuracies = results.loc[baseline_rows, "test_accuracy"]
     mean = float(accuracies.mean()) if len(accuracies) else float("nan")
     baseline = {"arm": baseline_arm, "mean_test_accuracy": mean, "band": sweep.baseline_band}
     if not quick and sweep.baseline_band is not None and len(accuracies):

@@ -54,7 +54,12 @@ def _shift_for(t: float, df: int, tail: float) -> float:
         return float(sps.nct.sf(t, df, shift)) - tail
 
     low, high = t - _BRACKET - abs(t), t + _BRACKET + abs(t)
-    return float(optimize.brentq(excess, low, high, xtol=1e-10))
+    try:
+        return float(optimize.brentq(excess, low, high, xtol=1e-10))
+    except ValueError:
+        # scipy's noncentral t loses its tail far out (|t| in the hundreds at 2–3 df): use the
+        # normal approximation of λ̂'s sampling distribution, SD √(1 + t²/2df) (Hedges & Olkin).
+        return t - float(sps.norm.isf(tail)) * math.sqrt(1 + t * t / (2 * df))
 
 
 def effect_interval(t: float, n: int, level: float) -> tuple[float, float]:

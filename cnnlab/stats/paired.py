@@ -153,7 +153,7 @@ def paired_p_value(differences: Sequence[float] | np.ndarray) -> float:
 def _tost_p(summary: PairedSummary, rope: float) -> float:
     """The TOST p-value of "|μ| ≥ rope": the larger of the two one-sided p-values."""
     if summary.n >= 2 and summary.sd == 0:
-        return 0.0 if abs(summary.mean) < rope else 1.0  # all zero, inside a positive ROPE
+        return 0.0 if summary.mean == 0 and rope > 0 else 1.0  # all zero, inside the ROPE
     se = summary.sd / math.sqrt(summary.n)
     df = summary.n - 1
     above_low = float(sps.t.sf((summary.mean + rope) / se, df))  # H0: μ ≤ −rope
@@ -291,9 +291,9 @@ def decide_claim(
     default to the unadjusted p-values).
     """
     data = _as_data(claim)
-    untestable = untestable_reason(data.differences, data.rope)
-    tested = untestable is None
     d = _differences(data)
+    untestable = untestable_reason(d, data.rope)  # at the resolution the verdict reads
+    tested = untestable is None
     summary = paired_summary(d)
     p_value = paired_t_test(summary)[1] if tested else math.nan
     p_eq = _tost_p(summary, data.rope) if tested else 1.0
@@ -381,7 +381,7 @@ def evaluate_claims(
     of claims.
     """
     data = [_as_data(c) for c in claims]
-    reasons = [untestable_reason(c.differences, c.rope) for c in data]
+    reasons = [untestable_reason(_differences(c), c.rope) for c in data]
     summaries = [paired_summary(_differences(c)) for c in data]
     raw = [
         paired_t_test(s)[1] if reason is None else 1.0

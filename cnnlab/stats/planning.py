@@ -4,7 +4,7 @@ A claim's verdict (`cnnlab.stats.paired`) is *equivalent* when the (1 − 2α_eq
 lies inside the ROPE, else *supported* when the (1 − α) t interval lies above 0 and
 P(A>B) = Φ(d̄/s) ≥ 0.75, *refuted* the mirror image. With t = √n·d̄/s that is
 t ≥ max(t_crit, z₀.₇₅·√n): the gate grows with √n, so at a true dz at or below 0.674 the
-chance of "supported" never passes about 0.5 at any n (DESIGN.md §7b). Planning for a plain
+chance of "supported" never passes about 0.5 at any n (docs/statistics.md). Planning for a plain
 t-test ignores that and promises seeds that do not decide.
 
 `outcome_probabilities` gives the exact chance of each verdict at n pairs for a true

@@ -106,14 +106,19 @@ class SequentialClaim:
     next_seeds: int | None  # seeds the next look needs (open claims only)
 
 
-def futile(result: ClaimResult, last: LookLevel, threshold: float) -> bool:
-    """Whether the rule's own power at the last look, at the estimated effect, is below
-    `threshold` for every outcome (non-binding: see the module docstring)."""
+def futile(result: ClaimResult, last: LookLevel, threshold: float, per_seed: int = 1) -> bool:
+    """Whether the rule's own power at the last look (last.seeds × per_seed replicates), at the
+    estimated effect, is below `threshold` for every outcome (non-binding: see the module
+    docstring)."""
     if not (result.sd > 0 and math.isfinite(result.mean)) or result.untestable:
         return False  # nothing to estimate from: let the next look judge
     effect = hedges(result.mean / result.sd, result.n)
     chances = outcome_probabilities(
-        effect, result.rope / result.sd, np.array([last.seeds]), last.alpha, last.alpha_eq
+        effect,
+        result.rope / result.sd,
+        np.array([last.seeds * per_seed]),
+        last.alpha,
+        last.alpha_eq,
     )
     return all(float(p[0]) < threshold for p in chances.values())
 
@@ -141,7 +146,7 @@ def judge_sequence(
                 break
             if level is levels[-1]:
                 status = "final"
-            elif plan.futility and futile(result, levels[-1], plan.futility_power):
+            elif plan.futility and futile(result, levels[-1], plan.futility_power, claim.per_seed):
                 status = "futile"
                 break
         upcoming = (
@@ -187,23 +192,26 @@ def operating_characteristics(
     sims: int = 20_000,
     seed: int = 0,
     draws: np.ndarray | None = None,
+    per_seed: int = 1,
 ) -> OperatingCharacteristics:
     """Stopping probabilities per look and expected seeds, simulating the rule vectorised.
 
     The same rule as `judge_sequence` on normal differences (SD 1): TOST at the look's
     one-sided level, else the superiority interval with the P(A>B) gate, else futility.
     tests/test_sequential.py checks it against `judge_sequence` itself, on the same `draws`
-    (sims × last look differences, SD 1) when given.
+    (sims × last look differences, SD 1) when given. `per_seed` replicates per seed (the
+    backgrounds of a randomized design) multiply every look's differences.
     """
     levels = look_levels(plan, claims)
     if draws is None:
-        draws = delta + np.random.default_rng(seed).normal(size=(sims, plan.seed_count))
+        size = (sims, plan.seed_count * per_seed)
+        draws = delta + np.random.default_rng(seed).normal(size=size)
     sims = len(draws)
     alive = np.ones(sims, dtype=bool)
-    stopped_at = np.full(sims, plan.seed_count)
+    stopped_at = np.full(sims, plan.seed_count)  # in seeds, as the looks count them
     per_look = []
     for level in levels:
-        n = level.seeds
+        n = level.seeds * per_seed  # differences at this look
         before = alive.copy()
         x = draws[:, :n]
         mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
@@ -227,7 +235,7 @@ def operating_characteristics(
             chances = outcome_probabilities(
                 hedges(1.0, n) * dz[open_],
                 rope_sd / sd[open_],
-                np.full(len(open_), last.seeds),
+                np.full(len(open_), last.seeds * per_seed),
                 last.alpha,
                 last.alpha_eq,
             )
@@ -235,7 +243,7 @@ def operating_characteristics(
             row["futile"] = float(np.count_nonzero(hopeless)) / sims
             alive[open_[hopeless]] = False
         per_look.append(row)
-        stopped_at[before & ~alive] = n
+        stopped_at[before & ~alive] = level.seeds
     return OperatingCharacteristics(
         delta=delta,
         rope_sd=rope_sd,

@@ -126,6 +126,7 @@ def _execute_looks(
     plan = sweep.plan
     assert plan is not None
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
+    attempted: set[str] = set()
     while True:
         judgement = _judgement(sweep, stores, options)
         book.progress.note(look_standing(sweep, judgement))
@@ -133,6 +134,16 @@ def _execute_looks(
         remaining = remaining_work(sweep, stores.study, needed)
         if remaining.count == 0:
             return False
+        pending = {c.key for c in remaining.pending}
+        if pending <= attempted:
+            # Every cell left failed in this run (a diverging trial fails again with the same
+            # seed): stop, and let the summary list them, rather than retrain them forever.
+            book.progress.note(
+                f"{len(pending)} cell(s) of this look failed in this run; the look cannot be "
+                "judged until they finish. Fix the cause and rerun the command."
+            )
+            return False
+        attempted |= pending
         look = next(
             (k for k, n in enumerate(plan.looks, 1) if n >= max(c.seed for c in needed) + 1),
             len(plan.looks),
@@ -263,11 +274,11 @@ def run_sweep(
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
         stores.tracker.end(stores.parent_run_id, "FAILED")
         raise
-    if sweep.plan is not None:
+    total = remaining.total
+    if sweep.plan is not None:  # the cells the plan's looks asked for, as far as it went
         design_cells = cells_needed(sweep, _judgement(sweep, stores, options))
-    outcome = _close(
-        sweep, stores, design_cells, book, len(design_cells), stopped, options.runs_dir
-    )
+        total = len(design_cells)
+    outcome = _close(sweep, stores, design_cells, book, total, stopped, options.runs_dir)
     analysis, index_html = _analyse_and_report(sweep, stores, outcome, options, dataset, progress)
     # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
