@@ -101,11 +101,6 @@ def _claim_outcomes(
     return tuple(outcomes)
 
 
-def _per_seed(sweep: Sweep) -> int:
-    """Replicates per seed: a randomized design's backgrounds."""
-    return sweep.n_backgrounds if sweep.design == "randomized" else 1
-
-
 def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> TestNoise | None:
     """The two-level bootstrap and McNemar counts of a test-accuracy claim, at the level of
     its deciding interval, on the replicates its verdict used."""
@@ -129,7 +124,11 @@ def _characteristics(
         return ()
     return tuple(
         operating_characteristics(
-            sweep.plan, len(sweep.claims), delta, result.rope / result.sd, per_seed=_per_seed(sweep)
+            sweep.plan,
+            len(sweep.claims),
+            delta,
+            result.rope / result.sd,
+            per_seed=sweep.replicates_per_seed,
         )
         for delta in SHOWN_EFFECTS
     )

@@ -241,8 +241,7 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
     m = len(analysis.sweep.claims)
     first = levels[0]
     sweep = analysis.sweep
-    per_seed = sweep.n_backgrounds if sweep.design == "randomized" else 1
-    pairs = first.seeds * per_seed  # paired differences at the first look
+    pairs = first.seeds * sweep.replicates_per_seed  # paired differences at the first look
     t_first = float(sps.t.ppf(1 - first.alpha / 2, pairs - 1))
     dz_first = max(t_first / math.sqrt(pairs), GATE_DZ)
     blocks: list[Block] = [

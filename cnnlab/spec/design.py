@@ -311,6 +311,11 @@ class Sweep:
         return tuple(range(self.seeds)) if isinstance(self.seeds, int) else self.seeds
 
     @property
+    def replicates_per_seed(self) -> int:
+        """Paired replicates each seed makes: a randomized design's backgrounds, else one."""
+        return self.n_backgrounds if self.design == "randomized" else 1
+
+    @property
     def plan(self) -> SequentialPlan | None:
         """The sequential plan, when the seeds are declared as one."""
         return self.seeds if isinstance(self.seeds, SequentialPlan) else None

@@ -118,7 +118,7 @@ def claim_series(sweep: Sweep, results: pd.DataFrame, claim: Claim) -> ClaimSeri
         differences=tuple(float(x) for x in (d if claim.higher_is_better else -d)),
         rope=claim.rope,
         resolution=_resolution(sweep, claim),
-        per_seed=sweep.n_backgrounds if sweep.design == "randomized" else 1,
+        per_seed=sweep.replicates_per_seed,
     )
 
 
