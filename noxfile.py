@@ -39,9 +39,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Time one training epoch: plain Keras fit against cnnlab's loop (fp32 and bf16)."""
+    """Sweep throughput against the naive Optuna loop and the seed's script (about 20 min);
+    writes benchmarks/results/throughput.{json,md}. Arguments go to benchmarks/throughput.py."""
     _install(session, "test")
-    session.run("python", "benchmarks/epoch_time.py", *session.posargs)
+    session.run("python", "benchmarks/throughput.py", *session.posargs)
 
 
 @nox.session

@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
 import numpy as np
+from seed_script import seed_model  # benchmarks/ is the script's folder
 
 from cnnlab.data import load_dataset, make_splits
 from cnnlab.spec.presets import small
@@ -35,18 +36,7 @@ def _plain_keras(splits) -> float:  # type: ignore[no-untyped-def]
     """The seed's code: Sequential, compile, fit one epoch (Keras shuffles)."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D(2, 2),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D(2, 2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
+    model = seed_model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = (splits.x_train.astype(np.float32) / 255.0)[..., None]
     tick = time.perf_counter()

@@ -113,8 +113,20 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--validation-size", type=int, default=default_data.validation_size)
     group.add_argument("--train-subset", type=int, help="use only this many training images")
-    commands.add_parser(
+    listing = commands.add_parser(
         "list", help="list the shipped sweeps with their question, size and estimated time"
+    )
+    listing.add_argument(
+        "--workers",
+        default="auto",
+        metavar="auto|N",
+        help="estimate for this --workers (default: auto, as a sweep runs)",
+    )
+    listing.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path("runs"),
+        help="runs folder whose measured speed refines the estimates (default: runs/)",
     )
     studies = commands.add_parser("studies", help="list (or delete) the studies in a runs folder")
     studies.add_argument("--runs-dir", type=Path, default=Path("runs"))
@@ -128,29 +140,28 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_list(args: argparse.Namespace) -> int:
     from cnnlab.spec.design import cells
     from cnnlab.spec.loading import load_sweep, question, shipped_names
-    from cnnlab.sweep.estimate import (
-        first_look_cells,
-        first_look_seconds,
-        format_duration,
-        sweep_seconds,
-    )
+    from cnnlab.sweep.calibration import machine_speed
+    from cnnlab.sweep.estimate import estimate_sweep, first_look_cells
+    from cnnlab.sweep.parallelism import parse_workers, resolve
 
+    parallelism = resolve(parse_workers(args.workers))
+    speed = machine_speed(args.runs_dir, parallelism)
     rows = []
     for name in shipped_names():
         sweep = load_sweep(name)
         trials = str(sweep.n_trials if sweep.design == "search" else len(cells(sweep)))
         arms = f"{len(sweep.arm_labels())} arms"
-        duration = format_duration(sweep_seconds(sweep))
+        duration = estimate_sweep(sweep, parallelism, speed).short()
         if sweep.plan is not None:  # a sequential plan: from its first look to its last
             trials = f"{len(first_look_cells(sweep))}–{trials}"
-            duration = f"{format_duration(first_look_seconds(sweep))} – {duration}"
         rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
     width = max(len(r[0]) for r in rows)
     for name, design, arms, size, duration, text in rows:
         text = text if len(text) <= 90 else text[:89] + "…"
         print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  ~{duration:<26} {text}")
+    print(f"\nEstimates: {parallelism.describe()}, {speed.describe()}.")
     print(
-        "\nRun one with: python -m cnnlab.sweep NAME   (--quick: a one-minute smoke run; "
+        "Run one with: python -m cnnlab.sweep NAME   (--quick: a one-minute smoke run; "
         "--dry-run: check without training)"
     )
     return 0

@@ -341,9 +341,16 @@ def test_a_rebuild_reads_the_plan_back_from_provenance(tmp_path: Path) -> None:
 
 def test_the_plan_line_says_what_the_first_look_costs() -> None:
     from cnnlab.spec.design import cells
+    from cnnlab.sweep.estimate import estimate_sweep, format_duration
+    from cnnlab.sweep.parallelism import resolve
     from cnnlab.sweep.summary import describe_plan
 
     sweep = _sweep()
-    text = describe_plan(sweep, cells(sweep))
+    parallelism = resolve(2, cores=2)
+    estimate = estimate_sweep(sweep, parallelism)
+    text = describe_plan(sweep, cells(sweep), parallelism, estimate)
     assert "the first look trains 15 trials, the last at most 60" in text
-    assert "for the first look" in text and "at most" in text
+    assert estimate.first_look is not None and estimate.first_look < estimate.total
+    assert f"{format_duration(estimate.first_look)} for the first look" in text
+    assert f"{format_duration(estimate.total)} at most" in text
+    assert "2 worker processes, 1 thread each (2 cores)" in text

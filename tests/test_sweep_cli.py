@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.loading import load_sweep, shipped_names
 from cnnlab.sweep.options import SweepOptions
+from cnnlab.sweep.parallelism import AUTO, resolve
 from cnnlab.sweep.runner import run_sweep
 from cnnlab.sweep.studies import default_storage_url, open_storage
 from tests.conftest import open_report_in_browser
@@ -43,9 +44,11 @@ SWEEP = Sweep(
 
 
 def _sweep_process(args: list[str], mnist_dir: Path, cwd: Path) -> subprocess.Popen[str]:
+    """`python -m cnnlab.sweep ARGS`, in one process (`--workers 1`) unless ARGS say otherwise."""
     env = {**os.environ, "CNNLAB_DATA_DIR": str(mnist_dir)}
+    workers = [] if "--workers" in args else ["--workers", "1"]
     return subprocess.Popen(
-        [sys.executable, "-m", "cnnlab.sweep", *args],
+        [sys.executable, "-m", "cnnlab.sweep", *args, *workers],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -85,10 +88,13 @@ def _wait_for_the_first_finished_replicate(process: subprocess.Popen[str]) -> st
 
 
 def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
-    process = _sweep_process(["pooling", "--quick"], mnist_dir, tmp_path)
+    # The default --workers auto, as a user runs it: one 1-thread worker process per core.
+    process = _sweep_process(["pooling", "--quick", "--workers", "auto"], mnist_dir, tmp_path)
     out, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
     assert "4 arms × 3 paired seeds = 12 trials" in err  # the plan, before it starts
+    parallel = resolve(AUTO)
+    assert parallel.describe() in err
     assert "[12/12] pooling/strided/seed=02" in err  # progress
     assert "Study pooling-quick: 12 of 12 cells finished" in out  # the summary
     for arm in ("max", "avg", "none", "strided"):
@@ -104,6 +110,8 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
     client = MlflowClient(tracking_uri=f"sqlite:///{runs / 'mlflow.db'}")
     for child in children:
         assert child.info.status == "FINISHED"
+        threads = json.loads(child.data.tags["cnnlab.threads"])  # what the worker ran with
+        assert threads["intra_op"] == parallel.threads, threads
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")]
         assert steps == [1]
     _check_the_quick_report(tmp_path, out, client, parents[0].info.run_id, browser)

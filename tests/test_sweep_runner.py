@@ -61,7 +61,9 @@ SWEEP = Sweep(
 
 
 def _run(runs: Path, sweep: Sweep = SWEEP, **options: object):  # type: ignore[no-untyped-def]
-    return run_sweep(sweep, SweepOptions(runs_dir=runs, **options), dataset=DATA)  # type: ignore[arg-type]
+    """Run in this process (`workers=1`) unless a test asks for workers."""
+    chosen = {"workers": 1, **options}
+    return run_sweep(sweep, SweepOptions(runs_dir=runs, **chosen), dataset=DATA)  # type: ignore[arg-type]
 
 
 def _study(runs: Path, name: str = "t") -> optuna.Study:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError
+from cnnlab.sweep.parallelism import parse_workers
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
 
@@ -76,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-report", action="store_true", help="write no report at the end")
     parser.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: RUNS_DIR/mlflow.db)")
-    parser.add_argument("--workers", type=int, default=1, help="training processes (default 1)")
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        metavar="auto|N",
+        help="training processes: auto (the default) runs one single-threaded worker per core; "
+        "1 trains in this process on TensorFlow's default threads; N runs N workers",
+    )
     parser.add_argument(
         "--new-study",
         action="store_true",
@@ -91,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.dataset is not None:
         check_choice("data.dataset", args.dataset, DATASETS)
-    for name in ("seeds", "epochs", "workers"):
+    workers = parse_workers(args.workers)
+    for name in ("seeds", "epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise CnnlabError(f"--{name} must be at least 1, but {value} was passed.")
@@ -118,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         keras_home=keras_home,
         storage=args.storage,
         tracking_uri=args.tracking_uri,
-        workers=args.workers,
+        workers=workers,
         runs_dir=args.runs_dir,
         new_study=args.new_study,
         reports_dir=None if args.no_report else args.reports_dir,

@@ -1,66 +1,198 @@
-"""Rough time estimates for a sweep before it runs, from FLOPs, steps and fixed overheads.
+"""Time estimates for a sweep before it runs: a cost model calibrated on the clock.
 
-The model is calibrated on this project's 2-core CPU machine (see benchmarks/README.md):
-about 4 ms of overhead per training step, a training throughput (forward + backward = 3 ×
-forward FLOPs) of about 100 GFLOP/s for small networks rising to about 400 GFLOP/s for
-geron-sized ones, and about 20 s to start (importing TensorFlow and MLflow). It is meant to
-tell minutes from hours; once trials finish, the progress display's ETA uses measured times.
+A trial's seconds are modelled part by part: building the model, each epoch's training steps
+(FLOPs at a measured throughput, plus a per-step overhead), each epoch's evaluation of the
+validation and test images, the final correctness pass, the probes, and the sweep process's
+bookkeeping (Optuna, MLflow, artifacts). A run adds its start-up (importing TensorFlow and
+MLflow, opening the stores), its worker processes' start-up, and its report; trials are
+scheduled on the run's workers in order (each cell to the first free worker), look by look for a
+sequential plan, whose looks wait for their slowest cell.
+
+The constants were measured on this project's 2-core machine (benchmarks/README.md: the
+`throughput` benchmark and a calibration run of every pooling arm). On another machine, trials
+already finished in the runs folder refine the model: each trial records the estimate it was
+given (`Key.ESTIMATE`), and the median ratio of measured to estimated seconds, over recent
+trials with the same threads, scales every estimate (`MachineSpeed`).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.geometry import forward_flops
-from cnnlab.spec.specs import TrialSpec
+from cnnlab.spec.metrics import ANGLES, SHIFTS
+from cnnlab.spec.specs import TEST_IMAGES, TrialSpec
+from cnnlab.sweep.parallelism import Parallelism
 
-STARTUP_S = 20.0
-PER_TRIAL_S = 1.5  # building the model, logging, saving weights and figures
-STEP_OVERHEAD_S = 0.004
-AUGMENT_S_PER_IMAGE = 9e-6  # rotating and shifting one 28×28 image: ~0.5 s per 55,000 here
-TEST_IMAGES = 10_000
+# --- measured constants (2-core AMD EPYC, AVX-512; see benchmarks/README.md) ----------------
+STARTUP_S = 30.0  # importing TensorFlow and MLflow, loading MNIST, creating the stores
+WORKER_STARTUP_S = 18.0  # spawning the workers, each importing TensorFlow (measured 17.6 s)
+END_S = 8.0  # the results tables, the analysis and the summary at the end
+REPORT_S = 12.0  # the report's figures and pages, when one is written
+BUILD_S = 4.5  # per trial: building, compiling and tracing the model, the final test pass
+BOOKKEEPING_S = 0.7  # Optuna + MLflow + artifacts per trial, in the sweep process
+STEP_OVERHEAD_S = 0.002  # per training step, beyond its FLOPs
+AUGMENT_S_PER_IMAGE = 9e-6  # rotating and shifting one 28×28 image
+PROBE_S_PER_IMAGE = 5e-6  # shifting or rotating one test image for a probe (numpy/scipy)
+# Training throughput (forward + backward = 3 × forward FLOPs) of one training on one thread
+# while the other core trains too, for `small` (2.83 forward MFLOPs per image): 36.4 GFLOP/s
+# measured with max/avg pooling; the `none` arm (15.7 MFLOPs) ran at 66 GFLOP/s, so bigger
+# convolutions use a core better, as (MFLOPs / 2.83)^0.35, up to `PEAK_GFLOPS_1T`.
+GFLOPS_1T = 36.4
+REFERENCE_MFLOPS = 2.83
+PEAK_GFLOPS_1T = 200.0
+SIZE_EXPONENT = 0.35
+EVAL_SPEEDUP = 0.85  # evaluation ran at 0.82–0.9 of training's FLOP/s (Keras evaluate overhead)
+# One training alone in the sweep process on TensorFlow's default threads (all cores), against
+# one thread beside another training: 1.44× measured for `small` on 2 cores (9.5 s against
+# 13.7 s per epoch; a 2-thread fit is bimodal).
+ALL_CORES_SPEEDUP = {1: 1.0, 2: 1.44}
+ALL_CORES_SPEEDUP_PER_EXTRA_CORE = 0.3
 
 
-def _throughput(flops_per_image: float) -> float:
-    """Effective FLOP/s: bigger convolutions use the cores better."""
-    mflops = flops_per_image / 1e6
-    if mflops <= 20:
-        return 100e9
-    return float(min(400e9, 100e9 * (mflops / 20) ** (math.log(4) / math.log(9))))
+def _speedup(parallelism: Parallelism) -> float:
+    """How much faster one training runs on this run's threads than on one thread."""
+    if not parallelism.in_process:
+        return float(max(1, parallelism.threads)) ** 0.5 if parallelism.threads > 1 else 1.0
+    cores = parallelism.cores
+    return ALL_CORES_SPEEDUP.get(cores, 1.0 + ALL_CORES_SPEEDUP_PER_EXTRA_CORE * (cores - 1))
 
 
-def trial_seconds(spec: TrialSpec, n_train: int = 60_000) -> float:
-    """Estimated seconds to train and evaluate one trial of `spec`."""
+def training_flops_per_second(flops_per_image: float) -> float:
+    """FLOP/s of one single-threaded training of a network of this many forward FLOPs."""
+    mflops = max(flops_per_image / 1e6, 1e-3)
+    rate = GFLOPS_1T * (mflops / REFERENCE_MFLOPS) ** SIZE_EXPONENT
+    return 1e9 * float(min(PEAK_GFLOPS_1T, max(GFLOPS_1T / 4, rate)))
+
+
+@dataclass(frozen=True)
+class MachineSpeed:
+    """How much slower (> 1) or faster this machine is than the shipped calibration."""
+
+    factor: float = 1.0
+    trials: int = 0  # finished trials it was measured on (0: the shipped calibration)
+
+    def describe(self) -> str:
+        if not self.trials:
+            return "the shipped calibration"
+        return f"calibrated on {self.trials} finished trials here (×{self.factor:.2f})"
+
+
+def measured_speed(ratios: Iterable[float], recent: int = 50) -> MachineSpeed:
+    """The median measured / estimated ratio of the most recent `recent` trials."""
+    usable = [r for r in ratios if math.isfinite(r) and r > 0][-recent:]
+    if len(usable) < 3:  # one slow trial on a noisy machine must not rescale everything
+        return MachineSpeed()
+    return MachineSpeed(factor=statistics.median(usable), trials=len(usable))
+
+
+def trial_seconds(
+    spec: TrialSpec,
+    parallelism: Parallelism,
+    *,
+    probes: Sequence[str] = (),
+    probe_images: int | None = None,
+    n_train: int = 60_000,
+) -> float:
+    """Estimated seconds of one trial of `spec` on one of the run's trainings, bookkeeping
+    included, at the shipped calibration (scale by `MachineSpeed.factor`)."""
     flops = forward_flops(spec.arch)
+    rate = training_flops_per_second(flops) * _speedup(parallelism)
     images = spec.data.train_subset or (n_train - spec.data.validation_size)
-    rate = _throughput(flops)
     steps = math.ceil(images / spec.train.batch_size)
     train = steps * STEP_OVERHEAD_S + images * 3 * flops / rate
     if spec.train.augmentation.active:
         train += images * AUGMENT_S_PER_IMAGE
-    evaluate = (spec.data.validation_size + TEST_IMAGES) * flops / rate
-    return PER_TRIAL_S + spec.train.epochs * (train + evaluate)
+    inference = flops / (rate * EVAL_SPEEDUP)
+    test_images = TEST_IMAGES[spec.data.dataset]
+    evaluate = (spec.data.validation_size + test_images) * inference
+    final_pass = test_images * inference
+    probe = 0.0
+    if "translation" in probes:  # the unshifted images, 4 directions × shifts, each angle
+        passes = 1 + 4 * len(SHIFTS) + len(ANGLES)
+        probe = passes * (probe_images or test_images) * (inference + PROBE_S_PER_IMAGE)
+    return BUILD_S + BOOKKEEPING_S + spec.train.epochs * (train + evaluate) + final_pass + probe
 
 
-def sweep_seconds(sweep: Sweep) -> float:
-    """Estimated seconds for a whole sweep, start-up included."""
-    if sweep.design == "search":
-        return STARTUP_S + sweep.n_trials * trial_seconds(sweep.base)
-    return STARTUP_S + sum(trial_seconds(cell.spec) for cell in cells(sweep))
+def cell_seconds(cell: Cell, parallelism: Parallelism) -> float:
+    return trial_seconds(cell.spec, parallelism, probes=cell.probes, probe_images=cell.probe_images)
+
+
+def makespan(durations: Sequence[float], workers: int) -> float:
+    """Wall time of `durations` run in order, each on the first free of `workers` workers."""
+    free = [0.0] * max(1, workers)
+    for seconds in durations:
+        heapq.heappush(free, heapq.heappop(free) + seconds)
+    return max(free)
+
+
+@dataclass(frozen=True)
+class SweepEstimate:
+    """Estimated wall seconds of a run, start-up and report included."""
+
+    total: float  # all of it (a sequential plan: its worst case, every look)
+    first_look: float | None  # a sequential plan's first look alone; None without a plan
+    workers: int
+    speed: MachineSpeed
+
+    def describe(self) -> str:
+        if self.first_look is None:
+            return format_duration(self.total)
+        return (
+            f"{format_duration(self.first_look)} for the first look, "
+            f"{format_duration(self.total)} at most"
+        )
+
+    def short(self) -> str:
+        if self.first_look is None:
+            return format_duration(self.total)
+        return f"{format_duration(self.first_look)} – {format_duration(self.total)}"
+
+
+def looks(sweep: Sweep) -> list[list[Cell]]:
+    """The cells each look trains when no claim stops early (without a plan: one look)."""
+    design = cells(sweep)
+    plan = sweep.plan
+    if plan is None:
+        return [design]
+    bounds = (0, *plan.looks)
+    return [[c for c in design if lo <= c.seed < hi] for lo, hi in itertools.pairwise(bounds)]
 
 
 def first_look_cells(sweep: Sweep) -> list[Cell]:
     """A sequential plan's first look: every arm at the first look's seeds (all cells without
     a plan). The last look is `cells(sweep)`: a plan's worst case."""
-    plan = sweep.plan
-    design = cells(sweep)
-    return design if plan is None else [c for c in design if c.seed < plan.looks[0]]
+    return looks(sweep)[0]
 
 
-def first_look_seconds(sweep: Sweep) -> float:
-    """Estimated seconds for the first look of a sequential plan, start-up included."""
-    return STARTUP_S + sum(trial_seconds(cell.spec) for cell in first_look_cells(sweep))
+def estimate_sweep(
+    sweep: Sweep,
+    parallelism: Parallelism,
+    speed: MachineSpeed | None = None,
+    *,
+    report: bool = True,
+) -> SweepEstimate:
+    """The run's estimate: start-up, each look's makespan on the workers, the end (and report)."""
+    speed = speed or MachineSpeed()
+    workers = parallelism.workers
+    fixed = STARTUP_S + END_S + (REPORT_S if report else 0.0)
+    fixed += 0.0 if parallelism.in_process else WORKER_STARTUP_S
+    if sweep.design == "search":
+        trial = trial_seconds(sweep.base, parallelism)
+        total = fixed + makespan([trial] * sweep.n_trials, workers) * speed.factor
+        return SweepEstimate(total, None, workers, speed)
+    spans = [
+        makespan([cell_seconds(c, parallelism) for c in look], workers) * speed.factor
+        for look in looks(sweep)
+    ]
+    first = fixed + spans[0] if sweep.plan is not None else None
+    return SweepEstimate(fixed + sum(spans), first, workers, speed)
 
 
 def format_duration(seconds: float) -> str:

@@ -16,6 +16,15 @@ from cnnlab.training.result import EpochRecord
 
 
 @dataclass(frozen=True)
+class Ready:
+    """A worker process has imported TensorFlow and set its threads; sent once, before any job.
+    `threads` is what it really runs with (`cnnlab.training.runtime.thread_settings`)."""
+
+    pid: int
+    threads: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Started:
     job_id: str
     pid: int

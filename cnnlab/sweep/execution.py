@@ -1,7 +1,8 @@
 """Executing trials: in this process or in worker processes, and stopping cleanly.
 
 `train_here` trains one trial in the sweep process; `train_in_workers` keeps N trials in
-flight in a pool of worker processes. Both drive the same trial-book stages (`TrialStages`,
+flight in a pool of worker processes (the run's one pool, kept across a plan's looks and
+closed by its owner, `cnnlab.sweep.runner`). Both drive the same trial-book stages (`TrialStages`,
 implemented by `cnnlab.sweep.trials.TrialBook`), so Optuna and MLflow see the same thing
 either way. Ctrl-C and SIGTERM (`SweepInterrupted`) mark the running trials FAIL / KILLED
 before the exception leaves; when every worker process has died, their trials are marked
@@ -205,8 +206,7 @@ def train_in_workers(
         for running in active.values():
             book.interrupt_if_open(running)
         raise
-    pool.close()
-    return stopped
+    return stopped  # the pool stays up for the next look; its owner closes it
 
 
 def _finish(book: TrialStages[Active], active: Active, event: Event) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from cnnlab.errors import SpecError
 from cnnlab.spec.design import Sweep, study_name
 from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.sweep.parallelism import AUTO, WorkersRequest
 
 QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
@@ -37,7 +38,7 @@ class SweepOptions:
     keras_home: Path | None = None
     storage: str | None = None
     tracking_uri: str | None = None
-    workers: int = 1
+    workers: WorkersRequest = AUTO  # cnnlab.sweep.parallelism: one 1-thread worker per core
     runs_dir: Path = Path("runs")
     new_study: bool = False
     reports_dir: Path | None = None  # where to write the report (the CLI: reports/); None: none

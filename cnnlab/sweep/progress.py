@@ -3,7 +3,8 @@
 On a terminal one status line is redrawn in place and each finished cell leaves one
 line; in a log (not a terminal) only the per-cell lines are written. The ETA starts
 from the pre-run estimate and switches to measured seconds per cell (per arm, since
-arms can differ several-fold in cost) as soon as one has finished.
+arms can differ several-fold in cost) as soon as one has finished, or from the study's own
+finished trials on a resumed run; the remaining work is shared by the run's workers.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ class Progress:
         done: int,
         remaining_estimate: dict[str, float],
         stream: TextIO | None = None,
+        *,
+        workers: int = 1,
+        measured: dict[str, list[float]] | None = None,
     ) -> None:
         self.total, self.done = total, done
+        self.workers = max(1, workers)  # trainings in flight: the ETA divides the work by it
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self.pending: dict[str, int] = {}  # arm -> cells still to run
         self.estimate = remaining_estimate  # arm -> estimated seconds per cell
-        self.measured: dict[str, list[float]] = {}
+        # arm -> measured seconds per cell: this run's, after the study's earlier ones
+        self.measured: dict[str, list[float]] = {a: list(t) for a, t in (measured or {}).items()}
         self.started = time.monotonic()
         self.current = ""
 
@@ -58,7 +64,9 @@ class Progress:
         return self.estimate.get(arm, 0.0)
 
     def eta(self) -> float:
-        return sum(n * self._per_cell(arm) for arm, n in self.pending.items())
+        """Seconds left: the pending cells' measured (else estimated) seconds over the workers."""
+        work = sum(n * self._per_cell(arm) for arm, n in self.pending.items())
+        return work / min(self.workers, max(1, sum(self.pending.values())))
 
     def _status(self, text: str) -> None:
         if self.interactive:

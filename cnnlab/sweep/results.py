@@ -101,3 +101,15 @@ def write_tables(
     results.to_csv(path, index=False)
     epochs.to_csv(folder / "epochs.csv", index=False)
     return path, results
+
+
+def append_timings(rows: list[dict[str, Any]], folder: Path) -> Path | None:
+    """Add this run's finished trials to `timings.csv` (where each trial's seconds went:
+    training, evaluation, Optuna, MLflow, artifacts; `cnnlab.sweep.trials.timing_row`),
+    after the rows of earlier runs of the study."""
+    if not rows:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "timings.csv"
+    pd.DataFrame(rows).to_csv(path, mode="a", header=not path.exists(), index=False)
+    return path

@@ -30,9 +30,11 @@ from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, analyse_results_csv
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.stats.claims import Judgement, cells_needed, judge
+from cnnlab.sweep.calibration import machine_speed
+from cnnlab.sweep.calibration import record as record_speed
 from cnnlab.sweep.claiming import next_enumerated_trial
 from cnnlab.sweep.dry_run import dry_run
-from cnnlab.sweep.estimate import trial_seconds
+from cnnlab.sweep.estimate import cell_seconds, estimate_sweep, trial_seconds
 from cnnlab.sweep.execution import (
     StopLatch,
     SweepInterrupted,
@@ -43,15 +45,62 @@ from cnnlab.sweep.execution import (
 from cnnlab.sweep.keys import Key, State
 from cnnlab.sweep.objective import register_distributions, suggest_cell
 from cnnlab.sweep.options import SweepOptions, effective_sweep
+from cnnlab.sweep.parallelism import Parallelism, resolve
 from cnnlab.sweep.progress import Progress
 from cnnlab.sweep.publish import StudyFacts, publish_report
-from cnnlab.sweep.results import trials_table, write_tables
-from cnnlab.sweep.stores import Remaining, Stores, done_and_live, finished_searches, open_stores
+from cnnlab.sweep.results import append_timings, trials_table, write_tables
+from cnnlab.sweep.stores import (
+    Remaining,
+    Stores,
+    done_and_live,
+    finished_searches,
+    finished_seconds,
+    open_stores,
+)
 from cnnlab.sweep.stores import remaining as remaining_work
 from cnnlab.sweep.studies import claim_trial
 from cnnlab.sweep.summary import SweepOutcome, describe_plan, look_standing, summary_text
 from cnnlab.sweep.trials import TrialBook
 from cnnlab.sweep.workers import WorkerPool
+
+
+class Trainers:
+    """Where this run's trials train: in this process, or in one pool of worker processes
+    started when the first cell needs it and kept for the whole run (every look of a plan),
+    so its start-up (importing TensorFlow in each worker) is paid once."""
+
+    def __init__(
+        self,
+        parallelism: Parallelism,
+        dataset: LoadedDataset,
+        scratch: Path,
+        book: TrialBook,
+        most_cells: int,
+    ) -> None:
+        self.parallelism, self.dataset, self.scratch = parallelism, dataset, scratch
+        self.book, self.most_cells = book, most_cells
+        self._pool: WorkerPool | None = None
+
+    def pool(self) -> WorkerPool:
+        if self._pool is None:
+            count = max(1, min(self.parallelism.workers, self.most_cells))
+            self.book.progress.note(
+                f"Starting {count} worker process{'es' if count != 1 else ''} "
+                f"({self.parallelism.threads} thread{'s' if self.parallelism.threads != 1 else ''}"
+                " each)…"
+            )
+            self._pool = WorkerPool(count, self.parallelism.threads, self.dataset, self.scratch)
+            self.book.set_threads(self._pool.thread_settings)
+            self.book.progress.note(
+                f"Workers ready in {self._pool.startup_seconds:.1f} s "
+                f"(each imported TensorFlow and received the dataset)."
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 def _execute(
@@ -60,12 +109,13 @@ def _execute(
     remaining: Remaining,
     design_cells: list[Cell],
     book: TrialBook,
-    dataset: LoadedDataset,
+    trainers: Trainers,
     options: SweepOptions,
     latch: StopLatch,
 ) -> bool:
     """Run what remains, here or in workers; True if `--max-time` stopped it early."""
     study = stores.study
+    dataset = trainers.dataset
     by_key = {cell.key: cell for cell in design_cells}
     tried: set[str] = set()
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
@@ -84,11 +134,13 @@ def _execute(
         register_distributions(trial, sweep)
         return trial, cell
 
-    if options.workers > 1 and remaining.count:
-        scratch = options.runs_dir / ".work" / study.study_name
-        pool = WorkerPool(min(options.workers, remaining.count), dataset, scratch)
+    if not trainers.parallelism.in_process and remaining.count:
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        pool = trainers.pool()
+        workers = len(pool.processes)
         return train_in_workers(
-            book, next_trial, remaining.count, pool, options.workers, deadline, latch=latch
+            book, next_trial, remaining.count, pool, workers, deadline, latch=latch
         )
     batches = book.progress.batch if book.progress.interactive else None
     for _ in range(remaining.count):
@@ -112,7 +164,7 @@ def _execute_looks(
     sweep: Sweep,
     stores: Stores,
     book: TrialBook,
-    dataset: LoadedDataset,
+    trainers: Trainers,
     options: SweepOptions,
     latch: StopLatch,
 ) -> bool:
@@ -156,7 +208,7 @@ def _execute_looks(
         book.progress.stage(remaining.total, remaining.already, [c.arm for c in remaining.pending])
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         look_options = dataclasses.replace(options, max_time=left)
-        if _execute(sweep, stores, remaining, needed, book, dataset, look_options, latch):
+        if _execute(sweep, stores, remaining, needed, book, trainers, look_options, latch):
             return True
 
 
@@ -173,6 +225,7 @@ def _close(
     study, tracker, parent = stores.study, stores.tracker, stores.parent_run_id
     results_dir = runs_dir / "results" / study.study_name
     results_csv, results = write_tables(study, results_dir, one_per_cell=sweep.design != "search")
+    append_timings(book.timings, results_dir)
     done, _ = done_and_live(study)
     # Only this design's cells count: the study may hold more (run once with more --seeds).
     missing = [c.run_name for c in design_cells if c.key not in done]
@@ -208,7 +261,13 @@ def run_sweep(
     """
     sweep = effective_sweep(declared, options)
     design_cells = cells(sweep)
-    sys.stderr.write(describe_plan(sweep, design_cells) + "\n")
+    parallelism = resolve(options.workers)
+    speed = machine_speed(options.runs_dir, parallelism)
+    report = options.reports_dir is not None
+    estimate = estimate_sweep(sweep, parallelism, speed, report=report)
+    sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate) + "\n")
+    if parallelism.warning():
+        sys.stderr.write(f"{parallelism.warning()}\n")
     if options.quick:
         sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
     if dataset is None:
@@ -238,11 +297,24 @@ def run_sweep(
             f"Resuming study {stores.study.study_name}: {remaining.already} of "
             f"{remaining.total} cells finished; {remaining.count} to run.\n"
         )
-    estimates = {c.arm: trial_seconds(c.spec) for c in design_cells} or {
-        "search": trial_seconds(sweep.base)
+    estimates = {c.key: cell_seconds(c, parallelism) for c in design_cells}
+    search_estimate = trial_seconds(sweep.base, parallelism)
+    per_arm = {c.arm: estimates[c.key] * speed.factor for c in design_cells} or {
+        "search": search_estimate * speed.factor
     }
-    progress = Progress(total=remaining.total, done=remaining.already, remaining_estimate=estimates)
+    progress = Progress(
+        total=remaining.total,
+        done=remaining.already,
+        remaining_estimate=per_arm,
+        workers=parallelism.workers,
+        measured=finished_seconds(stores.study),
+    )
     progress.plan([c.arm for c in remaining.pending] or ["search"] * remaining.count)
+
+    def calibrate(cell: Cell, seconds: float) -> None:
+        estimated = estimates.get(cell.key, search_estimate)
+        record_speed(options.runs_dir, parallelism, estimated, seconds)
+
     book = TrialBook(
         sweep,
         stores.study,
@@ -251,24 +323,34 @@ def run_sweep(
         stores.parent_run_id,
         progress,
         stores.common_tags,
+        on_complete=calibrate,
     )
+    scratch = options.runs_dir / ".work" / stores.study.study_name
+    # The most cells this run may train: a plan's every look (its pool serves them all).
+    done, live = done_and_live(stores.study)
+    unfinished = [c for c in design_cells if c.key not in done and c.key not in live]
+    most_cells = remaining.count if sweep.design == "search" else len(unfinished)
+    trainers = Trainers(parallelism, dataset, scratch, book, most_cells)
     try:
         with stop_signals_as_interrupts() as latch:
             if sweep.plan is None:
                 stopped = _execute(
-                    sweep, stores, remaining, design_cells, book, dataset, options, latch
+                    sweep, stores, remaining, design_cells, book, trainers, options, latch
                 )
             else:
-                stopped = _execute_looks(sweep, stores, book, dataset, options, latch)
+                stopped = _execute_looks(sweep, stores, book, trainers, options, latch)
+            trainers.close()
     except (KeyboardInterrupt, SweepInterrupted) as stop:
         progress.note(
             f"\nInterrupted ({stop or 'Ctrl-C'}): the running cell is marked FAIL/KILLED; "
             "finished ones are kept. Run the same command to resume."
         )
+        trainers.close()
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.INTERRUPTED})
         stores.tracker.end(stores.parent_run_id, "KILLED")
         raise
     except Exception:
+        trainers.close()
         # The failing trial is already FAIL (execution.train_here); the parent must not stay
         # RUNNING either. Finished cells are kept; the error keeps its traceback.
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})

@@ -121,6 +121,17 @@ def remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> Re
     return Remaining(len(design_cells), already, pending, len(pending))
 
 
+def finished_seconds(study: optuna.Study) -> dict[str, list[float]]:
+    """Each arm's finished trials' wall seconds (start to complete), oldest first: a resumed
+    run's ETA starts from them."""
+    seconds: dict[str, list[float]] = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        arm = trial.user_attrs.get(Key.ARM, "search")
+        if trial.duration is not None:
+            seconds.setdefault(arm, []).append(trial.duration.total_seconds())
+    return seconds
+
+
 def finished_searches(study: optuna.Study) -> int:
     """A search's finished trials: counted, not keyed (two samples may pick one cell)."""
     states = (TrialState.COMPLETE, TrialState.PRUNED)

@@ -15,12 +15,8 @@ from cnnlab.spec.design import Cell, Sweep
 from cnnlab.stats.claims import Judgement
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.sequential import SequentialClaim
-from cnnlab.sweep.estimate import (
-    first_look_cells,
-    first_look_seconds,
-    format_duration,
-    sweep_seconds,
-)
+from cnnlab.sweep.estimate import SweepEstimate, first_look_cells, format_duration
+from cnnlab.sweep.parallelism import Parallelism
 
 
 @dataclass(frozen=True)
@@ -35,12 +31,14 @@ class SweepOutcome:
     trial_seconds: float = 0.0  # wall time of the finished trials in results.csv, summed
 
 
-def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
+def describe_plan(
+    sweep: Sweep, design_cells: list[Cell], parallelism: Parallelism, estimate: SweepEstimate
+) -> str:
+    """What the run will do, on what, and how long it should take (`cnnlab list` agrees)."""
     spec = sweep.base
     images = spec.data.train_subset or 60_000 - spec.data.validation_size
     arms = sweep.arm_labels()
     plan = sweep.plan
-    estimate = f"{format_duration(sweep_seconds(sweep))}"
     if sweep.design == "search":
         size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
     elif plan is not None:
@@ -49,8 +47,6 @@ def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
             f"{len(arms)} arms, {plan.describe()}: the first look trains {len(first)} trials, "
             f"the last at most {len(design_cells)}"
         )
-        first_seconds = first_look_seconds(sweep)
-        estimate = f"{format_duration(first_seconds)} for the first look, {estimate} at most"
     else:
         bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
         size = (
@@ -62,8 +58,9 @@ def describe_plan(sweep: Sweep, design_cells: list[Cell]) -> str:
         f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
         f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
         f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
-        f"Estimated time on this machine: {estimate} "
-        "(a rough model; the ETA below uses measured times)."
+        f"Training: {parallelism.describe()}.\n"
+        f"Estimated time on this machine: {estimate.describe()} ({estimate.speed.describe()}; "
+        "the ETA below uses measured times)."
     )
 
 

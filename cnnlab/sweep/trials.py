@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,46 @@ class ActiveTrial:
     run_id: str
     started: float
     heartbeat: Heartbeat
+    spent: dict[str, float] = field(default_factory=dict)  # bookkeeping part -> seconds
+
+
+class Stopwatch:
+    """Seconds spent per bookkeeping part (optuna, mlflow, artifacts) by the sweep process."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        tick = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent[part] = self.spent.get(part, 0.0) + time.perf_counter() - tick
+
+
+def timing_row(active: ActiveTrial, seconds: float, result: TrainingResult) -> dict[str, Any]:
+    """Where one finished trial's seconds went (a row of timings.csv)."""
+    training = sum(r.seconds for r in result.history)
+    evaluation = sum(r.eval_seconds for r in result.history)
+    book = {part: round(active.spent.get(part, 0.0), 4) for part in BOOKKEEPING_PARTS}
+    return {
+        "trial": active.trial.number,
+        "cell": active.cell.key,
+        "arm": active.cell.arm,
+        "seconds": round(seconds, 3),
+        "training_s": round(training, 3),
+        "evaluation_s": round(evaluation, 3),
+        # building the model, the final correctness pass, the probes: the rest of the worker's
+        "model_and_probes_s": round(result.wall_seconds - training - evaluation, 3),
+        **{f"{part}_s": value for part, value in book.items()},
+        # handing the cell to a worker and its files back, splits, weights on disk
+        "other_s": round(seconds - result.wall_seconds - sum(book.values()), 3),
+        "intra_op_threads": result.threads.get("intra_op", 0),
+    }
+
+
+BOOKKEEPING_PARTS = ("optuna", "mlflow", "artifacts")
 
 
 def run_params(cell: Cell) -> dict[str, Any]:
@@ -84,20 +126,30 @@ class TrialBook:
         parent_run_id: str,
         progress: Progress,
         common_tags: dict[str, str],
+        on_complete: Callable[[Cell, float], None] | None = None,
     ) -> None:
         self.sweep, self.study, self.tracker = sweep, study, tracker
         self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
         self.progress, self.common_tags = progress, common_tags
+        self.on_complete = on_complete  # (cell, seconds from begin to complete)
+        self.timings: list[dict[str, Any]] = []  # where each finished trial's time went
         self.failed: list[str] = []
 
+    def set_threads(self, settings: dict[str, int]) -> None:
+        """The thread settings trials now train with (a worker pool's, once it is ready): each
+        run is tagged with them from its start, and again from its own result when it ends."""
+        self.common_tags = {**self.common_tags, Key.THREADS: json.dumps(settings)}
+
     def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
-        for key, value in (
-            (Key.CELL, cell.key),
-            (Key.ARM, cell.arm),
-            (Key.LEVELS, cell.labels),
-            (Key.BACKGROUND, cell.background),
-        ):
-            trial.set_user_attr(key, value)
+        started, watch = time.monotonic(), Stopwatch()
+        with watch.timed("optuna"):
+            for key, value in (
+                (Key.CELL, cell.key),
+                (Key.ARM, cell.arm),
+                (Key.LEVELS, cell.labels),
+                (Key.BACKGROUND, cell.background),
+            ):
+                trial.set_user_attr(key, value)
         tags = {
             **self.common_tags,
             Key.ARM: cell.arm,
@@ -109,55 +161,72 @@ class TrialBook:
         }
         if cell.background is not None:
             tags[Key.BACKGROUND] = str(cell.background)
-        run_id = self.tracker.start_child(
-            self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
-        )
-        trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
+        with watch.timed("mlflow"):
+            run_id = self.tracker.start_child(
+                self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
+            )
+        with watch.timed("optuna"):
+            trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
         self.progress.start(cell.run_name)
         # Last: an error above leaves no thread keeping a half-begun trial looking alive.
         heartbeat = Heartbeat(trial)
         return ActiveTrial(
-            trial=trial, cell=cell, run_id=run_id, started=time.monotonic(), heartbeat=heartbeat
+            trial=trial,
+            cell=cell,
+            run_id=run_id,
+            started=started,
+            heartbeat=heartbeat,
+            spent=watch.spent,
         )
 
     def epoch(self, active: ActiveTrial, record: EpochRecord) -> bool:
         """Log one epoch; True when a search's pruner says to stop this trial."""
-        self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
+        watch = _watch(active)
+        with watch.timed("mlflow"):
+            self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
-        return report_epoch(active.trial, record, prune=may_prune(self.sweep))
+        with watch.timed("optuna"):
+            return report_epoch(active.trial, record, prune=may_prune(self.sweep))
 
     def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
         from cnnlab.report.curves import learning_curve_png
 
-        result = files.result
-        active.trial.set_user_attr(Key.RESULT, result.to_dict())
-        self.tracker.log_final(
-            active.run_id,
-            metrics=final_metrics(result),
-            tags={
-                Key.SPLIT_HASH: result.split_hash,
-                Key.DATA_ORDER_HASH: result.data_order_hash,
-                Key.INIT_HASH: result.init_hash,
-                Key.THREADS: json.dumps(result.threads),
-            },
-        )
-        with tempfile.TemporaryDirectory() as tmp:
+        result, watch = files.result, _watch(active)
+        with watch.timed("optuna"):
+            active.trial.set_user_attr(Key.RESULT, result.to_dict())
+        with watch.timed("mlflow"):
+            self.tracker.log_final(
+                active.run_id,
+                metrics=final_metrics(result),
+                tags={
+                    Key.SPLIT_HASH: result.split_hash,
+                    Key.DATA_ORDER_HASH: result.data_order_hash,
+                    Key.INIT_HASH: result.init_hash,
+                    Key.THREADS: json.dumps(result.threads),
+                },
+            )
+        with watch.timed("artifacts"), tempfile.TemporaryDirectory() as tmp:
             history = [asdict(record) for record in result.history]
             curve = learning_curve_png(
                 history, Path(tmp) / "learning_curve.png", active.cell.run_name
             )
             self.tracker.log_artifacts(active.run_id, [files.summary, curve])
-        self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
+            self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
         value = getattr(result.final, objective_metric(self.sweep))
         active.heartbeat.stop()
         # Tagged COMPLETE only now, not with the metrics: a run killed while its artifacts
         # upload must not say COMPLETE. Then MLflow before Optuna: interrupted between the two,
         # the trial is still RUNNING in Optuna (failed by `interrupt_if_open`, or reaped later
         # and its run marked KILLED), never COMPLETE beside a RUNNING run.
-        self.tracker.set_tags(active.run_id, {Key.STATE: State.COMPLETE})
-        self.tracker.end(active.run_id, "FINISHED")
-        self.study.tell(active.trial, value)
-        self._done(active, f"test {result.test_accuracy:.2%}")
+        with watch.timed("mlflow"):
+            self.tracker.set_tags(active.run_id, {Key.STATE: State.COMPLETE})
+            self.tracker.end(active.run_id, "FINISHED")
+        with watch.timed("optuna"):
+            self.study.tell(active.trial, value)
+        seconds = self._done(active, f"test {result.test_accuracy:.2%}")
+        self.timings.append(timing_row(active, seconds, result))
+        if self.on_complete is not None:
+            self.on_complete(active.cell, seconds)
 
     def fail(
         self,
@@ -202,6 +271,14 @@ class TrialBook:
         if any(t.number == active.trial.number for t in running):
             self.interrupt(active)
 
-    def _done(self, active: ActiveTrial, outcome: str) -> None:
+    def _done(self, active: ActiveTrial, outcome: str) -> float:
         seconds = time.monotonic() - active.started
         self.progress.finish(active.cell.arm, active.cell.run_name, outcome, seconds)
+        return seconds
+
+
+def _watch(active: ActiveTrial) -> Stopwatch:
+    """A stopwatch adding to the trial's own `spent`."""
+    watch = Stopwatch()
+    watch.spent = active.spent
+    return watch

@@ -19,10 +19,12 @@ import os
 import queue
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 from cnnlab.data import LoadedDataset
+from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell
 from cnnlab.sweep.events import (
     Crashed,
@@ -32,9 +34,12 @@ from cnnlab.sweep.events import (
     Event,
     Failed,
     Pruned,
+    Ready,
     Started,
     UnknownEvent,
 )
+
+STARTUP_TIMEOUT_S = 300.0  # importing TensorFlow takes ~10 s; a swapping machine far longer
 
 
 class _PruneRequested(Exception):
@@ -58,7 +63,9 @@ def _worker_main(
     from cnnlab.training.cell import train_cell
 
     set_intra_op_threads(threads)
+    from cnnlab.training.runtime import thread_settings
 
+    events.put(Ready(os.getpid(), thread_settings()))
     while True:
         try:
             job = jobs.get(timeout=1.0)
@@ -93,15 +100,24 @@ def _worker_main(
             events.put(Done(job_id, folder))
 
 
-class WorkerPool:
-    """N spawned training processes fed through a job queue."""
+class WorkersDidNotStart(CnnlabError):
+    """A worker process exited, or never became ready, before taking any job."""
 
-    def __init__(self, workers: int, dataset: LoadedDataset, scratch: Path) -> None:
+
+class WorkerPool:
+    """N spawned training processes fed through a job queue, each on `threads` intra-op threads.
+
+    The constructor returns once every worker has imported TensorFlow and said what threads it
+    runs with (`thread_settings`; `startup_seconds` is how long that took), so a worker that
+    cannot start is an error before any trial begins, not a silent wait.
+    """
+
+    def __init__(self, workers: int, threads: int, dataset: LoadedDataset, scratch: Path) -> None:
         context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
         self.scratch = scratch
         self.jobs = context.Queue()
         self.events = context.Queue()
-        threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscribed cores
+        started = time.monotonic()
         self.processes = [
             context.Process(
                 target=_worker_main,
@@ -113,6 +129,35 @@ class WorkerPool:
         for process in self.processes:
             process.start()
         self.running: dict[str, int] = {}  # job id -> worker pid
+        self.thread_settings = self._wait_ready()
+        self.startup_seconds = time.monotonic() - started
+
+    def _wait_ready(self) -> dict[str, int]:
+        """Every worker's Ready event; the settings they share (the first's, if they differ)."""
+        ready: dict[int, dict[str, int]] = {}
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while len(ready) < len(self.processes):
+            try:
+                event = self.events.get(timeout=1.0)
+            except queue.Empty:
+                dead = [p.exitcode for p in self.processes if p.exitcode not in (None, 0)]
+                if dead or time.monotonic() > deadline:
+                    self.terminate()
+                    why = (
+                        f"exited with code {dead[0]}"
+                        if dead
+                        else f"was not ready after {STARTUP_TIMEOUT_S:.0f} s"
+                    )
+                    raise WorkersDidNotStart(
+                        f"A worker process {why} before taking any cell (it imports "
+                        "TensorFlow and receives the dataset). Nothing was trained. Run with "
+                        "--workers 1 to train in this process and see the error."
+                    ) from None
+                continue
+            if not isinstance(event, Ready):
+                raise UnknownEvent(f"a starting worker sent {event!r} before Ready")
+            ready[event.pid] = event.threads
+        return next(iter(ready.values()))
 
     def submit(self, job_id: str, cell: Cell) -> None:
         self.jobs.put((job_id, cell))

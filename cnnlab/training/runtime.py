@@ -9,19 +9,24 @@ from __future__ import annotations
 import os
 import sys
 
+_QUIET_MARK = "CNNLAB_QUIETED_TENSORFLOW"  # set with the level: cnnlab chose it, not the user
+
 
 def import_tensorflow_quietly() -> None:
     """Import TensorFlow with its C++ start-up chatter (oneDNN, CUDA probing) silenced.
 
     TensorFlow writes those lines to file descriptor 2 before its logging is configured, so
     TF_CPP_MIN_LOG_LEVEL alone cannot hide them; stderr is pointed at /dev/null for the
-    import only. A user who sets TF_CPP_MIN_LOG_LEVEL (e.g. 0 to debug) sees everything.
+    import only. A user who sets TF_CPP_MIN_LOG_LEVEL (e.g. 0 to debug) sees everything; a
+    worker process inherits the level cnnlab set (marked by _QUIET_MARK), and stays quiet.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    user_level = "TF_CPP_MIN_LOG_LEVEL" in os.environ and _QUIET_MARK not in os.environ
+    if user_level or "tensorflow" in sys.modules:
         import tensorflow
 
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ[_QUIET_MARK] = "1"
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
