@@ -95,7 +95,8 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
     assert "4 arms × 3 paired seeds = 12 trials" in err  # the plan, before it starts
     parallel = resolve(AUTO)
     assert parallel.describe() in err
-    assert "[12/12] pooling/strided/seed=02" in err  # progress
+    # progress: every cell finishes once; with two workers the last to finish may be any arm
+    assert "[12/12] pooling/" in err and "pooling/strided/seed=02  test" in err
     assert "Study pooling-quick: 12 of 12 cells finished" in out  # the summary
     for arm in ("max", "avg", "none", "strided"):
         assert f"\n{arm} " in out  # a summary row per arm
