@@ -59,7 +59,7 @@ ALL_CORES_SPEEDUP_PER_EXTRA_CORE = 0.3
 def _speedup(parallelism: Parallelism) -> float:
     """How much faster one training runs on this run's threads than on one thread."""
     if not parallelism.in_process:
-        return float(max(1, parallelism.threads)) ** 0.5 if parallelism.threads > 1 else 1.0
+        return float(max(1, parallelism.threads) ** 0.5)  # assumed, not measured
     cores = parallelism.cores
     return ALL_CORES_SPEEDUP.get(cores, 1.0 + ALL_CORES_SPEEDUP_PER_EXTRA_CORE * (cores - 1))
 

@@ -45,19 +45,14 @@ class ActiveTrial:
     spent: dict[str, float] = field(default_factory=dict)  # bookkeeping part -> seconds
 
 
-class Stopwatch:
-    """Seconds spent per bookkeeping part (optuna, mlflow, artifacts) by the sweep process."""
-
-    def __init__(self) -> None:
-        self.spent: dict[str, float] = {}
-
-    @contextmanager
-    def timed(self, part: str) -> Iterator[None]:
-        tick = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.spent[part] = self.spent.get(part, 0.0) + time.perf_counter() - tick
+@contextmanager
+def timed(spent: dict[str, float], part: str) -> Iterator[None]:
+    """Add the seconds of the block to `spent[part]` (optuna, mlflow, artifacts)."""
+    tick = time.perf_counter()
+    try:
+        yield
+    finally:
+        spent[part] = spent.get(part, 0.0) + time.perf_counter() - tick
 
 
 def timing_row(active: ActiveTrial, seconds: float, result: TrainingResult) -> dict[str, Any]:
@@ -141,8 +136,8 @@ class TrialBook:
         self.common_tags = {**self.common_tags, Key.THREADS: json.dumps(settings)}
 
     def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
-        started, watch = time.monotonic(), Stopwatch()
-        with watch.timed("optuna"):
+        started, spent = time.monotonic(), dict[str, float]()
+        with timed(spent, "optuna"):
             for key, value in (
                 (Key.CELL, cell.key),
                 (Key.ARM, cell.arm),
@@ -161,11 +156,11 @@ class TrialBook:
         }
         if cell.background is not None:
             tags[Key.BACKGROUND] = str(cell.background)
-        with watch.timed("mlflow"):
+        with timed(spent, "mlflow"):
             run_id = self.tracker.start_child(
                 self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
             )
-        with watch.timed("optuna"):
+        with timed(spent, "optuna"):
             trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
         self.progress.start(cell.run_name)
         # Last: an error above leaves no thread keeping a half-begun trial looking alive.
@@ -176,25 +171,24 @@ class TrialBook:
             run_id=run_id,
             started=started,
             heartbeat=heartbeat,
-            spent=watch.spent,
+            spent=spent,
         )
 
     def epoch(self, active: ActiveTrial, record: EpochRecord) -> bool:
         """Log one epoch; True when a search's pruner says to stop this trial."""
-        watch = _watch(active)
-        with watch.timed("mlflow"):
+        with timed(active.spent, "mlflow"):
             self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
-        with watch.timed("optuna"):
+        with timed(active.spent, "optuna"):
             return report_epoch(active.trial, record, prune=may_prune(self.sweep))
 
     def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
         from cnnlab.report.curves import learning_curve_png
 
-        result, watch = files.result, _watch(active)
-        with watch.timed("optuna"):
+        result = files.result
+        with timed(active.spent, "optuna"):
             active.trial.set_user_attr(Key.RESULT, result.to_dict())
-        with watch.timed("mlflow"):
+        with timed(active.spent, "mlflow"):
             self.tracker.log_final(
                 active.run_id,
                 metrics=final_metrics(result),
@@ -205,7 +199,7 @@ class TrialBook:
                     Key.THREADS: json.dumps(result.threads),
                 },
             )
-        with watch.timed("artifacts"), tempfile.TemporaryDirectory() as tmp:
+        with timed(active.spent, "artifacts"), tempfile.TemporaryDirectory() as tmp:
             history = [asdict(record) for record in result.history]
             curve = learning_curve_png(
                 history, Path(tmp) / "learning_curve.png", active.cell.run_name
@@ -218,10 +212,10 @@ class TrialBook:
         # upload must not say COMPLETE. Then MLflow before Optuna: interrupted between the two,
         # the trial is still RUNNING in Optuna (failed by `interrupt_if_open`, or reaped later
         # and its run marked KILLED), never COMPLETE beside a RUNNING run.
-        with watch.timed("mlflow"):
+        with timed(active.spent, "mlflow"):
             self.tracker.set_tags(active.run_id, {Key.STATE: State.COMPLETE})
             self.tracker.end(active.run_id, "FINISHED")
-        with watch.timed("optuna"):
+        with timed(active.spent, "optuna"):
             self.study.tell(active.trial, value)
         seconds = self._done(active, f"test {result.test_accuracy:.2%}")
         self.timings.append(timing_row(active, seconds, result))
@@ -275,10 +269,3 @@ class TrialBook:
         seconds = time.monotonic() - active.started
         self.progress.finish(active.cell.arm, active.cell.run_name, outcome, seconds)
         return seconds
-
-
-def _watch(active: ActiveTrial) -> Stopwatch:
-    """A stopwatch adding to the trial's own `spent`."""
-    watch = Stopwatch()
-    watch.spent = active.spent
-    return watch
