@@ -256,6 +256,7 @@ def time_to_accuracy(data_dir: Path, env: dict[str, str]) -> dict:
 
 ONE_EPOCH = """
 import json, os, sys
+from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras, tensorflow as tf
 import cnnlab.training.train as train
@@ -267,7 +268,7 @@ if os.environ["DETERMINISM"] == "off":
     def seeded(seed):
         keras.backend.clear_session(); keras.utils.set_random_seed(seed)
     train.seed_everything = seeded
-splits = make_splits(load_dataset("mnist", data_dir=sys.argv[1]), seed=0)
+splits = make_splits(load_dataset("mnist", data_dir=Path(sys.argv[1])), seed=0)
 spec = TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=128))
 result = train.train_and_evaluate(spec, splits, seed=0)
 print(json.dumps([r.seconds for r in result.history]))

@@ -115,6 +115,12 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
         assert threads["intra_op"] == parallel.threads, threads
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")]
         assert steps == [1]
+    # The parent run and the report's provenance say what the trials ran with, not what the
+    # sweep process itself (TensorFlow's default threads) would have.
+    assert json.loads(parents[0].data.tags["cnnlab.threads"])["intra_op"] == parallel.threads
+    provenance = json.loads((tmp_path / "reports/pooling-quick/provenance.json").read_text())
+    assert provenance["threads"]["intra_op"] == parallel.threads
+    assert provenance["workers"] == parallel.describe()
     _check_the_quick_report(tmp_path, out, client, parents[0].info.run_id, browser)
 
 

@@ -427,6 +427,8 @@ def test_two_workers_run_every_cell_once_and_log_like_one(tmp_path: Path) -> Non
         assert sorted(m.step for m in history) == [1, 2]
         threads = json.loads(child.data.tags["cnnlab.threads"])["intra_op"]
         assert threads == max(1, (os.cpu_count() or 1) // 2)  # the cores shared, not oversubscribed
+    parent = next(r for r in _runs(tmp_path) if r.data.tags.get("cnnlab.role") == "parent")
+    assert json.loads(parent.data.tags["cnnlab.threads"])["intra_op"] == threads
     # Pairing survives the move to worker processes: same seed, same data and initial weights.
     results, _ = trials_table(_study(tmp_path))
     assert list(results.groupby("seed")["init_hash"].nunique()) == [1, 1]

@@ -503,9 +503,20 @@ def _provenance_blocks(analysis: Analysis) -> list[Block]:
             for name, digest in sorted(prov.get("data_sha256", {}).items())
         ),
         ("Seeds", ", ".join(str(s) for s in prov.get("seeds", []))),
+        *((("Workers", str(prov["workers"])),) if "workers" in prov else ()),
         ("Threads", ", ".join(f"{k} {v}" for k, v in sorted(prov.get("threads", {}).items()))),
         ("Machine", ", ".join(f"{k}: {v}" for k, v in sorted(machine.items()))),
         ("Training time", f"{prov.get('trial_wall_seconds', 0):,.0f} s summed over trials"),
+        *(
+            (
+                (
+                    "Sweep wall time",
+                    f"{prov['sweep_wall_seconds']:,.0f} s (the invocation that finished it)",
+                ),
+            )
+            if "sweep_wall_seconds" in prov
+            else ()
+        ),
         ("Finished", str(prov.get("finished", ""))),
         ("Definition hash", str(prov.get("config_hash", ""))),
         ("Claims hash at start", str(prov.get("claims_hash_at_start", ""))),

@@ -21,7 +21,6 @@ from cnnlab.spec.design import Sweep, config_hash
 from cnnlab.sweep.keys import Key, claim_key, verdict_key
 from cnnlab.sweep.provenance import git_commit, machine, package_versions
 from cnnlab.sweep.tracking import Tracker
-from cnnlab.training.runtime import thread_settings
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,15 @@ class StudyFacts:
     plan_hash_at_start: str | None = None  # the sequential plan's ("fixed": none), likewise
 
 
+@dataclass(frozen=True)
+class TrainedWith:
+    """Where the trials trained: the workers, and the thread settings the trials reported
+    (a worker pool's, not the sweep process's own)."""
+
+    workers: str  # Parallelism.describe(), e.g. "2 worker processes, 1 thread each (2 cores)"
+    threads: dict[str, int]
+
+
 def report_provenance(
     sweep: Sweep,
     study: StudyFacts,
@@ -42,6 +50,7 @@ def report_provenance(
     sweep_source: str,
     sweep_seconds: float,
     trial_seconds: float,
+    trained_with: TrainedWith,
 ) -> dict[str, Any]:
     """What ran, on what, where: stored as provenance.json and shown in the report."""
     data = sweep.base.data
@@ -65,7 +74,8 @@ def report_provenance(
         "sequential_plan": None if sweep.plan is None else dataclasses.asdict(sweep.plan),
         "git_commit": git_commit(),
         "versions": package_versions(),
-        "threads": thread_settings(),
+        "workers": trained_with.workers,
+        "threads": dict(trained_with.threads),
         "machine": machine(),
         "trial_wall_seconds": round(trial_seconds, 1),
         "sweep_wall_seconds": round(sweep_seconds, 1),
@@ -86,6 +96,7 @@ def publish_report(
     reports_dir: Path,
     sweep_seconds: float,
     trial_seconds: float,
+    trained_with: TrainedWith,
 ) -> WrittenReport | None:
     """Write the report and attach it to the parent run; None (with a message) if it cannot."""
     provenance = report_provenance(
@@ -96,6 +107,7 @@ def publish_report(
         sweep_source=sweep_source,
         sweep_seconds=sweep_seconds,
         trial_seconds=trial_seconds,
+        trained_with=trained_with,
     )
     try:
         written = write_report(

@@ -47,7 +47,7 @@ from cnnlab.sweep.objective import register_distributions, suggest_cell
 from cnnlab.sweep.options import SweepOptions, effective_sweep
 from cnnlab.sweep.parallelism import Parallelism, resolve
 from cnnlab.sweep.progress import Progress
-from cnnlab.sweep.publish import StudyFacts, publish_report
+from cnnlab.sweep.publish import StudyFacts, TrainedWith, publish_report
 from cnnlab.sweep.results import append_timings, trials_table, write_tables
 from cnnlab.sweep.stores import (
     Remaining,
@@ -361,7 +361,10 @@ def run_sweep(
         design_cells = cells_needed(sweep, _judgement(sweep, stores, options))
         total = len(design_cells)
     outcome = _close(sweep, stores, design_cells, book, total, stopped, options.runs_dir)
-    analysis, index_html = _analyse_and_report(sweep, stores, outcome, options, dataset, progress)
+    trained_with = TrainedWith(parallelism.describe(), book.threads)
+    analysis, index_html = _analyse_and_report(
+        sweep, stores, outcome, options, dataset, progress, trained_with
+    )
     # The summary is the result: stdout. The plan and the progress went to stderr.
     sys.stdout.write(
         summary_text(sweep, outcome, analysis, progress.elapsed(), stopped, options.runs_dir)
@@ -378,6 +381,7 @@ def _analyse_and_report(
     options: SweepOptions,
     dataset: LoadedDataset,
     progress: Progress,
+    trained_with: TrainedWith,
 ) -> tuple[Analysis | None, Path | None]:
     """The end-of-sweep analysis, computed once: the report's (written to reports/<study>/
     and attached to the parent run, see cnnlab.sweep.publish), or without a report the
@@ -401,6 +405,7 @@ def _analyse_and_report(
             reports_dir=options.reports_dir,
             sweep_seconds=progress.elapsed(),
             trial_seconds=outcome.trial_seconds,
+            trained_with=trained_with,
         )
         if written is not None:
             return written.analysis, written.index_html

@@ -132,8 +132,16 @@ class TrialBook:
 
     def set_threads(self, settings: dict[str, int]) -> None:
         """The thread settings trials now train with (a worker pool's, once it is ready): each
-        run is tagged with them from its start, and again from its own result when it ends."""
+        run is tagged with them from its start, and again from its own result when it ends;
+        the parent run's tag is corrected to them too."""
         self.common_tags = {**self.common_tags, Key.THREADS: json.dumps(settings)}
+        self.tracker.set_tags(self.parent_run_id, {Key.THREADS: json.dumps(settings)})
+
+    @property
+    def threads(self) -> dict[str, int]:
+        """The thread settings trials train with (the sweep process's until a pool is ready)."""
+        settings: dict[str, int] = json.loads(self.common_tags[Key.THREADS])
+        return settings
 
     def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
         started, spent = time.monotonic(), dict[str, float]()
