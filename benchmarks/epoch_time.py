@@ -6,7 +6,7 @@ plain `model.fit`, and what does mixed bfloat16 buy on this CPU?
 Method: one process, the real MNIST (55,000 training images, batch 32), one epoch per run,
 the variants interleaved and their order rotated each repeat, medians and ratios reported,
 because a TensorFlow `fit` on this 2-core machine is sometimes bimodal.
-Run:   nox -s bench    (or: python benchmarks/epoch_time.py --repeats 3 --data-dir DIR)
+Run:   python benchmarks/epoch_time.py --repeats 3 --data-dir DIR   (not part of `nox -s bench`)
 Cost:  about 40 s per repeat on 2 cores (three one-epoch trainings).
 """
 

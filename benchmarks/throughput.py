@@ -122,8 +122,8 @@ def same_work(data_dir: Path, seeds: int, rounds: int, env: dict[str, str], tmp:
                 wall, _, err = _run(command, env, cwd=tmp)
                 timings[name].append(pd.read_csv(runs / "results" / "max_vs_avg" / "timings.csv"))
                 for line in err.splitlines():
-                    if line.startswith("Workers ready in "):
-                        startups.append(float(line.split()[3]))
+                    if line.startswith("Workers ready "):  # "Workers ready 14.4 s after …"
+                        startups.append(float(line.split()[2]))
                 shutil.rmtree(runs)
             else:
                 wall, _, _ = _run(command, env)

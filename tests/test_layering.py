@@ -177,3 +177,14 @@ def test_no_configuration_at_import_time() -> None:
                 if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
                     text = ast.unparse(statement.value)
                     assert not calls.match(text), f"{path.name}:{statement.lineno}: {text}"
+
+
+def test_the_sweep_process_imports_tensorflow_only_to_train_itself() -> None:
+    # With worker processes (the default) the sweep process only hands out cells and records
+    # results: importing TensorFlow there (~10 s of a core) would delay the workers' start.
+    code = (
+        "import sys, cnnlab.sweep.runner, cnnlab.sweep.__main__;"
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -23,18 +23,6 @@ REPORT = Path(__file__).resolve().parents[1] / "reports" / "pooling"
 ALPHA = 0.05
 
 
-def _holm_levels(p: list[float]) -> list[float]:
-    order = np.argsort(p, kind="stable")
-    levels = [0.0] * len(p)
-    level, stopped = ALPHA, False
-    for rank, i in enumerate(order):
-        if not stopped:
-            level = ALPHA / (len(p) - rank)
-            stopped = p[i] >= level
-        levels[i] = level
-    return levels
-
-
 def _t_interval(d: np.ndarray, level: float) -> tuple[float, float]:
     half = sps.t.ppf(0.5 + level / 2, len(d) - 1) * sps.sem(d)
     return d.mean() - half, d.mean() + half
@@ -51,49 +39,72 @@ def _prob_interval(t: float, n: int, level: float) -> tuple[float, float]:
     )
 
 
+def _rounded_differences(results: pd.DataFrame, better: str, worse: str) -> np.ndarray:
+    """Paired differences by seed, in seed order, at the test set's resolution (1/10,000)."""
+    wide = results.pivot_table(index="seed", columns="arm", values="test_accuracy").sort_index()
+    return np.round((wide[better] - wide[worse]).dropna().to_numpy() * 10_000) / 10_000
+
+
 def test_the_committed_pooling_verdicts_recompute_with_scipy() -> None:
+    # reports/pooling: a sequential plan (looks at 5, 8, 12, 20 paired seeds), α = 0.05 split
+    # over the 3 claims by Bonferroni and spent over the looks by a Pocock-type function.
     results = pd.read_csv(REPORT / "results.csv")
     verdicts = json.loads((REPORT / "verdicts.json").read_text())
-    wide = results.pivot_table(index="seed", columns="arm", values="test_accuracy")
+    plan = verdicts["sequential_plan"]
     claims = verdicts["claims"]
-    diffs = [
-        np.round((wide[c["better"]] - wide[c["worse"]]).to_numpy() * 10_000) / 10_000
-        for c in claims
+    share = ALPHA / len(claims)
+    levels = plan["looks_levels"]
+    # Lan-DeMets Pocock-type spending: α(t) = share · ln(1 + (e − 1) t). The first look's
+    # nominal level is what it spends; later looks' nominal levels lie between the increment
+    # spent there and everything spent so far (the looks are correlated).
+    spent = [
+        share * math.log(1 + (math.e - 1) * look / plan["looks"][-1]) for look in plan["looks"]
     ]
-    p = [float(sps.ttest_1samp(d, 0).pvalue) for d in diffs]
-    p_eq = []
-    for d, c in zip(diffs, claims, strict=True):
-        se, df = sps.sem(d), len(d) - 1
-        lower = sps.t.sf((d.mean() + c["rope"]) / se, df)
-        upper = sps.t.cdf((d.mean() - c["rope"]) / se, df)
-        p_eq.append(float(max(lower, upper)))
-    levels, levels_eq = _holm_levels(p), _holm_levels(p_eq)
-    for i, (d, c) in enumerate(zip(diffs, claims, strict=True)):
-        numbers = c["numbers"]
-        ci = _t_interval(d, 1 - levels[i])
-        eq_ci = _t_interval(d, 1 - 2 * levels_eq[i])
+    assert levels[0]["alpha"] == pytest.approx(spent[0], rel=1e-6)
+    for k in range(1, len(levels)):
+        assert spent[k] - spent[k - 1] < levels[k]["alpha"] < spent[k]
+    for claim in claims:
+        look = claim["sequential"]["look"]
+        level = levels[look - 1]
+        n = claim["sequential"]["seeds"]
+        assert n == level["seeds"] == claim["numbers"]["n"]
+        d = _rounded_differences(results, claim["better"], claim["worse"])[:n]
+        numbers = claim["numbers"]
+        ci = _t_interval(d, 1 - level["alpha"])
+        eq_ci = _t_interval(d, 1 - 2 * level["alpha_eq"])
         prob = float(sps.norm.cdf(d.mean() / d.std(ddof=1)))
-        if -c["rope"] < eq_ci[0] and eq_ci[1] < c["rope"]:
+        rope = claim["rope"]
+        if -rope < eq_ci[0] and eq_ci[1] < rope:
             verdict = "equivalent"
         elif ci[0] > 0 and prob >= 0.75:
             verdict = "supported"
         elif ci[1] < 0 and prob <= 0.25:
             verdict = "refuted"
         else:
-            verdict = "inconclusive"
-        assert c["verdict"] == verdict, c["statement"]
-        assert numbers["p_value"] == pytest.approx(p[i], rel=1e-9)
-        assert numbers["alpha"] == pytest.approx(levels[i])
-        assert numbers["alpha_eq"] == pytest.approx(levels_eq[i])
+            verdict = "inconclusive"  # futile and undecided at the last look alike
+        assert claim["verdict"] == verdict, claim["statement"]
+        assert numbers["p_value"] == pytest.approx(sps.ttest_1samp(d, 0).pvalue, rel=1e-9)
         assert numbers["ci"] == pytest.approx(ci, abs=1e-12)
         assert numbers["equivalence_ci"] == pytest.approx(eq_ci, abs=1e-12)
-        assert numbers["p_equivalence"] == pytest.approx(p_eq[i], rel=1e-9)
+        se, df = sps.sem(d), len(d) - 1
+        p_eq = max(sps.t.sf((d.mean() + rope) / se, df), sps.t.cdf((d.mean() - rope) / se, df))
+        assert numbers["p_equivalence"] == pytest.approx(p_eq, rel=1e-9)
         assert numbers["prob_better"] == pytest.approx(prob, rel=1e-12)
-        t = d.mean() / sps.sem(d)
+        t = d.mean() / se
         assert numbers["prob_ci"] == pytest.approx(
-            _prob_interval(t, len(d), 1 - levels[i]), abs=1e-6
+            _prob_interval(t, n, 1 - level["alpha"]), abs=1e-6
         )
         assert numbers["wins"] == int((d > 0).sum())
+    # Each claim stopped where the run's log said it did (reports/README.md).
+    standing = {
+        c["statement"]: (c["verdict"], c["sequential"]["status"], c["sequential"]["look"])
+        for c in claims
+    }
+    assert standing == {
+        "max pooling beats average pooling": ("supported", "decided", 1),
+        "max pooling beats a stride-2 convolution": ("inconclusive", "futile", 2),
+        "no pooling beats max pooling": ("inconclusive", "final", 4),
+    }
     # The published page shows the deciding interval with its level, and never a NaN.
     readme = (REPORT / "README.md").read_text()
     assert not re.search(r"\bnan\b", readme, flags=re.IGNORECASE)
@@ -106,8 +117,9 @@ def test_the_committed_pooling_verdicts_recompute_with_scipy() -> None:
         assert f"{100 * level:.4g}% " in readme
         if c["verdict"] == "inconclusive":
             assert "Why: " in c["in_plain_words"]
-    # these results predate per-example correctness: the test-set-noise diagnostic says so
-    assert "Test-set noise: n/a" in readme
+    # every trial kept its per-example correctness, so the test-set-noise diagnostic is shown
+    assert results["test_correct"].str.startswith("10000:").all()
+    assert all(c["test_noise"]["examples"] == 10_000 for c in claims)
 
 
 def test_the_committed_sequential_run_recomputes_with_scipy() -> None:

@@ -104,9 +104,6 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise CnnlabError(f"--{name} must be at least 1, but {value} was passed.")
     sweep = load_sweep(args.sweep)
-    from cnnlab.training.runtime import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
     from cnnlab.sweep.options import SweepOptions
     from cnnlab.sweep.quiet import quiet_library_logging
     from cnnlab.sweep.runner import run_sweep

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.spec.design import Cell
-from cnnlab.training.model import summary_table
 from cnnlab.training.result import TrainingResult
 
 
@@ -26,6 +25,8 @@ class TrialFiles:
 def write_trial_files(result: TrainingResult, cell: Cell, folder: Path) -> TrialFiles:
     folder.mkdir(parents=True, exist_ok=True)
     summary = folder / "model_summary.txt"
+    from cnnlab.training.model import summary_table  # Keras: only where the model was trained
+
     summary.write_text(summary_table(cell.spec.arch, result.model))
     weights = folder / "final.weights.h5"
     result.model.save_weights(weights)

@@ -37,8 +37,7 @@ from cnnlab.sweep.events import (
     Started,
     UnknownEvent,
 )
-from cnnlab.training.cell import train_cell
-from cnnlab.training.result import EpochRecord
+from cnnlab.training.result import EpochRecord, TrainingResult
 
 FailStatus = Literal["FAILED", "KILLED"]  # how a failed trial's MLflow run ends (KILLED: killed)
 Active = TypeVar("Active")
@@ -113,6 +112,14 @@ def stop_signals_as_interrupts() -> Iterator[StopLatch]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def train_cell(cell: Cell, dataset: LoadedDataset, **options: Any) -> TrainingResult:
+    """`cnnlab.training.cell.train_cell`, imported on first use: TensorFlow is imported only by
+    a process that trains (the sweep process with --workers 1, or a worker)."""
+    from cnnlab.training.cell import train_cell as train
+
+    return train(cell, dataset, **options)
 
 
 def train_here(

@@ -19,7 +19,7 @@ from cnnlab.data import LoadedDataset
 from cnnlab.report.build import ReportError, WrittenReport, write_report
 from cnnlab.spec.design import Sweep, config_hash
 from cnnlab.sweep.keys import Key, claim_key, verdict_key
-from cnnlab.sweep.provenance import git_commit, machine, package_versions
+from cnnlab.sweep.provenance import machine, package_versions
 from cnnlab.sweep.tracking import Tracker
 
 
@@ -34,9 +34,10 @@ class StudyFacts:
 
 @dataclass(frozen=True)
 class TrainedWith:
-    """Where the trials trained: the workers, and the thread settings the trials reported
-    (a worker pool's, not the sweep process's own)."""
+    """What the trials trained with: the code, the workers, and the thread settings the trials
+    reported (a worker pool's, not the sweep process's own)."""
 
+    git_commit: str  # as the sweep started: a tree edited while it ran must not be "-dirty" here
     workers: str  # Parallelism.describe(), e.g. "2 worker processes, 1 thread each (2 cores)"
     threads: dict[str, int]
 
@@ -72,7 +73,7 @@ def report_provenance(
         "claims_hash_at_start": study.claims_hash_at_start,
         "plan_hash_at_start": study.plan_hash_at_start,
         "sequential_plan": None if sweep.plan is None else dataclasses.asdict(sweep.plan),
-        "git_commit": git_commit(),
+        "git_commit": trained_with.git_commit,
         "versions": package_versions(),
         "workers": trained_with.workers,
         "threads": dict(trained_with.threads),

@@ -19,6 +19,7 @@ same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,8 +34,7 @@ from cnnlab.stats.claims import Judgement, cells_needed, judge
 from cnnlab.sweep.calibration import machine_speed
 from cnnlab.sweep.calibration import record as record_speed
 from cnnlab.sweep.claiming import next_enumerated_trial
-from cnnlab.sweep.dry_run import dry_run
-from cnnlab.sweep.estimate import cell_seconds, estimate_sweep, trial_seconds
+from cnnlab.sweep.estimate import MachineSpeed, cell_seconds, estimate_sweep, trial_seconds
 from cnnlab.sweep.execution import (
     StopLatch,
     SweepInterrupted,
@@ -66,34 +66,42 @@ from cnnlab.sweep.workers import WorkerPool
 
 class Trainers:
     """Where this run's trials train: in this process, or in one pool of worker processes
-    started when the first cell needs it and kept for the whole run (every look of a plan),
-    so its start-up (importing TensorFlow in each worker) is paid once."""
+    kept for the whole run (every look of a plan), so its start-up (importing TensorFlow in
+    each worker, ~15 s) is paid once. `start` launches the workers without waiting, as soon as
+    the dataset is loaded, so that their start-up overlaps the sweep process opening its
+    stores; `pool` waits for them when the first cell needs them."""
 
     def __init__(
-        self,
-        parallelism: Parallelism,
-        dataset: LoadedDataset,
-        scratch: Path,
-        book: TrialBook,
-        most_cells: int,
+        self, parallelism: Parallelism, dataset: LoadedDataset, scratch: Path, most_cells: int
     ) -> None:
         self.parallelism, self.dataset, self.scratch = parallelism, dataset, scratch
-        self.book, self.most_cells = book, most_cells
+        self.most_cells = most_cells  # the most cells this run may train (caps the workers)
         self._pool: WorkerPool | None = None
+        self._book: TrialBook | None = None  # told the workers' threads once they are ready
 
-    def pool(self) -> WorkerPool:
-        if self._pool is None:
-            count = max(1, min(self.parallelism.workers, self.most_cells))
-            self.book.progress.note(
-                f"Starting {count} worker process{'es' if count != 1 else ''} "
-                f"({self.parallelism.threads} thread{'s' if self.parallelism.threads != 1 else ''}"
-                " each)…"
-            )
-            self._pool = WorkerPool(count, self.parallelism.threads, self.dataset, self.scratch)
-            self.book.set_threads(self._pool.thread_settings)
-            self.book.progress.note(
-                f"Workers ready in {self._pool.startup_seconds:.1f} s "
-                f"(each imported TensorFlow and received the dataset)."
+    def start(self) -> None:
+        """Start the worker processes (not in-process runs, not with nothing to train)."""
+        if self.parallelism.in_process or self._pool is not None or self.most_cells < 1:
+            return
+        count = min(self.parallelism.workers, self.most_cells)
+        threads = self.parallelism.threads
+        sys.stderr.write(
+            f"Starting {count} worker process{'es' if count != 1 else ''} "
+            f"({threads} thread{'s' if threads != 1 else ''} each)…\n"
+        )
+        self._pool = WorkerPool(count, threads, self.dataset, self.scratch, wait=False)
+
+    def pool(self, book: TrialBook) -> WorkerPool:
+        """The ready pool (started now if `start` was not called); `book` learns its threads."""
+        self.start()
+        assert self._pool is not None, "pool() on an in-process run"
+        if self._book is None:
+            threads = self._pool.wait_ready()
+            book.set_threads(threads)
+            self._book = book
+            book.progress.note(
+                f"Workers ready {self._pool.startup_seconds:.1f} s after they started "
+                "(each imported TensorFlow and received the dataset)."
             )
         return self._pool
 
@@ -137,7 +145,7 @@ def _execute(
     if not trainers.parallelism.in_process and remaining.count:
         if deadline is not None and time.monotonic() > deadline:
             return True
-        pool = trainers.pool()
+        pool = trainers.pool(book)
         workers = len(pool.processes)
         return train_in_workers(
             book, next_trial, remaining.count, pool, workers, deadline, latch=latch
@@ -262,6 +270,10 @@ def run_sweep(
     sweep = effective_sweep(declared, options)
     design_cells = cells(sweep)
     parallelism = resolve(options.workers)
+    if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
+        from cnnlab.training.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     speed = machine_speed(options.runs_dir, parallelism)
     report = options.reports_dir is not None
     estimate = estimate_sweep(sweep, parallelism, speed, report=report)
@@ -281,10 +293,48 @@ def run_sweep(
         sys.stderr.write(
             "Dry run: building every arm and training one batch; nothing is written.\n"
         )
+        from cnnlab.sweep.dry_run import dry_run  # TensorFlow: only a process that trains
+
         dry_run(sweep, design_cells, dataset)
         return None
+    # Workers start importing TensorFlow (~15 s each) now, while this process opens its
+    # stores; this process itself imports TensorFlow only if it trains (--workers 1).
+    scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
+    trainers = Trainers(parallelism, dataset, scratch, most_cells=_most_cells(sweep, design_cells))
+    trainers.start()
+    try:
+        return _run_started(sweep, options, dataset, design_cells, parallelism, speed, trainers)
+    finally:
+        trainers.close()
 
-    stores = open_stores(sweep, options, dataset)
+
+def _most_cells(sweep: Sweep, design_cells: list[Cell]) -> int:
+    """The most cells a run may train, before the study is open: every cell of the design
+    (a plan's every look; its pool serves them all), or a search's trials."""
+    return sweep.n_trials if sweep.design == "search" else len(design_cells)
+
+
+def _threads_before_training(parallelism: Parallelism) -> dict[str, int]:
+    """The thread settings trials will run with, as tagged before a worker reports its own."""
+    if parallelism.in_process:
+        from cnnlab.training.runtime import thread_settings
+
+        return thread_settings()
+    cores = os.cpu_count() or 0
+    return {"intra_op": parallelism.threads, "inter_op": 0, "cpu_count": cores}
+
+
+def _run_started(
+    sweep: Sweep,
+    options: SweepOptions,
+    dataset: LoadedDataset,
+    design_cells: list[Cell],
+    parallelism: Parallelism,
+    speed: MachineSpeed,
+    trainers: Trainers,
+) -> SweepOutcome:
+    """`run_sweep` once its workers are starting: the stores, the looks, the end."""
+    stores = open_stores(sweep, options, dataset, _threads_before_training(parallelism))
     # A sequential plan starts from where the study stands: the cells of its next look.
     first_cells = (
         design_cells
@@ -325,12 +375,6 @@ def run_sweep(
         stores.common_tags,
         on_complete=calibrate,
     )
-    scratch = options.runs_dir / ".work" / stores.study.study_name
-    # The most cells this run may train: a plan's every look (its pool serves them all).
-    done, live = done_and_live(stores.study)
-    unfinished = [c for c in design_cells if c.key not in done and c.key not in live]
-    most_cells = remaining.count if sweep.design == "search" else len(unfinished)
-    trainers = Trainers(parallelism, dataset, scratch, book, most_cells)
     try:
         with stop_signals_as_interrupts() as latch:
             if sweep.plan is None:
@@ -361,7 +405,8 @@ def run_sweep(
         design_cells = cells_needed(sweep, _judgement(sweep, stores, options))
         total = len(design_cells)
     outcome = _close(sweep, stores, design_cells, book, total, stopped, options.runs_dir)
-    trained_with = TrainedWith(parallelism.describe(), book.threads)
+    commit = stores.common_tags[Key.GIT_COMMIT]  # recorded as the sweep started
+    trained_with = TrainedWith(commit, parallelism.describe(), book.threads)
     analysis, index_html = _analyse_and_report(
         sweep, stores, outcome, options, dataset, progress, trained_with
     )

@@ -22,7 +22,6 @@ from cnnlab.sweep.options import SweepOptions, study_base_name
 from cnnlab.sweep.provenance import git_commit, package_versions
 from cnnlab.sweep.studies import default_storage_url, open_storage, open_study, reap_dead_trials
 from cnnlab.sweep.tracking import Tracker, default_tracking_uri
-from cnnlab.training.runtime import thread_settings
 
 
 @dataclass
@@ -46,8 +45,13 @@ class Remaining:
     count: int
 
 
-def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> Stores:
-    """MLflow, then the Optuna study with dead trials reaped, then the parent run."""
+def open_stores(
+    sweep: Sweep, options: SweepOptions, dataset: LoadedDataset, threads: dict[str, int]
+) -> Stores:
+    """MLflow, then the Optuna study with dead trials reaped, then the parent run.
+
+    `threads` are the thread settings trials will train with, as far as they are known before
+    training starts (a worker pool's real ones replace them: `TrialBook.set_threads`)."""
     options.runs_dir.mkdir(parents=True, exist_ok=True)
     tracking_uri = options.tracking_uri or default_tracking_uri(options.runs_dir)
     tracker = Tracker(tracking_uri, artifact_root=options.runs_dir / "mlartifacts")
@@ -78,7 +82,7 @@ def open_stores(sweep: Sweep, options: SweepOptions, dataset: LoadedDataset) -> 
         Key.QUICK: str(options.quick),
         Key.GIT_COMMIT: git_commit(),
         Key.VERSIONS: json.dumps(versions, sort_keys=True),
-        Key.THREADS: json.dumps(thread_settings()),
+        Key.THREADS: json.dumps(threads),
         Key.DATA_SOURCE: dataset.source,
         **{version_key(package): version for package, version in versions.items()},
     }

@@ -107,17 +107,27 @@ class WorkersDidNotStart(CnnlabError):
 class WorkerPool:
     """N spawned training processes fed through a job queue, each on `threads` intra-op threads.
 
-    The constructor returns once every worker has imported TensorFlow and said what threads it
-    runs with (`thread_settings`; `startup_seconds` is how long that took), so a worker that
-    cannot start is an error before any trial begins, not a silent wait.
+    The constructor starts the processes; `wait_ready` (called by the constructor unless
+    `wait=False`) returns once every worker has imported TensorFlow and said what threads it
+    runs with (`thread_settings`; `startup_seconds` is how long that took from the start), so a
+    worker that cannot start is an error before any trial begins, not a silent wait. Starting
+    without waiting lets the workers import TensorFlow while the sweep process opens its stores.
     """
 
-    def __init__(self, workers: int, threads: int, dataset: LoadedDataset, scratch: Path) -> None:
+    def __init__(
+        self,
+        workers: int,
+        threads: int,
+        dataset: LoadedDataset,
+        scratch: Path,
+        *,
+        wait: bool = True,
+    ) -> None:
         context = multiprocessing.get_context("spawn")  # no forked TensorFlow state
         self.scratch = scratch
         self.jobs = context.Queue()
         self.events = context.Queue()
-        started = time.monotonic()
+        self._started = time.monotonic()
         self.processes = [
             context.Process(
                 target=_worker_main,
@@ -129,11 +139,20 @@ class WorkerPool:
         for process in self.processes:
             process.start()
         self.running: dict[str, int] = {}  # job id -> worker pid
-        self.thread_settings = self._wait_ready()
-        self.startup_seconds = time.monotonic() - started
+        self.thread_settings: dict[str, int] | None = None  # set by wait_ready
+        self.startup_seconds: float | None = None
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> dict[str, int]:
+        """Wait for every worker's Ready event (once); the thread settings they share (the
+        first's, if they differ). Raises WorkersDidNotStart for one that exits or hangs."""
+        if self.thread_settings is None:
+            self.thread_settings = self._wait_ready()
+            self.startup_seconds = time.monotonic() - self._started
+        return self.thread_settings
 
     def _wait_ready(self) -> dict[str, int]:
-        """Every worker's Ready event; the settings they share (the first's, if they differ)."""
         ready: dict[int, dict[str, int]] = {}
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while len(ready) < len(self.processes):

@@ -36,7 +36,7 @@ from cnnlab.errors import TrainingFailed
 from cnnlab.spec.geometry import count_params, forward_flops
 from cnnlab.spec.specs import TrainSpec, TrialSpec
 from cnnlab.training.augment import augmented
-from cnnlab.training.inputs import as_inputs
+from cnnlab.training.inputs import TrainingImages, as_inputs
 from cnnlab.training.model import build_model
 from cnnlab.training.result import EpochRecord, TrainingResult, pack_correct
 from cnnlab.training.runtime import seed_everything, thread_settings
@@ -172,7 +172,11 @@ def train_and_evaluate(
     started = time.perf_counter()
     model = compiled_model(spec, seed)
     init_hash = weights_hash(model)
-    x_train, x_val, x_test = (as_inputs(x) for x in (data.x_train, data.x_val, data.x_test))
+    x_val, x_test = as_inputs(data.x_val), as_inputs(data.x_test)
+    augmentation = spec.train.augmentation
+    # Without augmentation, batches are scaled as they are drawn from one uint8 tensor made
+    # once per trial (cnnlab.training.inputs); augmented images are made per epoch instead.
+    images = None if augmentation.active else TrainingImages(data.x_train, data.y_train)
     y_train = data.y_train.astype(np.int32)
     epochs, batch_size = spec.train.epochs, spec.train.batch_size
     steps = math.ceil(len(y_train) / batch_size)
@@ -184,18 +188,26 @@ def train_and_evaluate(
         callbacks: list[keras.callbacks.Callback] = [guard]
         if progress is not None:
             callbacks.append(_BatchProgress(progress, epoch, epochs, steps))
-        x_epoch = x_train[order]
-        tick = time.perf_counter()  # augmenting is part of the cost of a training epoch
-        x_epoch = augmented(x_epoch, spec.train.augmentation, seed, epoch - 1)
-        fit = model.fit(
-            x_epoch,
-            y_train[order],
-            batch_size=batch_size,
-            epochs=1,
-            shuffle=False,  # the order above is the shuffle, identical across arms
-            verbose=0,
-            callbacks=callbacks,
-        )
+        tick = time.perf_counter()  # drawing and augmenting are part of a training epoch
+        if images is not None:  # the order above is the shuffle, identical across arms
+            fit = model.fit(
+                images.epoch(order, batch_size),
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=callbacks,
+            )
+        else:
+            x_epoch = augmented(as_inputs(data.x_train[order]), augmentation, seed, epoch - 1)
+            fit = model.fit(
+                x_epoch,
+                y_train[order],
+                batch_size=batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=callbacks,
+            )
         seconds = time.perf_counter() - tick
         if guard.bad_batch is not None:
             raise TrainingFailed(
