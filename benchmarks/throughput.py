@@ -17,7 +17,7 @@ measurements run side by side on the two cores. Sections:
       accuracy effect over SEEDS+1 seeds);
   (f) resident memory of one worker across 50 trials (benchmarks/worker_memory.py).
 Run:   nox -s bench   (or: python benchmarks/throughput.py --data-dir DIR [--rounds 1])
-Cost:  about 20 minutes on 2 cores with --rounds 1; each extra round adds about 14.
+Cost:  20–27 minutes on 2 cores with --rounds 1 (26.8 on 2026-12-03); each extra round adds 12–16.
 Writes benchmarks/results/throughput.json and throughput.md (the table README quotes).
 """
 
