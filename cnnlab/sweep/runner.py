@@ -389,12 +389,10 @@ def _run_started(
             f"\nInterrupted ({stop or 'Ctrl-C'}): the running cell is marked FAIL/KILLED; "
             "finished ones are kept. Run the same command to resume."
         )
-        trainers.close()
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.INTERRUPTED})
         stores.tracker.end(stores.parent_run_id, "KILLED")
         raise
-    except Exception:
-        trainers.close()
+    except Exception:  # the workers are closed by run_sweep's `finally`
         # The failing trial is already FAIL (execution.train_here); the parent must not stay
         # RUNNING either. Finished cells are kept; the error keeps its traceback.
         stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
