@@ -3,6 +3,8 @@ bit for bit, and training on them changes no weight's last bit against training 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from cnnlab.data import epoch_order, make_splits, synthetic_dataset
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrainSpec, TrialSpec
 from cnnlab.training.inputs import TrainingImages, as_inputs
-from cnnlab.training.train import compiled_model
+from cnnlab.training.train import STEPS_PER_EXECUTION, compiled_model
 
 
 def test_batches_are_the_scaled_images_in_order_bit_for_bit() -> None:
@@ -54,3 +56,32 @@ def test_training_on_drawn_batches_matches_training_on_numpy(batch_size: int) ->
     drawn_model.fit(images.epoch(order, batch_size), epochs=1, verbose=0)
     drawn_weights = [w.numpy().tobytes() for w in drawn_model.weights]
     assert drawn_weights == numpy_weights
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_several_steps_per_call_train_the_same_weights_as_one_step_per_call(
+    dropout: float,
+) -> None:
+    """`STEPS_PER_EXECUTION` only changes how often Python calls into TensorFlow; a change
+    that altered the arithmetic (a fused or reordered update, or dropout masks drawn from a
+    differently advanced seed stream) would fail this."""
+    splits = make_splits(synthetic_dataset(600, 64, seed=4), seed=1, validation_size=64)
+    arch = dataclasses.replace(small, dropout=dropout)
+    spec = TrialSpec(arch=arch, train=TrainSpec(epochs=1, batch_size=32))
+    images = TrainingImages(splits.x_train, splits.y_train)
+    order = epoch_order(1, 0, len(splits.y_train))  # 536 images: the last call is partial
+
+    weights = {}
+    for steps in (1, STEPS_PER_EXECUTION):
+        model = compiled_model(spec, seed=1)
+        assert model.steps_per_execution == STEPS_PER_EXECUTION
+        model.compile(
+            optimizer=model.optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            steps_per_execution=steps,
+        )
+        fit = model.fit(images.epoch(order, 32), epochs=1, verbose=0)
+        weights[steps] = ([w.numpy().tobytes() for w in model.weights], fit.history["loss"])
+    assert STEPS_PER_EXECUTION > 1
+    assert weights[1] == weights[STEPS_PER_EXECUTION]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from cnnlab.data import LoadedDataset, make_splits
 from cnnlab.spec.design import Cell
 from cnnlab.training.result import EpochRecord, TrainingResult
+from cnnlab.training.reuse import process_models
 from cnnlab.training.train import train_and_evaluate
 
 
@@ -22,12 +23,23 @@ def train_cell(
     on_epoch: Callable[[EpochRecord], None] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Train one cell on its seed's splits of `dataset`, then run the cell's probes."""
+    """Train one cell on its seed's splits of `dataset`, then run the cell's probes.
+
+    Cells reuse this process's compiled models (`cnnlab.training.reuse`): the result's model
+    is valid until the next cell trains, so the caller saves what it needs from it first.
+    """
     data = cell.spec.data
     splits = make_splits(
         dataset, cell.seed, validation_size=data.validation_size, train_subset=data.train_subset
     )
-    result = train_and_evaluate(cell.spec, splits, cell.seed, on_epoch=on_epoch, progress=progress)
+    result = train_and_evaluate(
+        cell.spec,
+        splits,
+        cell.seed,
+        on_epoch=on_epoch,
+        progress=progress,
+        models=process_models(),
+    )
     if "translation" in cell.probes:
         from cnnlab.training.probes import shift_and_rotation_accuracy
 

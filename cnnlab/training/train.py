@@ -11,12 +11,12 @@ With `train.augmentation` set, each epoch's training images are rotated and shif
 batches are as reproducible, and as paired across arms, as the data order.
 Validation and test images are never augmented.
 
-A diverged loss stops training at that batch and raises `TrainingFailed` with reason
-`nan_loss`: a diverged run is a failure with a reason, never a result. "Diverged" means NaN,
-infinite, or above `DIVERGED_LOSS`. The ceiling is needed because Keras computes the
-cross-entropy of a softmax output from its logits: when the weights blow up (Adam at lr 1e4
-does this), the loss reaches 1e18 and the accuracy falls to chance without ever becoming NaN.
-No healthy run comes near the ceiling (chance level is ln 10 ≈ 2.3).
+A diverged loss stops training within `STEPS_PER_EXECUTION` batches and raises
+`TrainingFailed` with reason `nan_loss`: a diverged run is a failure with a reason, never a
+result. "Diverged" means NaN, infinite, or above `DIVERGED_LOSS`. The ceiling is needed
+because Keras computes the cross-entropy of a softmax output from its logits: when the weights
+blow up (Adam at lr 1e4 does this), the loss reaches 1e18 and the accuracy falls to chance
+without ever becoming NaN. No healthy run comes near the ceiling (chance level is ln 10 ≈ 2.3).
 """
 
 from __future__ import annotations
@@ -39,9 +39,16 @@ from cnnlab.training.augment import augmented
 from cnnlab.training.inputs import TrainingImages, as_inputs
 from cnnlab.training.model import build_model
 from cnnlab.training.result import EpochRecord, TrainingResult, pack_correct
+from cnnlab.training.reuse import CompiledModels
 from cnnlab.training.runtime import seed_everything, thread_settings
 
 _EVAL_BATCH = 1024  # evaluation has no gradient, so a large batch is just faster
+# Training steps run per call from Python into TensorFlow. One step of `small` at batch 128
+# takes ~20 ms on one core, and the per-call overhead (callbacks, the Python loop, the
+# iterator) is a measurable share of it: 16 steps per call trained an epoch 8-15 % faster
+# with bit-identical weights (benchmarks/README.md). Callbacks then see every 16th batch, so
+# divergence is caught within 16 batches.
+STEPS_PER_EXECUTION = 16
 DIVERGED_LOSS = 1e6  # a loss above this means the weights blew up (see the module docstring)
 
 
@@ -54,11 +61,12 @@ ProgressFn = Callable[[str], None]
 
 
 class _NanGuard(keras.callbacks.Callback):  # type: ignore[misc]
-    """Stops training at the first batch whose loss has diverged, remembering where.
+    """Stops training once the epoch's running loss has diverged, remembering where.
 
+    Keras calls it after every `STEPS_PER_EXECUTION` batches, with the index of the last one.
     `async_safe` lets Keras run this check on a helper thread instead of blocking every step
-    until the loss reaches Python; training then stops within a batch or two of the bad one,
-    and `bad_batch` still names the first one.
+    until the loss reaches Python; training then stops a call or two after the bad one, and
+    `bad_batch` still names the first call's last batch.
     """
 
     async_safe = True
@@ -100,17 +108,28 @@ def _optimizer(train: TrainSpec) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(learning_rate=train.learning_rate)
 
 
-def compiled_model(spec: TrialSpec, seed: int) -> keras.Model:
-    """Seed everything, build `spec`'s model with seeded initial weights and compile it with
-    the spec's optimizer: the one way a model is made ready to train (sweeps, dry runs, CLI)."""
-    seed_everything(seed)
-    model = build_model(spec.arch, precision=spec.train.precision, seed=seed)
+def _compile(model: keras.Model, train: TrainSpec) -> keras.Model:
     model.compile(
-        optimizer=_optimizer(spec.train),
+        optimizer=_optimizer(train),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
+
+
+def compiled_model(spec: TrialSpec, seed: int, models: CompiledModels | None = None) -> keras.Model:
+    """Seed everything, build `spec`'s model with seeded initial weights and compile it with
+    the spec's optimizer: the one way a model is made ready to train (sweeps, dry runs, CLI).
+
+    With `models`, a compiled model of the same network kept from an earlier trial is reset
+    to this seed's initial state instead (`cnnlab.training.reuse`: same bits, no new trace).
+    """
+    seed_everything(seed)
+    fresh = build_model(spec.arch, precision=spec.train.precision, seed=seed)
+    if models is None:
+        return _compile(fresh, spec.train)
+    return models.ready(spec, fresh, lambda model: _compile(model, spec.train))
 
 
 def train_one_batch(spec: TrialSpec, dataset: LoadedDataset, seed: int = 0) -> float:
@@ -163,14 +182,17 @@ def train_and_evaluate(
     *,
     progress: ProgressFn | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    models: CompiledModels | None = None,
 ) -> TrainingResult:
     """Train `spec` on `data` with `seed`; evaluate on validation and test data after every epoch.
 
     `progress` receives short status strings for an interactive display; `on_epoch` receives
-    each finished epoch (for logging or pruning). Raises `TrainingFailed` if the loss diverges.
+    each finished epoch (for logging or pruning). `models` lets a process that trains many
+    trials reuse compiled models (`cnnlab.training.reuse`); the result's model is then valid
+    until the next trial. Raises `TrainingFailed` if the loss diverges.
     """
     started = time.perf_counter()
-    model = compiled_model(spec, seed)
+    model = compiled_model(spec, seed, models)
     init_hash = weights_hash(model)
     x_val, x_test = as_inputs(data.x_val), as_inputs(data.x_test)
     augmentation = spec.train.augmentation
@@ -212,7 +234,7 @@ def train_and_evaluate(
         if guard.bad_batch is not None:
             raise TrainingFailed(
                 "nan_loss",
-                f"The training loss became {guard.bad_loss:g} at batch {guard.bad_batch + 1} of "
+                f"The training loss became {guard.bad_loss:g} by batch {guard.bad_batch + 1} of "
                 f"epoch {epoch} (NaN, infinite or above {DIVERGED_LOSS:g}): training diverged "
                 f"at learning rate {spec.train.learning_rate:g}. Lower `train.learning_rate` "
                 "or check the inputs.",
