@@ -13,7 +13,8 @@ measurements run side by side on the two cores. Sections:
   (b) where a cnnlab trial's seconds go (timings.csv of the runs above), and start-up;
   (c) achieved training FLOP/s against a large matmul's in the same run;
   (d) wall time to 98.7 % test accuracy: the seed's recipe against the shipped sweeps';
-  (e) op determinism on and off; mixed bfloat16 against float32 (speed, and the paired
+  (e) what else was tried, each against the shipped training: op determinism off, one step
+      per call into TensorFlow, XLA; mixed bfloat16 against float32 (speed, and the paired
       accuracy effect over SEEDS+1 seeds);
   (f) resident memory of one worker across 50 trials (benchmarks/worker_memory.py).
 Run:   nox -s bench   (or: python benchmarks/throughput.py --data-dir DIR [--rounds 1])
@@ -254,6 +255,10 @@ def time_to_accuracy(data_dir: Path, env: dict[str, str]) -> dict:
 
 # --- (e) determinism, precision -----------------------------------------------------------
 
+# One process training `small` on one thread for 2 epochs on 22,000 images (enough steps for a
+# steady per-step time, 40 % of an epoch's cost); prints each epoch's seconds. VARIANT picks
+# what differs from the shipped training: op determinism off, XLA (which needs determinism
+# off: Keras refuses jit_compile under it), or one step per call into TensorFlow.
 ONE_EPOCH = """
 import json, os, sys
 from pathlib import Path
@@ -262,13 +267,23 @@ import keras, tensorflow as tf
 import cnnlab.training.train as train
 from cnnlab.data import load_dataset, make_splits
 from cnnlab.spec.presets import small
-from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
 tf.config.threading.set_intra_op_parallelism_threads(1)
-if os.environ["DETERMINISM"] == "off":
+variant = os.environ["VARIANT"]
+if variant in ("determinism off", "XLA"):
     def seeded(seed):
         keras.backend.clear_session(); keras.utils.set_random_seed(seed)
     train.seed_everything = seeded
-splits = make_splits(load_dataset("mnist", data_dir=Path(sys.argv[1])), seed=0)
+if variant == "XLA":
+    compile_ = train._compile
+    def with_xla(model, spec):
+        model = compile_(model, spec)
+        model.jit_compile = True
+        return model
+    train._compile = with_xla
+if variant == "1 step per call":
+    train.STEPS_PER_EXECUTION = 1
+splits = make_splits(load_dataset("mnist", data_dir=Path(sys.argv[1])), seed=0, train_subset=22_000)
 spec = TrialSpec(arch=small, train=TrainSpec(epochs=2, batch_size=128))
 result = train.train_and_evaluate(spec, splits, seed=0)
 print(json.dumps([r.seconds for r in result.history]))
@@ -291,25 +306,39 @@ SWEEP = Sweep(
 '''
 
 
-def determinism(data_dir: Path, env: dict[str, str], repeats: int = 2) -> dict:
-    """Op determinism on and off, one thread each, side by side; the pair swapped each repeat.
-    The second epoch is timed (the first includes tracing)."""
-    times: dict[str, list[float]] = {"on": [], "off": []}
-    for repeat in range(repeats):
-        order = ["on", "off"] if repeat % 2 == 0 else ["off", "on"]
-        commands = [[sys.executable, "-c", ONE_EPOCH, str(data_dir)] for _ in order]
-        envs = [{**env, "DETERMINISM": o} for o in order]
-        processes = [
-            subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e)
-            for c, e in zip(commands, envs, strict=False)
-        ]
-        for which, process in zip(order, processes, strict=False):
-            out, err = process.communicate()
-            if process.returncode:
-                raise RuntimeError(err[-3000:])
-            times[which].append(_last_json(out)[-1])
-    on, off = statistics.median(times["on"]), statistics.median(times["off"])
-    return {"epoch_seconds": {k: _spread(v) for k, v in times.items()}, "cost_of_on": on / off - 1}
+SHIPPED = "shipped (determinism on, 16 steps per call)"
+SINGLE_THREAD_PAIRS = (("determinism off", 2), ("1 step per call", 2), ("XLA", 1))
+
+
+def one_thread_pairs(data_dir: Path, env: dict[str, str]) -> dict:
+    """Each variant against the shipped training, one thread each, side by side on the two
+    cores, the pair swapped each repeat. The second epoch is timed (the first traces)."""
+    out = {}
+    for variant, repeats in SINGLE_THREAD_PAIRS:
+        times: dict[str, list[float]] = {SHIPPED: [], variant: []}
+        for repeat in range(repeats):
+            order = [SHIPPED, variant] if repeat % 2 == 0 else [variant, SHIPPED]
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-c", ONE_EPOCH, str(data_dir)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env={**env, "VARIANT": which},
+                )
+                for which in order
+            ]
+            for which, process in zip(order, processes, strict=True):
+                stdout, stderr = process.communicate()
+                if process.returncode:
+                    raise RuntimeError(f"{which}: {stderr[-3000:]}")
+                times[which].append(_last_json(stdout)[-1])
+        shipped, other = statistics.median(times[SHIPPED]), statistics.median(times[variant])
+        out[variant] = {
+            "epoch_seconds": {k: _spread(v) for k, v in times.items()},
+            "shipped_speedup": other / shipped,
+        }
+    return out
 
 
 def precision(data_dir: Path, seeds: int, env: dict[str, str], tmp: Path) -> dict:
@@ -425,18 +454,31 @@ def markdown(results: dict) -> str:
             f"| {name} | {accuracies} | {row['epochs_to_target'] or 'not reached'} | "
             f"{'—' if reached is None else f'{reached:.1f}'} |"
         )
-    e, pr = results["determinism"], results["precision"]
-    on, off = e["epoch_seconds"]["on"], e["epoch_seconds"]["off"]
+    pr = results["precision"]
     diff = pr["accuracy_difference_pp"]
     lines += [
         "",
-        "**(e) What else was tried** (each its own row, never folded into (a)):",
+        "**(e) What else was tried** (each its own row, never folded into (a)). Single-thread "
+        "rows: one thread each, the variant beside the shipped training on the other core, "
+        "22,000 images, the second epoch timed, medians:",
         "",
         "| variant | measured | paid? |",
         "|---|---|---|",
-        f"| op determinism off (1 thread, second epoch, {on['n']} pairs) | "
-        f"{off['median']:.2f} s against {on['median']:.2f} s on: on costs "
-        f"{e['cost_of_on']:+.1%} | kept on: bit-identical histories are the promise |",
+    ]
+    verdicts = {
+        "determinism off": "kept on: bit-identical histories are the promise",
+        "1 step per call": "16 steps per call shipped: same bits, fewer calls",
+        "XLA": "not shipped: XLA's CPU convolutions are slower here",
+    }
+    for variant, row in results["one_thread_pairs"].items():
+        times = row["epoch_seconds"]
+        mine, shipped = times[variant], times[SHIPPED]
+        lines.append(
+            f"| {variant} ({mine['n']} pair{'s' if mine['n'] > 1 else ''}) | "
+            f"{mine['median']:.2f} s against {shipped['median']:.2f} s shipped: the shipped "
+            f"training is ×{row['shipped_speedup']:.2f} as fast | {verdicts[variant]} |"
+        )
+    lines += [
         f"| mixed bfloat16 against float32 ({pr['seeds']} paired seeds, 1 epoch) | "
         f"×{pr['bf16_speedup']:.2f} speed; accuracy {diff['mean']:+.2f} pp "
         f"(95 % CI {diff['ci95'][0]:+.2f} to {diff['ci95'][1]:+.2f}) | not the default: "
@@ -492,7 +534,7 @@ def main() -> None:
         save("peak", peak_flops(env))
         save("flops", achieved_flops(results["same_work"]))
         save("time_to_accuracy", time_to_accuracy(data_dir, env))
-        save("determinism", determinism(data_dir, env))
+        save("one_thread_pairs", one_thread_pairs(data_dir, env))
         save("precision", precision(data_dir, args.seeds + 1, env, tmp))
         save("memory", memory(data_dir, env))
     table = markdown(results)
