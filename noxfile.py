@@ -39,7 +39,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Sweep throughput against the naive Optuna loop and the seed's script (20–27 min);
+    """Sweep throughput against the naive Optuna loop and the seed's script (22–25 min);
     writes benchmarks/results/throughput.{json,md}. Arguments go to benchmarks/throughput.py."""
     _install(session, "test")
     session.run("python", "benchmarks/throughput.py", *session.posargs)

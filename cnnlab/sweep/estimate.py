@@ -31,24 +31,37 @@ from cnnlab.spec.specs import TEST_IMAGES, TrialSpec
 from cnnlab.sweep.parallelism import Parallelism
 
 # --- measured constants (2-core AMD EPYC, AVX-512; see benchmarks/README.md) ----------------
-STARTUP_S = 30.0  # importing TensorFlow and MLflow, loading MNIST, creating the stores
-WORKER_STARTUP_S = 18.0  # spawning the workers, each importing TensorFlow (measured 17.6 s)
-END_S = 8.0  # the results tables, the analysis and the summary at the end
+# Start-up, timed on `max_vs_avg --seeds 1 --epochs 1` and the throughput benchmark's runs
+# (2026-12-03): the sweep process spawned its workers 11.0 s after the command, they were
+# ready 15.3-20.6 s later, and the last trial's end to the exit took 3.4 s; with --workers 1
+# the run's wall time exceeded its trials' by 25.1 and 26.7 s.
+STARTUP_S = 11.0  # the sweep process: importing Optuna, MLflow and the analysis, loading MNIST
+TENSORFLOW_IMPORT_S = 11.0  # --workers 1 only: the sweep process imports TensorFlow itself
+WORKER_STARTUP_S = 18.0  # spawning the workers, each importing TensorFlow, beside the stores
+END_S = 4.0  # the results tables, the analysis and the summary at the end
 REPORT_S = 12.0  # the report's figures and pages, when one is written
-BUILD_S = 4.5  # per trial: building, compiling and tracing the model, the final test pass
-BOOKKEEPING_S = 0.7  # Optuna + MLflow + artifacts per trial, in the sweep process
-STEP_OVERHEAD_S = 0.002  # per training step, beyond its FLOPs
+# Per trial: building (compiling and tracing once per network and process: training.reuse)
+# and resetting the model; trials' model_and_probes_s was 1.3-4.5 s, median ~1.8 with the
+# final test pass (modelled below).
+BUILD_S = 1.3
+BOOKKEEPING_S = 0.35  # Optuna + MLflow + artifacts per trial, sweep process (0.27-0.33 s measured)
+STEP_OVERHEAD_S = 0.001  # per training step beyond its FLOPs, at 16 steps per call
 AUGMENT_S_PER_IMAGE = 9e-6  # rotating and shifting one 28×28 image
 PROBE_S_PER_IMAGE = 5e-6  # shifting or rotating one test image for a probe (numpy/scipy)
 # Training throughput (forward + backward = 3 × forward FLOPs) of one training on one thread
 # while the other core trains too, for `small` (2.83 forward MFLOPs per image): 36.4 GFLOP/s
-# measured with max/avg pooling; the `none` arm (15.7 MFLOPs) ran at 66 GFLOP/s, so bigger
+# measured with max/avg pooling in the committed pooling run (14.1 s per epoch, before batches
+# were drawn from one uint8 tensor and before 16 steps per call); the throughput benchmark's
+# max-arm epochs with both took 9.8 s (a fast period) and 12.7 s (a slow one), so the model
+# now assumes 11.5 s: 42 GFLOP/s. The `none` arm (15.7 MFLOPs) ran at 66 GFLOP/s, so bigger
 # convolutions use a core better, as (MFLOPs / 2.83)^0.35, up to `PEAK_GFLOPS_1T`.
-GFLOPS_1T = 36.4
+GFLOPS_1T = 42.0
 REFERENCE_MFLOPS = 2.83
 PEAK_GFLOPS_1T = 200.0
 SIZE_EXPONENT = 0.35
-EVAL_SPEEDUP = 0.85  # evaluation ran at 0.82–0.9 of training's FLOP/s (Keras evaluate overhead)
+# Evaluation did not get faster with training: 1.45-1.6 s per epoch for 15,000 images, 0.67 of
+# training's FLOP/s (Keras evaluate's overhead; no backward pass to amortise it).
+EVAL_SPEEDUP = 0.67
 # One training alone in the sweep process on TensorFlow's default threads (all cores), against
 # one thread beside another training: 1.44× measured for `small` on 2 cores (9.5 s against
 # 13.7 s per epoch; a 2-thread fit is bimodal).
@@ -182,7 +195,7 @@ def estimate_sweep(
     speed = speed or MachineSpeed()
     workers = parallelism.workers
     fixed = STARTUP_S + END_S + (REPORT_S if report else 0.0)
-    fixed += 0.0 if parallelism.in_process else WORKER_STARTUP_S
+    fixed += TENSORFLOW_IMPORT_S if parallelism.in_process else WORKER_STARTUP_S
     if sweep.design == "search":
         trial = trial_seconds(sweep.base, parallelism)
         total = fixed + makespan([trial] * sweep.n_trials, workers) * speed.factor
