@@ -17,7 +17,7 @@ from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrainSpec, TrialSpec
 from cnnlab.training.result import TrainingResult
 from cnnlab.training.reuse import CompiledModels
-from cnnlab.training.train import train_and_evaluate
+from cnnlab.training.train import compiled_model, train_and_evaluate
 
 # Dropout 0.5 so that a seed-generator state left over from the previous trial would show.
 _MAX = TrialSpec(
@@ -70,8 +70,6 @@ def test_a_trial_stopped_mid_training_leaves_nothing_for_the_next(dataset) -> No
 def test_a_changed_learning_rate_is_another_network_and_the_oldest_is_dropped() -> None:
     models = CompiledModels(most=1)
     faster = dataclasses.replace(_MAX, train=dataclasses.replace(_MAX.train, learning_rate=0.01))
-    from cnnlab.training.train import compiled_model
-
     first = compiled_model(_MAX, 0, models)
     assert compiled_model(_MAX, 1, models) is first
     assert compiled_model(faster, 0, models) is not first  # lr is in the traced graph

@@ -77,7 +77,6 @@ class Trainers:
         self.parallelism, self.dataset, self.scratch = parallelism, dataset, scratch
         self.most_cells = most_cells  # the most cells this run may train (caps the workers)
         self._pool: WorkerPool | None = None
-        self._book: TrialBook | None = None  # told the workers' threads once they are ready
 
     def start(self) -> None:
         """Start the worker processes (not in-process runs, not with nothing to train)."""
@@ -95,10 +94,8 @@ class Trainers:
         """The ready pool (started now if `start` was not called); `book` learns its threads."""
         self.start()
         assert self._pool is not None, "pool() on an in-process run"
-        if self._book is None:
-            threads = self._pool.wait_ready()
-            book.set_threads(threads)
-            self._book = book
+        if self._pool.thread_settings is None:  # the first call: wait, then say so once
+            book.set_threads(self._pool.wait_ready())
             book.progress.note(
                 f"Workers ready {self._pool.startup_seconds:.1f} s after they started "
                 "(each imported TensorFlow and received the dataset)."
