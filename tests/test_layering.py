@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "cnnlab"
 STAGES = ("spec", "data", "training", "sweep", "stats", "report")
 # Which stages each stage may import (cnnlab.errors is shared by all). The top level (cli, ui,
@@ -188,3 +190,57 @@ def test_the_sweep_process_imports_tensorflow_only_to_train_itself() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_launching_a_run_imports_nothing_heavy() -> None:
+    # `python -m cnnlab.sweep` launches (plan, dataset, workers started) before it imports the
+    # rest of the sweep stage, so that the workers' TensorFlow import overlaps its own.
+    heavy = ("tensorflow", "keras", "optuna", "mlflow", "pandas", "scipy", "matplotlib")
+    code = (
+        "import sys, cnnlab.sweep.launch, cnnlab.sweep.__main__;"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_a_worker_trains_without_the_modules_it_declines(tmp_path: Path) -> None:
+    # Keras imports scikit-learn, matplotlib and pandas only if it can; a worker declines them
+    # (~4 s less start-up). Should a Keras release need one of them, this fails here, not
+    # as a worker that never becomes ready.
+    code = """
+import sys
+from cnnlab.training.runtime import UNUSED_WHEN_TRAINING, decline_unused_imports
+decline_unused_imports()
+from cnnlab.training.runtime import import_tensorflow_quietly
+import_tensorflow_quietly()
+from pathlib import Path
+from cnnlab.data import synthetic_dataset
+from cnnlab.spec.design import Factor, Sweep, cells
+from cnnlab.spec.presets import small
+from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
+from cnnlab.sweep.artifacts import write_trial_files
+from cnnlab.training.cell import train_cell
+base = TrialSpec(arch=small, train=TrainSpec(epochs=1, batch_size=32),
+                 data=DataSpec(dataset="mnist", validation_size=32))
+sweep = Sweep(name="t", base=base,
+              factors=(Factor(path="arch.pooling", levels=("max",)),), seeds=1)
+cell = cells(sweep)[0]
+result = train_cell(cell, synthetic_dataset(n_train=128, n_test=64))
+write_trial_files(result, cell, Path(sys.argv[1]))
+for name in UNUSED_WHEN_TRAINING:
+    try:
+        __import__(name)
+    except ImportError:
+        continue
+    raise SystemExit(f"{name} was imported")
+print(sorted(m for m in sys.modules if m.split('.')[0] in UNUSED_WHEN_TRAINING
+             and sys.modules[m] is not None))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "final.weights.h5").stat().st_size > 0

@@ -1,8 +1,9 @@
 """`python -m cnnlab.sweep NAME` (≡ `cnnlab sweep NAME`): run, resume or check a sweep.
 
 NAME is a shipped sweep (`cnnlab list`) or the path of a sweep file of your own. This module
-only parses the command line into `SweepOptions` and hands over to
-`cnnlab.sweep.runner.run_sweep`.
+only parses the command line into `SweepOptions`, launches the run (`cnnlab.sweep.launch`:
+the plan, the dataset and the workers, before the heavier imports) and hands over to
+`cnnlab.sweep.runner.run_launched`.
 """
 
 from __future__ import annotations
@@ -104,11 +105,8 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None and value < 1:
             raise CnnlabError(f"--{name} must be at least 1, but {value} was passed.")
     sweep = load_sweep(args.sweep)
+    from cnnlab.sweep.launch import launch
     from cnnlab.sweep.options import SweepOptions
-    from cnnlab.sweep.quiet import quiet_library_logging
-    from cnnlab.sweep.runner import run_sweep
-
-    quiet_library_logging()
 
     data_dir, only_data_dir, keras_home = data_location(args.data_dir)
     options = SweepOptions(
@@ -129,7 +127,17 @@ def _run(args: argparse.Namespace) -> int:
         reports_dir=None if args.no_report else args.reports_dir,
         sweep_source=_source(args.sweep),
     )
-    outcome = run_sweep(sweep, options)
+    # The plan, the dataset and the workers first: they start importing TensorFlow while this
+    # process imports Optuna, MLflow and the analysis (cnnlab.sweep.launch says why).
+    launched = launch(sweep, options)
+    try:
+        from cnnlab.sweep.quiet import quiet_library_logging
+        from cnnlab.sweep.runner import run_launched
+
+        quiet_library_logging()
+        outcome = run_launched(launched, options)
+    finally:
+        launched.trainers.close()
     if outcome is None:  # dry run
         return 0
     return 0 if not outcome.failed else 1

@@ -31,13 +31,15 @@ from cnnlab.spec.specs import TEST_IMAGES, TrialSpec
 from cnnlab.sweep.parallelism import Parallelism
 
 # --- measured constants (2-core AMD EPYC, AVX-512; see benchmarks/README.md) ----------------
-# Start-up, timed on `max_vs_avg --seeds 1 --epochs 1` and the throughput benchmark's runs
-# (2026-12-03): the sweep process spawned its workers 11.0 s after the command, they were
-# ready 15.3-20.6 s later, and the last trial's end to the exit took 3.4 s; with --workers 1
-# the run's wall time exceeded its trials' by 25.1 and 26.7 s.
-STARTUP_S = 11.0  # the sweep process: importing Optuna, MLflow and the analysis, loading MNIST
+# Start-up. With --workers 1 (timed 2026-12-03) the run's wall time exceeded its trials' by
+# 25.1 and 26.7 s: the sweep process imports TensorFlow, then Optuna, MLflow and the analysis.
+# With workers, `cnnlab.sweep.launch` starts them ~0.7 s after the command, before the sweep
+# process's own imports, and the first trial started 18.4 and 18.5 s after the command
+# (`max_vs_avg --seeds 1 --epochs 1`, fresh runs folder; it was 24.0 s when the workers were
+# started after those imports).
+STARTUP_S = 11.0  # --workers 1: importing Optuna, MLflow and the analysis, MNIST, the stores
 TENSORFLOW_IMPORT_S = 11.0  # --workers 1 only: the sweep process imports TensorFlow itself
-WORKER_STARTUP_S = 18.0  # spawning the workers, each importing TensorFlow, beside the stores
+WORKERS_READY_S = 18.5  # with workers: from the command to the first trial, all of the above
 END_S = 4.0  # the results tables, the analysis and the summary at the end
 REPORT_S = 12.0  # the report's figures and pages, when one is written
 # Per trial: building (compiling and tracing once per network and process: training.reuse)
@@ -194,8 +196,8 @@ def estimate_sweep(
     """The run's estimate: start-up, each look's makespan on the workers, the end (and report)."""
     speed = speed or MachineSpeed()
     workers = parallelism.workers
-    fixed = STARTUP_S + END_S + (REPORT_S if report else 0.0)
-    fixed += TENSORFLOW_IMPORT_S if parallelism.in_process else WORKER_STARTUP_S
+    fixed = END_S + (REPORT_S if report else 0.0)
+    fixed += STARTUP_S + TENSORFLOW_IMPORT_S if parallelism.in_process else WORKERS_READY_S
     if sweep.design == "search":
         trial = trial_seconds(sweep.base, parallelism)
         total = fixed + makespan([trial] * sweep.n_trials, workers) * speed.factor

@@ -26,15 +26,14 @@ from pathlib import Path
 
 import optuna
 
-from cnnlab.data import LoadedDataset, load_dataset
+from cnnlab.data import LoadedDataset
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, analyse_results_csv
-from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.spec.design import Cell, Sweep
 from cnnlab.stats.claims import Judgement, cells_needed, judge
-from cnnlab.sweep.calibration import machine_speed
 from cnnlab.sweep.calibration import record as record_speed
 from cnnlab.sweep.claiming import next_enumerated_trial
-from cnnlab.sweep.estimate import MachineSpeed, cell_seconds, estimate_sweep, trial_seconds
+from cnnlab.sweep.estimate import MachineSpeed, cell_seconds, trial_seconds
 from cnnlab.sweep.execution import (
     StopLatch,
     SweepInterrupted,
@@ -43,9 +42,10 @@ from cnnlab.sweep.execution import (
     train_in_workers,
 )
 from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.launch import Launched, Trainers, launch
 from cnnlab.sweep.objective import register_distributions, suggest_cell
-from cnnlab.sweep.options import SweepOptions, effective_sweep
-from cnnlab.sweep.parallelism import Parallelism, resolve
+from cnnlab.sweep.options import SweepOptions
+from cnnlab.sweep.parallelism import Parallelism
 from cnnlab.sweep.progress import Progress
 from cnnlab.sweep.publish import StudyFacts, TrainedWith, publish_report
 from cnnlab.sweep.results import append_timings, trials_table, write_tables
@@ -59,53 +59,8 @@ from cnnlab.sweep.stores import (
 )
 from cnnlab.sweep.stores import remaining as remaining_work
 from cnnlab.sweep.studies import claim_trial
-from cnnlab.sweep.summary import SweepOutcome, describe_plan, look_standing, summary_text
+from cnnlab.sweep.summary import SweepOutcome, look_standing, summary_text
 from cnnlab.sweep.trials import TrialBook
-from cnnlab.sweep.workers import WorkerPool
-
-
-class Trainers:
-    """Where this run's trials train: in this process, or in one pool of worker processes
-    kept for the whole run (every look of a plan), so its start-up (importing TensorFlow in
-    each worker, ~15 s) is paid once. `start` launches the workers without waiting, as soon as
-    the dataset is loaded, so that their start-up overlaps the sweep process opening its
-    stores; `pool` waits for them when the first cell needs them."""
-
-    def __init__(
-        self, parallelism: Parallelism, dataset: LoadedDataset, scratch: Path, most_cells: int
-    ) -> None:
-        self.parallelism, self.dataset, self.scratch = parallelism, dataset, scratch
-        self.most_cells = most_cells  # the most cells this run may train (caps the workers)
-        self._pool: WorkerPool | None = None
-
-    def start(self) -> None:
-        """Start the worker processes (not in-process runs, not with nothing to train)."""
-        if self.parallelism.in_process or self._pool is not None or self.most_cells < 1:
-            return
-        count = min(self.parallelism.workers, self.most_cells)
-        threads = self.parallelism.threads
-        sys.stderr.write(
-            f"Starting {count} worker process{'es' if count != 1 else ''} "
-            f"({threads} thread{'s' if threads != 1 else ''} each)…\n"
-        )
-        self._pool = WorkerPool(count, threads, self.dataset, self.scratch, wait=False)
-
-    def pool(self, book: TrialBook) -> WorkerPool:
-        """The ready pool (started now if `start` was not called); `book` learns its threads."""
-        self.start()
-        assert self._pool is not None, "pool() on an in-process run"
-        if self._pool.thread_settings is None:  # the first call: wait, then say so once
-            book.set_threads(self._pool.wait_ready())
-            book.progress.note(
-                f"Workers ready {self._pool.startup_seconds:.1f} s after they started "
-                "(each imported TensorFlow and received the dataset)."
-            )
-        return self._pool
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
 
 
 def _execute(
@@ -264,51 +219,34 @@ def run_sweep(
 
     `dataset` replaces loading the sweep's dataset (tests pass tiny synthetic data).
     """
-    sweep = effective_sweep(declared, options)
-    design_cells = cells(sweep)
-    parallelism = resolve(options.workers)
-    if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
-        from cnnlab.training.runtime import import_tensorflow_quietly
+    launched = launch(declared, options, dataset=dataset)
+    try:
+        return run_launched(launched, options)
+    finally:
+        launched.trainers.close()
 
-        import_tensorflow_quietly()
-    speed = machine_speed(options.runs_dir, parallelism)
-    report = options.reports_dir is not None
-    estimate = estimate_sweep(sweep, parallelism, speed, report=report)
-    sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate) + "\n")
-    if parallelism.warning():
-        sys.stderr.write(f"{parallelism.warning()}\n")
-    if options.quick:
-        sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
-    if dataset is None:
-        dataset = load_dataset(
-            sweep.base.data.dataset,
-            data_dir=options.data_dir,
-            only_data_dir=options.only_data_dir,
-            keras_home=options.keras_home,
-        )
+
+def run_launched(launched: Launched, options: SweepOptions) -> SweepOutcome | None:
+    """`run_sweep` once `cnnlab.sweep.launch` has printed the plan and started the workers
+    (`python -m cnnlab.sweep` launches before importing this module). The caller closes
+    `launched.trainers`."""
     if options.dry_run:
         sys.stderr.write(
             "Dry run: building every arm and training one batch; nothing is written.\n"
         )
         from cnnlab.sweep.dry_run import dry_run  # TensorFlow: only a process that trains
 
-        dry_run(sweep, design_cells, dataset)
+        dry_run(launched.sweep, launched.design_cells, launched.dataset)
         return None
-    # Workers start importing TensorFlow (~15 s each) now, while this process opens its
-    # stores; this process itself imports TensorFlow only if it trains (--workers 1).
-    scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
-    trainers = Trainers(parallelism, dataset, scratch, most_cells=_most_cells(sweep, design_cells))
-    trainers.start()
-    try:
-        return _run_started(sweep, options, dataset, design_cells, parallelism, speed, trainers)
-    finally:
-        trainers.close()
-
-
-def _most_cells(sweep: Sweep, design_cells: list[Cell]) -> int:
-    """The most cells a run may train, before the study is open: every cell of the design
-    (a plan's every look; its pool serves them all), or a search's trials."""
-    return sweep.n_trials if sweep.design == "search" else len(design_cells)
+    return _run_started(
+        launched.sweep,
+        options,
+        launched.dataset,
+        launched.design_cells,
+        launched.parallelism,
+        launched.speed,
+        launched.trainers,
+    )
 
 
 def _threads_before_training(parallelism: Parallelism) -> dict[str, int]:

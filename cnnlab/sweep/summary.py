@@ -1,4 +1,4 @@
-"""What a sweep prints before it starts (the plan) and after it ends (the summary).
+"""What a sweep prints after it ends (the summary; the plan it prints first is `launch`'s).
 
 The summary formats the end-of-sweep `Analysis` (the same one the report is built from), so
 the two never disagree about an arm's accuracy or a claim's verdict.
@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.report.analysis import Analysis
-from cnnlab.spec.design import Cell, Sweep
+from cnnlab.spec.design import Sweep
 from cnnlab.stats.claims import Judgement
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.sequential import SequentialClaim
-from cnnlab.sweep.estimate import SweepEstimate, first_look_cells, format_duration
-from cnnlab.sweep.parallelism import Parallelism
+from cnnlab.sweep.estimate import format_duration
 
 
 @dataclass(frozen=True)
@@ -29,39 +28,6 @@ class SweepOutcome:
     results_csv: Path | None
     runs_table_url: str | None
     trial_seconds: float = 0.0  # wall time of the finished trials in results.csv, summed
-
-
-def describe_plan(
-    sweep: Sweep, design_cells: list[Cell], parallelism: Parallelism, estimate: SweepEstimate
-) -> str:
-    """What the run will do, on what, and how long it should take (`cnnlab list` agrees)."""
-    spec = sweep.base
-    images = spec.data.train_subset or 60_000 - spec.data.validation_size
-    arms = sweep.arm_labels()
-    plan = sweep.plan
-    if sweep.design == "search":
-        size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
-    elif plan is not None:
-        first = first_look_cells(sweep)
-        size = (
-            f"{len(arms)} arms, {plan.describe()}: the first look trains {len(first)} trials, "
-            f"the last at most {len(design_cells)}"
-        )
-    else:
-        bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
-        size = (
-            f"{len(arms)} arms × {len(sweep.seed_values)} paired seeds{bgs} = "
-            f"{len(design_cells)} trials"
-        )
-    epochs = spec.train.epochs
-    return (
-        f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
-        f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
-        f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
-        f"Training: {parallelism.describe()}.\n"
-        f"Estimated time on this machine: {estimate.describe()} ({estimate.speed.describe()}; "
-        "the ETA below uses measured times)."
-    )
 
 
 def summary_text(

@@ -55,8 +55,13 @@ def _worker_main(
     parent_pid: int,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process handles Ctrl-C
-    from cnnlab.training.runtime import import_tensorflow_quietly, set_intra_op_threads
+    from cnnlab.training.runtime import (
+        decline_unused_imports,
+        import_tensorflow_quietly,
+        set_intra_op_threads,
+    )
 
+    decline_unused_imports()  # a worker only trains: ~4 s less start-up (runtime says which)
     import_tensorflow_quietly()
     from cnnlab.errors import TrainingFailed
     from cnnlab.sweep.artifacts import write_trial_files

@@ -1,0 +1,163 @@
+"""The start of a run, before its stores open: the plan line, the dataset and the workers.
+
+`launch` applies the options to the declared sweep, prints what the run will do with its time
+estimate, loads the dataset and starts the worker processes without waiting for them. It
+imports nothing heavy (no Optuna, MLflow, pandas, SciPy or matplotlib) on purpose:
+`python -m cnnlab.sweep` calls it before importing the rest of the sweep stage, so that the
+workers start importing TensorFlow about a second after the command instead of after this
+process's own ~10 s of imports, which then overlap theirs (benchmarks/README.md).
+
+`Trainers` is where a run's trials train: in this process, or in one pool of worker
+processes kept for the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cnnlab.data import LoadedDataset, load_dataset
+from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.sweep.calibration import machine_speed
+from cnnlab.sweep.estimate import MachineSpeed, SweepEstimate, estimate_sweep, first_look_cells
+from cnnlab.sweep.options import SweepOptions, effective_sweep
+from cnnlab.sweep.parallelism import Parallelism, resolve
+from cnnlab.sweep.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from cnnlab.sweep.trials import TrialBook
+
+
+class Trainers:
+    """Where this run's trials train: in this process, or in one pool of worker processes
+    kept for the whole run (every look of a plan), so its start-up (importing TensorFlow in
+    each worker, ~11 s) is paid once. `start` launches the workers without waiting, as soon as
+    the dataset is loaded, so that their start-up overlaps the sweep process importing the
+    rest of cnnlab and opening its stores; `pool` waits for them when the first cell needs
+    them."""
+
+    def __init__(
+        self, parallelism: Parallelism, dataset: LoadedDataset, scratch: Path, most_cells: int
+    ) -> None:
+        self.parallelism, self.dataset, self.scratch = parallelism, dataset, scratch
+        self.most_cells = most_cells  # the most cells this run may train (caps the workers)
+        self._pool: WorkerPool | None = None
+
+    def start(self) -> None:
+        """Start the worker processes (not in-process runs, not with nothing to train)."""
+        if self.parallelism.in_process or self._pool is not None or self.most_cells < 1:
+            return
+        count = min(self.parallelism.workers, self.most_cells)
+        threads = self.parallelism.threads
+        sys.stderr.write(
+            f"Starting {count} worker process{'es' if count != 1 else ''} "
+            f"({threads} thread{'s' if threads != 1 else ''} each)…\n"
+        )
+        self._pool = WorkerPool(count, threads, self.dataset, self.scratch, wait=False)
+
+    def pool(self, book: TrialBook) -> WorkerPool:
+        """The ready pool (started now if `start` was not called); `book` learns its threads."""
+        self.start()
+        assert self._pool is not None, "pool() on an in-process run"
+        if self._pool.thread_settings is None:  # the first call: wait, then say so once
+            book.set_threads(self._pool.wait_ready())
+            book.progress.note(
+                f"Workers ready {self._pool.startup_seconds:.1f} s after they started "
+                "(each imported TensorFlow and received the dataset)."
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+@dataclass(frozen=True)
+class Launched:
+    """A run whose plan is printed, whose dataset is loaded and whose workers are starting."""
+
+    sweep: Sweep  # the declared sweep with the options applied
+    design_cells: list[Cell]
+    parallelism: Parallelism
+    speed: MachineSpeed
+    dataset: LoadedDataset
+    trainers: Trainers
+
+
+def launch(
+    declared: Sweep, options: SweepOptions, *, dataset: LoadedDataset | None = None
+) -> Launched:
+    """Print the plan, load the dataset (unless given) and start the workers (not waiting).
+
+    A dry run or an in-process run (`--workers 1`) imports TensorFlow here, since this process
+    trains; the caller closes `trainers` on every path (`Trainers.close`).
+    """
+    sweep = effective_sweep(declared, options)
+    design_cells = cells(sweep)
+    parallelism = resolve(options.workers)
+    if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
+        from cnnlab.training.runtime import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    speed = machine_speed(options.runs_dir, parallelism)
+    estimate = estimate_sweep(sweep, parallelism, speed, report=options.reports_dir is not None)
+    sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate) + "\n")
+    if parallelism.warning():
+        sys.stderr.write(f"{parallelism.warning()}\n")
+    if options.quick:
+        sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
+    if dataset is None:
+        dataset = load_dataset(
+            sweep.base.data.dataset,
+            data_dir=options.data_dir,
+            only_data_dir=options.only_data_dir,
+            keras_home=options.keras_home,
+        )
+    scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
+    most_cells = 0 if options.dry_run else _most_cells(sweep, design_cells)
+    trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
+    trainers.start()
+    return Launched(sweep, design_cells, parallelism, speed, dataset, trainers)
+
+
+def _most_cells(sweep: Sweep, design_cells: list[Cell]) -> int:
+    """The most cells a run may train, before the study is open: every cell of the design
+    (a plan's every look; its pool serves them all), or a search's trials."""
+    return sweep.n_trials if sweep.design == "search" else len(design_cells)
+
+
+def describe_plan(
+    sweep: Sweep, design_cells: list[Cell], parallelism: Parallelism, estimate: SweepEstimate
+) -> str:
+    """What the run will do, on what, and how long it should take (`cnnlab list` agrees)."""
+    spec = sweep.base
+    images = spec.data.train_subset or 60_000 - spec.data.validation_size
+    arms = sweep.arm_labels()
+    plan = sweep.plan
+    if sweep.design == "search":
+        size = f"{sweep.n_trials} sampled trials over {len(arms)} combinations"
+    elif plan is not None:
+        first = first_look_cells(sweep)
+        size = (
+            f"{len(arms)} arms, {plan.describe()}: the first look trains {len(first)} trials, "
+            f"the last at most {len(design_cells)}"
+        )
+    else:
+        bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
+        size = (
+            f"{len(arms)} arms × {len(sweep.seed_values)} paired seeds{bgs} = "
+            f"{len(design_cells)} trials"
+        )
+    epochs = spec.train.epochs
+    return (
+        f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
+        f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
+        f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
+        f"Training: {parallelism.describe()}.\n"
+        f"Estimated time on this machine: {estimate.describe()} ({estimate.speed.describe()}; "
+        "the ETA below uses measured times)."
+    )
