@@ -18,8 +18,8 @@ measurements run side by side on the two cores. Sections:
       accuracy effect over SEEDS+1 seeds);
   (f) resident memory of one worker across 50 trials (benchmarks/worker_memory.py).
 Run:   nox -s bench   (or: python benchmarks/throughput.py --data-dir DIR [--rounds 1])
-Cost:  22–25 minutes on 2 cores with --rounds 1 (22.3 and 25.1 on 2026-12-03, over the 20-minute
-       target in the machine's slow periods); each extra round adds 12–15.
+Cost:  22–25 minutes on 2 cores with --rounds 1 (22.3, 25.1 and 21.6 on 2026-12-03/04, over the
+       20-minute target in the machine's slow periods); each extra round adds 12–15.
 Writes benchmarks/results/throughput.json and throughput.md (the table README quotes).
 """
 
