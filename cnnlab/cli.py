@@ -298,16 +298,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 # Commands with their own module and parser; `cnnlab NAME ...` is `python -m cnnlab.NAME ...`.
 _DELEGATED = {
     "sweep": "run a sweep (python -m cnnlab.sweep NAME --help)",
+    "worker": "join a running sweep from this or another machine (cnnlab worker --help)",
     "ui": "start the MLflow UI over a runs folder (python -m cnnlab.ui --help)",
     "report": "rebuild a sweep's report from its results.csv (python -m cnnlab.report --help)",
 }
 
 
 def _delegate(name: str, argv: list[str]) -> int:
-    if name == "sweep":
+    if name in ("sweep", "worker"):
         from cnnlab.sweep.__main__ import main as sweep_main
 
-        return sweep_main(argv)
+        return sweep_main(argv, worker=name == "worker")
     if name == "report":
         from cnnlab.report.__main__ import main as report_main
 

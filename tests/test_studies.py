@@ -14,8 +14,8 @@ import pytest
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.sweep.keys import Key
+from cnnlab.sweep.options import DEAD_AFTER_S
 from cnnlab.sweep.studies import (
-    STALE_AFTER_S,
     Heartbeat,
     default_storage_url,
     open_storage,
@@ -62,13 +62,13 @@ def test_a_trial_that_never_got_an_owner_is_reaped_once_stale(tmp_path: Path) ->
     trial = study.get_trials()[number]
     assert not owner_is_gone(trial)  # just started: perhaps its owner is about to write
     assert not owner_is_gone(trial, now=time.time() + 600)
-    assert owner_is_gone(trial, now=time.time() + STALE_AFTER_S + 60)
+    assert owner_is_gone(trial, now=time.time() + DEAD_AFTER_S + 60)
 
 
 def test_reaping_takes_an_ownerless_trial_started_long_ago(tmp_path: Path) -> None:
     storage = open_storage(default_storage_url(tmp_path))
     study = optuna.create_study(storage=storage)
-    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=STALE_AFTER_S + 60)
+    long_ago = datetime.datetime.now() - datetime.timedelta(seconds=DEAD_AFTER_S + 60)
     for label, started in (("old", long_ago), ("new", datetime.datetime.now())):
         study.add_trial(
             FrozenTrial(

@@ -1,9 +1,11 @@
-"""`python -m cnnlab.sweep NAME` (≡ `cnnlab sweep NAME`): run, resume or check a sweep.
+"""`python -m cnnlab.sweep NAME` (≡ `cnnlab sweep NAME`): run, resume or check a sweep; and
+`cnnlab worker NAME`: join a running sweep, from this machine or another.
 
 NAME is a shipped sweep (`cnnlab list`) or the path of a sweep file of your own. This module
 only parses the command line into `SweepOptions`, launches the run (`cnnlab.sweep.launch`:
 the plan, the dataset and the workers, before the heavier imports) and hands over to
-`cnnlab.sweep.runner.run_launched`.
+`cnnlab.sweep.runner.run_launched`. A worker is the same run with `SweepOptions.joins`: it
+opens the sweep's study and parent run instead of creating them, and writes no results.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError
+from cnnlab.sweep.options import DEAD_AFTER_S
 from cnnlab.sweep.parallelism import parse_workers
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
@@ -32,12 +35,20 @@ def parse_duration(text: str) -> float:
     return value * {"s": 1, "m": 60, "h": 3600}[unit]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(worker: bool = False) -> argparse.ArgumentParser:
+    """The sweep's command line, or (`worker`) `cnnlab worker`'s: the options that define the
+    study (which must match the sweep's own process's), the stores and the local training."""
     parser = argparse.ArgumentParser(
-        prog="python -m cnnlab.sweep",
+        prog="cnnlab worker" if worker else "python -m cnnlab.sweep",
         description=(
-            "Run every arm of a sweep with paired seeds as Optuna trials, logged to MLflow. "
-            "Rerunning the same command resumes: finished cells are skipped."
+            "Join a sweep that is running: claim its cells from the shared Optuna study, train "
+            "them here and record them in the same MLflow parent run. Give it the sweep and "
+            "the options the sweep's own process was started with (they name the study), and "
+            "its --storage and --tracking-uri. Stop it any time: its running cell is marked "
+            "FAIL and runs again elsewhere."
+            if worker
+            else "Run every arm of a sweep with paired seeds as Optuna trials, logged to "
+            "MLflow. Rerunning the same command resumes: finished cells are skipped."
         ),
     )
     parser.add_argument("sweep", help="a shipped sweep name (see `cnnlab list`) or a .py path")
@@ -47,11 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="smoke run: all arms, 3 fixed paired seeds (no sequential plan), 1 epoch, 5,000 "
         "training images; own study",
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="enumerate the design, build every arm and train one batch; write nothing",
-    )
+    if not worker:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="enumerate the design, build every arm and train one batch; write nothing",
+        )
     parser.add_argument(
         "--seeds",
         type=int,
@@ -69,15 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="dataset folder (default: $CNNLAB_DATA_DIR, then the usual)"
     )
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
+    if not worker:
+        parser.add_argument(
+            "--reports-dir",
+            type=Path,
+            default=Path("reports"),
+            help="where the report is written at the end (default: reports/)",
+        )
+        parser.add_argument("--no-report", action="store_true", help="write no report at the end")
     parser.add_argument(
-        "--reports-dir",
-        type=Path,
-        default=Path("reports"),
-        help="where the report is written at the end (default: reports/)",
+        "--storage",
+        help="Optuna storage URL, e.g. postgresql://user@host:5432/db for workers on other "
+        "machines (default: RUNS_DIR/optuna.db)",
     )
-    parser.add_argument("--no-report", action="store_true", help="write no report at the end")
-    parser.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
-    parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: RUNS_DIR/mlflow.db)")
+    parser.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI, e.g. http://host:5000 (an `mlflow server`) for workers on "
+        "other machines (default: RUNS_DIR/mlflow.db)",
+    )
     parser.add_argument(
         "--workers",
         default="auto",
@@ -85,11 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="training processes: auto (the default) runs one single-threaded worker per core; "
         "1 trains in this process on TensorFlow's default threads; N runs N workers",
     )
-    parser.add_argument(
-        "--new-study",
-        action="store_true",
-        help="start a new version of the study instead of resuming (e.g. after a change)",
-    )
+    if not worker:
+        parser.add_argument(
+            "--new-study",
+            action="store_true",
+            help="start a new version of the study instead of resuming (e.g. after a change)",
+        )
+        parser.add_argument(
+            "--dead-after",
+            type=parse_duration,
+            metavar="DURATION",
+            help="a process on another machine silent this long (no heartbeat) has its running "
+            f"cell run again (default: {DEAD_AFTER_S / 60:.0f}m; kept in the study, so every "
+            "worker agrees)",
+        )
     return parser
 
 
@@ -111,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
     data_dir, only_data_dir, keras_home = data_location(args.data_dir)
     options = SweepOptions(
         quick=args.quick,
-        dry_run=args.dry_run,
+        dry_run=getattr(args, "dry_run", False),
         seeds=args.seeds,
         epochs=args.epochs,
         max_time=args.max_time,
@@ -123,9 +153,11 @@ def _run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         workers=workers,
         runs_dir=args.runs_dir,
-        new_study=args.new_study,
-        reports_dir=None if args.no_report else args.reports_dir,
+        new_study=getattr(args, "new_study", False),
+        reports_dir=None if args.worker or args.no_report else args.reports_dir,
         sweep_source=_source(args.sweep),
+        joins=args.worker,
+        dead_after=getattr(args, "dead_after", None),
     )
     # The plan, the dataset and the workers first: they start importing TensorFlow while this
     # process imports Optuna, MLflow and the analysis (cnnlab.sweep.launch says why).
@@ -149,8 +181,9 @@ def _source(name_or_path: str) -> str:
     return str(path.resolve()) if path.suffix == ".py" or path.parent != Path() else name_or_path
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, *, worker: bool = False) -> int:
+    args = build_parser(worker).parse_args(argv)
+    args.worker = worker
     return run_command(lambda: _run(args))
 
 

@@ -22,6 +22,10 @@ QUICK_SEEDS = 3
 QUICK_EPOCHS = 1
 QUICK_TRAIN_IMAGES = 5_000
 QUICK_SEARCH_TRIALS = 4
+# Heartbeat age after which another host's trial counts as dead (`--dead-after`, kept in the
+# study: cnnlab.sweep.studies). Ten minutes: a host that loses the database for less than that
+# keeps its trials; a dead one's cell waits at most that long (plus a poll) to be rerun.
+DEAD_AFTER_S = 600.0
 QUICK_PROBE_IMAGES = 2_000  # 17 probe passes over all 10,000 test images would triple a smoke run
 
 
@@ -43,6 +47,12 @@ class SweepOptions:
     new_study: bool = False
     reports_dir: Path | None = None  # where to write the report (the CLI: reports/); None: none
     sweep_source: str | None = None  # how the sweep was named (name or path), for rebuilds
+    # A process that joins a running sweep (`cnnlab worker`): it opens the existing study and
+    # parent run, trains cells, and leaves results and report to the sweep's own process.
+    joins: bool = False
+    # Seconds of heartbeat silence before another host's trial is reaped (`--dead-after`):
+    # stored on the study, so every process on it agrees; None keeps the study's.
+    dead_after: float | None = None
 
 
 # --- the effective sweep -------------------------------------------------------------------

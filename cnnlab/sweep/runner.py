@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -56,9 +57,10 @@ from cnnlab.sweep.stores import (
     finished_searches,
     finished_seconds,
     open_stores,
+    reap,
 )
 from cnnlab.sweep.stores import remaining as remaining_work
-from cnnlab.sweep.studies import claim_trial
+from cnnlab.sweep.studies import claim_trial, dead_after
 from cnnlab.sweep.summary import SweepOutcome, look_standing, summary_text
 from cnnlab.sweep.trials import TrialBook
 
@@ -120,56 +122,101 @@ def _judgement(sweep: Sweep, stores: Stores, options: SweepOptions) -> Judgement
     return judge(sweep, results, quick=options.quick)
 
 
-def _execute_looks(
+WAIT_POLL_S = 5.0  # how often a process with nothing left to claim reads the study again
+
+
+def _execute_until_settled(
     sweep: Sweep,
     stores: Stores,
+    design_cells: list[Cell],
     book: TrialBook,
     trainers: Trainers,
     options: SweepOptions,
     latch: StopLatch,
 ) -> bool:
-    """A sequential plan: train a look's cells, judge, go on for the open claims only.
+    """Train cells until none is left to train here or held by another process.
 
-    The standing is recomputed from the study's finished trials before each look, so a resumed
-    run (or one that another process advanced) continues where the study is. `--max-time`
-    stops inside a look; that look is not judged (only complete looks are). True if stopped
-    for time.
+    A fixed design's cells are its design. A sequential plan's are those of its current look,
+    judged again from the study's finished trials each time round, so a resumed run (or one
+    that another process advanced) continues where the study is, and whichever process finds
+    a look complete judges it: the judgement is a function of the finished trials alone, the
+    same in every process. When every cell left is held by another process (a `cnnlab
+    worker`, or a second sweep process on the same study), this one waits for them, reaping
+    any whose process stopped beating: the look they complete may ask for more cells, and the
+    sweep's own process writes the results only once all of them are in. `--max-time` stops
+    inside a look; that look is not judged (only complete looks are). True if stopped for time.
     """
     plan = sweep.plan
-    assert plan is not None
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
     attempted: set[str] = set()
+    standing = ""
     while True:
-        judgement = _judgement(sweep, stores, options)
-        book.progress.note(look_standing(sweep, judgement))
-        needed = cells_needed(sweep, judgement)
+        if plan is None:
+            needed = design_cells
+        else:
+            judgement = _judgement(sweep, stores, options)
+            if look_standing(sweep, judgement) != standing:
+                standing = look_standing(sweep, judgement)
+                book.progress.note(standing)
+            needed = cells_needed(sweep, judgement)
         remaining = remaining_work(sweep, stores.study, needed)
-        if remaining.count == 0:
-            return False
         pending = {c.key for c in remaining.pending}
-        if pending <= attempted:
-            # Every cell left failed in this run (a diverging trial fails again with the same
-            # seed): stop, and let the summary list them, rather than retrain them forever.
-            book.progress.note(
-                f"{len(pending)} cell(s) of this look failed in this run; the look cannot be "
-                "judged until they finish. Fix the cause and rerun the command."
-            )
+        if remaining.count == 0 or pending <= attempted:
+            if remaining.running_elsewhere:
+                if _wait_for_others(stores, needed, book, latch, deadline):
+                    return True
+                continue
+            if remaining.count:
+                # Every cell left failed in this run (a diverging trial fails again with the
+                # same seed): stop, and let the summary list them, rather than retrain them.
+                book.progress.note(
+                    f"{len(pending)} cell(s) failed in this run; "
+                    f"{'the look cannot be judged until they finish; ' if plan else ''}"
+                    "fix the cause and rerun the command."
+                )
             return False
         attempted |= pending
-        look = next(
-            (k for k, n in enumerate(plan.looks, 1) if n >= max(c.seed for c in needed) + 1),
-            len(plan.looks),
-        )
-        book.progress.note(
-            f"Look {look} of {len(plan.looks)} ({plan.looks[look - 1]} paired seeds): "
-            f"{remaining.count} cell(s) to train for arms "
-            f"{', '.join(sorted({c.arm for c in remaining.pending}))}."
-        )
+        if plan is not None:
+            look = next(
+                (k for k, n in enumerate(plan.looks, 1) if n >= max(c.seed for c in needed) + 1),
+                len(plan.looks),
+            )
+            book.progress.note(
+                f"Look {look} of {len(plan.looks)} ({plan.looks[look - 1]} paired seeds): "
+                f"{remaining.count} cell(s) to train for arms "
+                f"{', '.join(sorted({c.arm for c in remaining.pending}))}."
+            )
         book.progress.stage(remaining.total, remaining.already, [c.arm for c in remaining.pending])
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         look_options = dataclasses.replace(options, max_time=left)
         if _execute(sweep, stores, remaining, needed, book, trainers, look_options, latch):
             return True
+
+
+def _wait_for_others(
+    stores: Stores, cells: list[Cell], book: TrialBook, latch: StopLatch, deadline: float | None
+) -> bool:
+    """Wait until a cell of `cells` that other processes hold finishes or is reaped (the
+    caller then looks again); True if `--max-time` ran out first."""
+    keys = {c.key for c in cells}
+    _, live = done_and_live(stores.study)
+    held = live & keys
+    grace = dead_after(stores.study)
+    book.progress.note(
+        f"Waiting for {len(held)} cell(s) that other processes are training "
+        f"({', '.join(sorted(held)[:3])}{', …' if len(held) > 3 else ''}); a process silent "
+        f"for {grace:.0f} s (--dead-after) has its cell run again here."
+    )
+    while True:
+        latch.raise_if_stopped()
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        time.sleep(WAIT_POLL_S)
+        if reap(stores.study, stores.storage, stores.tracker):
+            return False
+        _, live = done_and_live(stores.study)
+        if live & keys != held:
+            return False
 
 
 def _close(
@@ -312,27 +359,33 @@ def _run_started(
     )
     try:
         with stop_signals_as_interrupts() as latch:
-            if sweep.plan is None:
+            if sweep.design == "search":  # Optuna samples: nothing to wait for
                 stopped = _execute(
                     sweep, stores, remaining, design_cells, book, trainers, options, latch
                 )
             else:
-                stopped = _execute_looks(sweep, stores, book, trainers, options, latch)
+                stopped = _execute_until_settled(
+                    sweep, stores, design_cells, book, trainers, options, latch
+                )
             trainers.close()
     except (KeyboardInterrupt, SweepInterrupted) as stop:
         progress.note(
             f"\nInterrupted ({stop or 'Ctrl-C'}): the running cell is marked FAIL/KILLED; "
             "finished ones are kept. Run the same command to resume."
         )
-        stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.INTERRUPTED})
-        stores.tracker.end(stores.parent_run_id, "KILLED")
+        if not options.joins:  # the parent run is the sweep's own process's to end
+            stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.INTERRUPTED})
+            stores.tracker.end(stores.parent_run_id, "KILLED")
         raise
     except Exception:  # the workers are closed by run_sweep's `finally`
         # The failing trial is already FAIL (execution.train_here); the parent must not stay
         # RUNNING either. Finished cells are kept; the error keeps its traceback.
-        stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
-        stores.tracker.end(stores.parent_run_id, "FAILED")
+        if not options.joins:
+            stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
+            stores.tracker.end(stores.parent_run_id, "FAILED")
         raise
+    if options.joins:
+        return _worker_end(stores, book, progress)
     total = remaining.total
     if sweep.plan is not None:  # the cells the plan's looks asked for, as far as it went
         design_cells = cells_needed(sweep, _judgement(sweep, stores, options))
@@ -350,6 +403,28 @@ def _run_started(
     if index_html is not None:
         sys.stdout.write(f"Report:  {index_html}\n")
     return outcome
+
+
+def _worker_end(stores: Stores, book: TrialBook, progress: Progress) -> SweepOutcome:
+    """A joined process's end: it says what it trained; results and report are the sweep's
+    own process's (it waits for every cell, this one's included)."""
+    trained = len(book.timings)
+    done, _ = done_and_live(stores.study)
+    sys.stdout.write(
+        f"Worker on {socket.gethostname()} done after {progress.elapsed():.0f} s: trained "
+        f"{trained} cell(s) of study {stores.study.study_name}"
+        f"{f', {len(book.failed)} failed' if book.failed else ''}; the study has {len(done)} "
+        "finished. The sweep's own process writes results.csv and the report.\n"
+    )
+    return SweepOutcome(
+        study_name=stores.study.study_name,
+        total=trained + len(book.failed),
+        finished=trained,
+        failed=book.failed,
+        missing=[],
+        results_csv=None,
+        runs_table_url=None,
+    )
 
 
 def _analyse_and_report(

@@ -2,7 +2,9 @@
 
 MLflow is opened first (once, before any trial: parallel first use of a fresh SQLite store
 corrupts it), then the Optuna study (refusing a changed definition) with the trials of dead
-processes reaped, then the study's parent run.
+processes reaped, then the study's parent run. A process that joins a running sweep
+(`cnnlab worker`, `SweepOptions.joins`) opens the study and parent run the sweep's own process
+made, and creates neither.
 """
 
 from __future__ import annotations
@@ -12,16 +14,26 @@ import sys
 from dataclasses import dataclass
 
 import optuna
+from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset
+from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, seeds_hash
 from cnnlab.sweep.keys import Key, State, version_key
 from cnnlab.sweep.objective import pruner_for, sampler_for
-from cnnlab.sweep.options import SweepOptions, study_base_name
+from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
 from cnnlab.sweep.provenance import git_commit, package_versions
-from cnnlab.sweep.studies import default_storage_url, open_storage, open_study, reap_dead_trials
-from cnnlab.sweep.tracking import Tracker, default_tracking_uri
+from cnnlab.sweep.redact import redact
+from cnnlab.sweep.studies import (
+    Reaped,
+    default_storage_url,
+    join_study,
+    open_storage,
+    open_study,
+    reap_dead_trials,
+)
+from cnnlab.sweep.tracking import Tracker, default_tracking_uri, is_server
 
 
 @dataclass
@@ -33,6 +45,7 @@ class Stores:
     study: optuna.Study
     parent_run_id: str
     common_tags: dict[str, str]  # tags every trial's run gets too
+    storage: BaseStorage  # the study's, for reaping while the sweep runs
 
 
 @dataclass
@@ -43,6 +56,7 @@ class Remaining:
     already: int
     pending: list[Cell]
     count: int
+    running_elsewhere: int = 0  # cells of the design a live process (maybe another) holds
 
 
 def open_stores(
@@ -54,26 +68,41 @@ def open_stores(
     training starts (a worker pool's real ones replace them: `TrialBook.set_threads`)."""
     options.runs_dir.mkdir(parents=True, exist_ok=True)
     tracking_uri = options.tracking_uri or default_tracking_uri(options.runs_dir)
-    tracker = Tracker(tracking_uri, artifact_root=options.runs_dir / "mlartifacts")
-    experiment_id = tracker.experiment_id(sweep.name)
-    storage = open_storage(options.storage or default_storage_url(options.runs_dir))
-    study = open_study(
-        storage,
-        study_base_name(sweep, options),
-        config_hash=config_hash(sweep),
-        claims_hash=claims_hash(sweep),
-        plan_hash=seeds_hash(sweep),
-        sweep_name=sweep.name,
-        quick=options.quick,
-        new_study=options.new_study,
-        sampler=sampler_for(sweep),
-        pruner=pruner_for(sweep),
-    )
-    for reaped in reap_dead_trials(study, storage):
-        sys.stderr.write(f"Reaped trial {reaped.number} ({reaped.cell}): its process is gone.\n")
-        if reaped.mlflow_run_id:
-            tracker.set_tags(reaped.mlflow_run_id, {Key.STATE: State.REAPED})
-            tracker.end(reaped.mlflow_run_id, "KILLED")
+    # A tracking server stores artifacts where it was told (`--artifacts-destination`), for
+    # every host alike; a local store keeps them in the runs folder.
+    artifact_root = None if is_server(tracking_uri) else options.runs_dir / "mlartifacts"
+    tracker = Tracker(tracking_uri, artifact_root=artifact_root)
+    storage_url = options.storage or default_storage_url(options.runs_dir)
+    storage = open_storage(storage_url)
+    if options.joins:
+        study = join_study(
+            storage,
+            study_base_name(sweep, options),
+            config_hash=config_hash(sweep),
+            sweep_name=sweep.name,
+            where=redact(storage_url),
+            sampler=sampler_for(sweep),
+            pruner=pruner_for(sweep),
+        )
+        experiment_id = tracker.existing_experiment_id(sweep.name)
+    else:
+        experiment_id = tracker.experiment_id(sweep.name)
+        study = open_study(
+            storage,
+            study_base_name(sweep, options),
+            config_hash=config_hash(sweep),
+            sampler=sampler_for(sweep),
+            claims_hash=claims_hash(sweep),
+            plan_hash=seeds_hash(sweep),
+            sweep_name=sweep.name,
+            quick=options.quick,
+            new_study=options.new_study,
+            pruner=pruner_for(sweep),
+        )
+        if options.dead_after is not None or Key.DEAD_AFTER not in study.user_attrs:
+            grace = DEAD_AFTER_S if options.dead_after is None else options.dead_after
+            study.set_user_attr(Key.DEAD_AFTER, grace)
+    reap(study, storage, tracker)
     versions = package_versions()
     common_tags = {
         Key.SWEEP: sweep.name,
@@ -92,9 +121,41 @@ def open_stores(
         Key.CLAIMS_HASH: claims_hash(sweep),
         Key.PLAN_HASH: seeds_hash(sweep),
     }
-    parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
-    study.set_user_attr(Key.MLFLOW_PARENT_RUN_ID, parent_run_id)
-    return Stores(tracker, experiment_id, study, parent_run_id, common_tags)
+    if options.joins:
+        parent_run_id = _joined_parent_run(study, tracker)
+    else:
+        parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
+        study.set_user_attr(Key.MLFLOW_PARENT_RUN_ID, parent_run_id)
+    return Stores(tracker, experiment_id, study, parent_run_id, common_tags, storage)
+
+
+def _joined_parent_run(study: optuna.Study, tracker: Tracker) -> str:
+    """The parent run the sweep's own process made, which must be in this MLflow store."""
+    run_id = study.user_attrs.get(Key.MLFLOW_PARENT_RUN_ID)
+    if run_id is None:
+        raise CnnlabError(
+            f"Study {study.study_name} has no MLflow parent run yet: the sweep's own process "
+            "is still opening its stores. Start the worker again in a few seconds."
+        )
+    if not tracker.has_run(str(run_id)):
+        raise CnnlabError(
+            f"The MLflow parent run {run_id} of study {study.study_name} is not in the "
+            f"tracking store {redact(tracker.tracking_uri)!r} (--tracking-uri): give the "
+            "worker the same --tracking-uri as the sweep's own process."
+        )
+    return str(run_id)
+
+
+def reap(study: optuna.Study, storage: BaseStorage, tracker: Tracker) -> list[Reaped]:
+    """Fail the RUNNING trials whose process is gone (studies.reap_dead_trials), say so, and
+    end their MLflow runs as KILLED; their cells are free to run again."""
+    reaped = reap_dead_trials(study, storage)
+    for trial in reaped:
+        sys.stderr.write(f"Reaped trial {trial.number} ({trial.cell}): its process is gone.\n")
+        if trial.mlflow_run_id:
+            tracker.set_tags(trial.mlflow_run_id, {Key.STATE: State.REAPED})
+            tracker.end(trial.mlflow_run_id, "KILLED")
+    return reaped
 
 
 def done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:
@@ -117,12 +178,8 @@ def remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> Re
         return Remaining(sweep.n_trials, sweep.n_trials - count, [], count)
     pending = [c for c in design_cells if c.key not in done and c.key not in live]
     running_elsewhere = len(live & {c.key for c in design_cells})
-    if running_elsewhere:
-        sys.stderr.write(
-            f"{running_elsewhere} cell(s) are being run by another live process; skipped here.\n"
-        )
     already = len(design_cells) - len(pending) - running_elsewhere
-    return Remaining(len(design_cells), already, pending, len(pending))
+    return Remaining(len(design_cells), already, pending, len(pending), running_elsewhere)
 
 
 def finished_seconds(study: optuna.Study) -> dict[str, list[float]]:

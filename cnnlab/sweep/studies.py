@@ -8,9 +8,13 @@ definition; resuming with a different definition is refused with a message namin
 Trials record their owner (host, pid, process start time) right after Optuna's `ask`
 (`claim_trial`) and a heartbeat, refreshed by a `Heartbeat` thread while the trial trains. A
 RUNNING trial is reaped (marked FAIL, to be rerun) only when its owner is provably gone: the
-same host and the pid absent or reused, or a heartbeat older than `STALE_AFTER_S` for another
-host; or no owner at all and nothing heard from it for `STALE_AFTER_S` since it started (its
-process died between `ask` and writing the owner). A live worker's trial is never reaped.
+same host and the pid absent or reused, or a heartbeat older than the study's grace period
+(`dead_after`, `--dead-after`, shipped `DEAD_AFTER_S`) for another host; or no owner at all and
+nothing heard from it for that long since it started (its process died between `ask` and
+writing the owner). A live worker's trial is never reaped. Every process on a study reads the
+grace period from the study, so they agree on it, and beats `heartbeat_every(grace)`.
+
+Storage URLs are printed only with their password masked (`cnnlab.sweep.redact`).
 """
 
 from __future__ import annotations
@@ -31,9 +35,21 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.options import DEAD_AFTER_S
+from cnnlab.sweep.redact import redact
 
-STALE_AFTER_S = 1800.0  # heartbeat age after which another host's trial counts as dead
-HEARTBEAT_EVERY_S = 60.0  # far below STALE_AFTER_S, so a slow epoch never looks dead
+HEARTBEAT_EVERY_S = 60.0  # the longest interval between beats; never over a tenth of the grace
+
+
+def heartbeat_every(dead_after: float) -> float:
+    """Seconds between heartbeats for a grace period: ten beats fit in it, so a few lost to a
+    busy database never make a live trial look dead."""
+    return min(HEARTBEAT_EVERY_S, dead_after / 10)
+
+
+def dead_after(study: optuna.Study) -> float:
+    """The study's grace period in seconds (set by the sweep's `--dead-after`)."""
+    return float(study.user_attrs.get(Key.DEAD_AFTER, DEAD_AFTER_S))
 
 
 class StudyMismatchError(CnnlabError):
@@ -45,7 +61,11 @@ def default_storage_url(runs_dir: Path) -> str:
 
 
 def open_storage(url: str) -> BaseStorage:
-    """An Optuna storage for `url`: an RDB URL, or a `.journal` / `.log` file path."""
+    """An Optuna storage for `url`: an RDB URL, or a `.journal` / `.log` file path.
+
+    A database that does not answer fails within `CONNECT_TIMEOUT_S`, and a missing driver
+    (PostgreSQL's psycopg is the `postgres` extra) is named with the command that installs it.
+    """
     if url.endswith((".journal", ".log")) and "://" not in url:
         from optuna.storages.journal import JournalFileBackend, JournalStorage
 
@@ -53,6 +73,8 @@ def open_storage(url: str) -> BaseStorage:
     for attempt in range(_OPEN_ATTEMPTS):
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        except ModuleNotFoundError as error:
+            raise CnnlabError(_missing_driver(url, error.name or str(error))) from None
         except Exception as error:
             # Two processes creating a fresh database race on its schema (the loser hits a
             # UNIQUE constraint on alembic_version or "table already exists"); the schema is
@@ -61,13 +83,35 @@ def open_storage(url: str) -> BaseStorage:
                 time.sleep(0.5 * (attempt + 1))
                 continue
             raise CnnlabError(
-                f"Cannot open the Optuna storage {url!r}: {type(error).__name__}: {error}. "
-                "Check the URL (e.g. sqlite:///runs/optuna.db or postgresql://user@host/db)."
+                f"Cannot open the Optuna storage {redact(url)!r} (--storage): "
+                f"{type(error).__name__}: {redact(_first_line(error))}. Check the URL (e.g. "
+                "sqlite:///runs/optuna.db or postgresql://user@host:5432/db) and that the "
+                "database server is running and reachable from this machine."
             ) from None
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
 _OPEN_ATTEMPTS = 6
+CONNECT_TIMEOUT_S = 10  # a database server that does not answer: an error, not a silent wait
+
+
+def _first_line(error: Exception) -> str:
+    # SQLAlchemy appends its SQL and a link to its docs over several lines.
+    return str(error).strip().splitlines()[0] if str(error).strip() else ""
+
+
+def _missing_driver(url: str, module: str) -> str:
+    if module.startswith("psycopg"):
+        return (
+            f"The Optuna storage {redact(url)!r} (--storage) needs the PostgreSQL driver "
+            "psycopg, which is not installed here. Install it with: "
+            "pip install 'cnnlab[postgres]'  (or: pip install 'psycopg[binary]')."
+        )
+    return (
+        f"The Optuna storage {redact(url)!r} (--storage) needs the Python module {module!r}, "
+        f"which is not installed here. Install the driver for that database, or use "
+        "sqlite:///… or postgresql://…."
+    )
 
 
 def _is_schema_race(error: Exception) -> bool:
@@ -79,7 +123,13 @@ def _is_schema_race(error: Exception) -> bool:
 
 def _engine_kwargs(url: str) -> dict[str, Any]:
     # SQLite: wait for a lock instead of failing at once when another process writes.
-    return {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    if url.startswith("postgresql"):
+        # libpq waits for an unanswered connection forever by default; pre-ping replaces a
+        # connection the server dropped (a restart) instead of failing the next query.
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
+    return {}
 
 
 def _versions(storage: BaseStorage, base: str) -> list[tuple[int, str]]:
@@ -111,14 +161,7 @@ def open_study(
     if versions and not new_study:
         name = versions[-1][1]
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-        stored = study.user_attrs.get(Key.CONFIG_HASH)
-        if stored != config_hash:
-            raise StudyMismatchError(
-                f"The sweep definition changed since study {name!r} was started (definition "
-                f"hash {stored} in the store, {config_hash} now): its finished cells would "
-                f"not mean the same thing. Run again with --new-study to start {base_name}-v"
-                f"{versions[-1][0] + 1} (the old study and its runs are kept), or undo the change."
-            )
+        _refuse_changed_definition(study, config_hash, base_name, versions[-1][0])
         return study
     version = versions[-1][0] + 1 if versions else 1
     name = base_name if version == 1 else f"{base_name}-v{version}"
@@ -134,6 +177,53 @@ def open_study(
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
     ):
         study.set_user_attr(key, value)
+    return study
+
+
+def _refuse_changed_definition(
+    study: optuna.Study, config_hash: str, base_name: str, version: int
+) -> None:
+    stored = study.user_attrs.get(Key.CONFIG_HASH)
+    if stored != config_hash:
+        raise StudyMismatchError(
+            f"The sweep definition changed since study {study.study_name!r} was started "
+            f"(definition hash {stored} in the store, {config_hash} now): its finished cells "
+            f"would not mean the same thing. Run again with --new-study to start {base_name}-v"
+            f"{version + 1} (the old study and its runs are kept), or undo the change."
+        )
+
+
+def join_study(
+    storage: BaseStorage,
+    base_name: str,
+    *,
+    config_hash: str,
+    sweep_name: str,
+    where: str,
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """The newest study of `base_name`, made by the sweep's own process, for a worker to join;
+    refuses a missing study or a different definition (`where` names the storage)."""
+    versions = _versions(storage, base_name)
+    if not versions:
+        raise CnnlabError(
+            f"There is no study {base_name!r} in the Optuna storage {where!r} (--storage): a "
+            "worker joins a sweep that has started. Start the sweep first, on the first host, "
+            "with the same sweep, options, --storage and --tracking-uri: python -m cnnlab.sweep "
+            f"{sweep_name} --storage … --tracking-uri …"
+        )
+    version, name = versions[-1]
+    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    try:
+        _refuse_changed_definition(study, config_hash, base_name, version)
+    except StudyMismatchError:
+        raise StudyMismatchError(
+            f"Study {name!r} in {where!r} was started from a different definition of the "
+            f"sweep (hash {study.user_attrs.get(Key.CONFIG_HASH)} there, {config_hash} here): "
+            "give the worker the same sweep file and the same --quick, --seeds, --epochs and "
+            "--dataset as the sweep's own process."
+        ) from None
     return study
 
 
@@ -210,8 +300,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
-    """True only when the trial's owner is provably dead (see the module docstring)."""
+def owner_is_gone(
+    trial: FrozenTrial, now: float | None = None, grace: float = DEAD_AFTER_S
+) -> bool:
+    """True only when the trial's owner is provably dead (see the module docstring); `grace`
+    is the study's `dead_after`."""
     owner = trial.user_attrs.get(Key.OWNER)
     heartbeat = trial.user_attrs.get(Key.HEARTBEAT)
     now = time.time() if now is None else now
@@ -227,10 +320,10 @@ def owner_is_gone(trial: FrozenTrial, now: float | None = None) -> bool:
         # unknown, so only silence as long as another host's stale heartbeat proves it dead.
         started = trial.datetime_start.timestamp() if trial.datetime_start else now
         last_heard = max(started, float(heartbeat)) if heartbeat is not None else started
-        return now - last_heard > STALE_AFTER_S
+        return now - last_heard > grace
     if heartbeat is None:
         return False  # another host's trial with no heartbeat yet: no evidence either way
-    return now - float(heartbeat) > STALE_AFTER_S
+    return now - float(heartbeat) > grace
 
 
 @dataclass(frozen=True)
@@ -243,8 +336,9 @@ class Reaped:
 def reap_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[Reaped]:
     """Mark RUNNING trials whose owner is gone as FAIL; returns what was reaped."""
     reaped = []
+    grace = dead_after(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if owner_is_gone(trial):
+        if owner_is_gone(trial, grace=grace):
             storage.set_trial_user_attr(trial._trial_id, Key.STATE, State.REAPED)
             storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
             reaped.append(

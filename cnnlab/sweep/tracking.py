@@ -25,6 +25,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.keys import Key, Role
+from cnnlab.sweep.redact import redact
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED", "RUNNING"]  # MLflow's own vocabulary
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's key that nests a run under another
@@ -36,6 +37,11 @@ def quiet_mlflow_logging() -> None:
     its loggers)."""
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def is_server(tracking_uri: str) -> bool:
+    """A tracking server (`mlflow server`), as opposed to a local database or folder."""
+    return tracking_uri.startswith(("http://", "https://"))
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -66,8 +72,8 @@ class Tracker:
             self.client.search_experiments(max_results=1)  # creates/migrates the store now
         except Exception as error:
             raise CnnlabError(
-                f"Cannot open the MLflow store {tracking_uri!r}: {type(error).__name__}: "
-                f"{error}. Check --tracking-uri (e.g. sqlite:///runs/mlflow.db or "
+                f"Cannot open the MLflow store {redact(tracking_uri)!r}: {type(error).__name__}: "
+                f"{redact(str(error))}. Check --tracking-uri (e.g. sqlite:///runs/mlflow.db or "
                 "http://127.0.0.1:5000)."
             ) from None
 
@@ -80,6 +86,24 @@ class Tracker:
         if self.artifact_root is not None:
             location = (self.artifact_root / name).resolve().as_uri()
         return str(self.client.create_experiment(name, artifact_location=location))
+
+    def existing_experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, which the sweep's own process created (a worker's)."""
+        found = self.client.get_experiment_by_name(name)
+        if found is None:
+            raise CnnlabError(
+                f"The tracking store {redact(self.tracking_uri)!r} (--tracking-uri) has no "
+                f"experiment {name!r}: give the worker the same --tracking-uri as the sweep's "
+                "own process."
+            )
+        return str(found.experiment_id)
+
+    def has_run(self, run_id: str) -> bool:
+        try:
+            self.client.get_run(run_id)
+        except Exception:  # MLflow raises its own RestException / MlflowException: not found
+            return False
+        return True
 
     def parent_run(self, experiment_id: str, study_name: str, tags: dict[str, str]) -> str:
         """The parent run of `study_name`: reused on resume, created the first time."""

@@ -30,7 +30,7 @@ from cnnlab.sweep.execution import FailStatus
 from cnnlab.sweep.keys import Key, State, level_key
 from cnnlab.sweep.objective import may_prune, objective_metric, report_epoch
 from cnnlab.sweep.progress import Progress
-from cnnlab.sweep.studies import Heartbeat
+from cnnlab.sweep.studies import Heartbeat, dead_after, heartbeat_every
 from cnnlab.sweep.tracking import Tracker
 from cnnlab.training.result import EpochRecord, TrainingResult
 
@@ -129,6 +129,8 @@ class TrialBook:
         self.on_complete = on_complete  # (cell, seconds from begin to complete)
         self.timings: list[dict[str, Any]] = []  # where each finished trial's time went
         self.failed: list[str] = []
+        # Every process on the study beats at the pace its grace period asks (studies.py).
+        self.heartbeat_every = heartbeat_every(dead_after(study))
 
     def set_threads(self, settings: dict[str, int]) -> None:
         """The thread settings trials now train with (a worker pool's, once it is ready): each
@@ -172,7 +174,7 @@ class TrialBook:
             trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
         self.progress.start(cell.run_name)
         # Last: an error above leaves no thread keeping a half-begun trial looking alive.
-        heartbeat = Heartbeat(trial)
+        heartbeat = Heartbeat(trial, every=self.heartbeat_every)
         return ActiveTrial(
             trial=trial,
             cell=cell,
