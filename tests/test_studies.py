@@ -61,7 +61,7 @@ def test_a_trial_that_never_got_an_owner_is_reaped_once_stale(tmp_path: Path) ->
     number = study.ask().number
     trial = study.get_trials()[number]
     assert not owner_is_gone(trial)  # just started: perhaps its owner is about to write
-    assert not owner_is_gone(trial, now=time.time() + 600)
+    assert not owner_is_gone(trial, now=time.time() + DEAD_AFTER_S - 60)
     assert owner_is_gone(trial, now=time.time() + DEAD_AFTER_S + 60)
 
 

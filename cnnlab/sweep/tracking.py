@@ -15,7 +15,10 @@ pruned or interrupted trial ends FAILED or KILLED, never FINISHED.
 from __future__ import annotations
 
 import logging
+import os
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +47,43 @@ def is_server(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("http://", "https://"))
 
 
+SERVER_ANSWER_S = 5.0  # how long the start waits for a tracking server to answer at all
+
+# MLflow retries a failing request 7 times with a backoff factor of 2 and a 120-s timeout: a
+# server that went away stalled a sweep for minutes without a word. These bounds (kept if the
+# user set them) stall a refused connection about 15 s (sleeps of 1, 2, 4, 8 s) and an
+# unanswered one at most 5 × 20 s + 15 s, then the request fails with MLflow's own error.
+SERVER_RETRIES = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
+
+
+def bound_server_retries() -> None:
+    for name, value in SERVER_RETRIES.items():
+        os.environ.setdefault(name, value)
+
+
+def check_server_answers(tracking_uri: str) -> None:
+    """Refuse a tracking server that does not answer within SERVER_ANSWER_S, before any work
+    (any HTTP answer will do: the store's own errors come later, with MLflow's words)."""
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_ANSWER_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise CnnlabError(
+            f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) did not "
+            f"answer within {SERVER_ANSWER_S:.0f} s ({redact(str(reason))}). Start it "
+            "(mlflow server --host HOST --port PORT …), check the host and port, or leave "
+            "--tracking-uri out to use RUNS_DIR/mlflow.db."
+        ) from None
+
+
 def default_tracking_uri(runs_dir: Path) -> str:
     return f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
 
@@ -67,6 +107,9 @@ class Tracker:
     def __init__(self, tracking_uri: str, artifact_root: Path | None) -> None:
         self.tracking_uri = tracking_uri
         self.artifact_root = artifact_root
+        if is_server(tracking_uri):
+            check_server_answers(tracking_uri)
+            bound_server_retries()
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             self.client.search_experiments(max_results=1)  # creates/migrates the store now

@@ -1,0 +1,196 @@
+"""Real servers for the tests: a PostgreSQL cluster and an `mlflow server`, on 127.0.0.1.
+
+`start_postgres` runs Debian's PostgreSQL (installed by `.ci/run` with apt-get) from a fresh
+cluster in a temporary folder: `initdb` refuses root, so as root it runs as the unprivileged
+`postgres` user the package creates. `start_mlflow_server` starts MLflow's own tracking server
+with a SQLite backend and proxied artifacts. Both bind the address they are given (127.0.0.1
+unless a test says otherwise) on a free port, and `stop` ends them. Without PostgreSQL the
+tests that need it skip, except under CI (`CI=true`), where they fail (`missing`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DB_USER = "cnnlab"
+DB_PASSWORD = "s3cr@t pw"  # a space and an "@": the URL must encode them, the logs must mask it
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def missing(what: str) -> None:
+    """Skip a test whose server software is absent; under CI, fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required under CI (.ci/run installs it)")
+    pytest.skip(f"{what} is not installed")
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL programs (initdb, pg_ctl), newest version first."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return found[0].parent if found else None
+
+
+def _as_postgres_user() -> list[str]:
+    """The command prefix that runs a PostgreSQL program: as `postgres` when we are root."""
+    if os.geteuid() != 0:
+        return []
+    return ["runuser", "-u", "postgres", "--"]
+
+
+@dataclass
+class Postgres:
+    host: str
+    port: int
+    data_dir: Path
+    bin_dir: Path
+
+    def url(self, database: str = "postgres", *, password: bool = True) -> str:
+        from urllib.parse import quote
+
+        secret = f":{quote(DB_PASSWORD, safe='')}" if password else ""
+        return f"postgresql://{DB_USER}{secret}@{self.host}:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh database on this cluster; returns its URL (with the password)."""
+        self._run("psql", "-v", "ON_ERROR_STOP=1", "-c", f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def _run(self, program: str, *args: str) -> None:
+        env = {**os.environ, "PGPASSWORD": DB_PASSWORD}
+        subprocess.run(
+            [str(self.bin_dir / program) if (self.bin_dir / program).exists() else program,
+             "-h", self.host, "-p", str(self.port), "-U", DB_USER, "-d", "postgres", *args],
+            check=True, capture_output=True, env=env, timeout=60,
+        )  # fmt: skip
+
+    def pg_ctl(self, action: str, *extra: str) -> None:
+        subprocess.run(
+            [*_as_postgres_user(), str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir),
+             "-w", "-t", "60", *extra, action],
+            check=True, capture_output=True, timeout=90,
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self.pg_ctl("stop", "-m", "fast")
+
+    def start(self) -> None:
+        self.pg_ctl(
+            "start",
+            "-l",
+            str(self.data_dir / "server.log"),
+            "-o",
+            f"-h {self.host} -p {self.port} -k {self.data_dir}",
+        )
+
+
+def start_postgres(host: str = "127.0.0.1") -> Postgres:
+    """initdb a cluster in a new temporary folder (password authentication for `cnnlab`) and
+    start it on `host` and a free port."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        missing("PostgreSQL (apt-get install postgresql)")
+        raise AssertionError("unreachable")
+    root = Path(tempfile.mkdtemp(prefix="cnnlab-pg-"))
+    data_dir = root / "data"
+    password_file = root / "password"
+    password_file.write_text(DB_PASSWORD + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        shutil.chown(password_file, "postgres")
+    subprocess.run(
+        [*_as_postgres_user(), str(bin_dir / "initdb"), "-D", str(data_dir), "-U", DB_USER,
+         "-A", "scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8", "--no-sync"],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    server = Postgres(host, free_port(host), data_dir, bin_dir)
+    server.start()
+    return server
+
+
+@dataclass
+class MlflowServer:
+    host: str
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        """SIGTERM the server's whole process group (gunicorn/uvicorn workers too)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+
+def start_mlflow_server(folder: Path, host: str = "127.0.0.1", port: int | None = None) -> MlflowServer:
+    """`mlflow server` with a SQLite backend and proxied artifacts in `folder`; waits until it
+    answers /health (at most 120 s)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or free_port(host)
+    log = (folder / "server.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server",
+         "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
+         "--artifacts-destination", str(folder / "artifacts"),
+         "--host", host, "--port", str(port), "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    server = MlflowServer(host, port, folder, process)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return server
+        time.sleep(0.5)
+    server.stop()
+    raise RuntimeError("mlflow server did not answer /health within 120 s")
+
+
+@contextlib.contextmanager
+def running_postgres(host: str = "127.0.0.1") -> Iterator[Postgres]:
+    server = start_postgres(host)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()
+        shutil.rmtree(server.data_dir.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_mlflow_server(folder: Path, host: str = "127.0.0.1") -> Iterator[MlflowServer]:
+    server = start_mlflow_server(folder, host)
+    try:
+        yield server
+    finally:
+        server.stop()
