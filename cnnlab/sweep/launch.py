@@ -23,8 +23,9 @@ from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.sweep.calibration import machine_speed
 from cnnlab.sweep.estimate import MachineSpeed, SweepEstimate, estimate_sweep, first_look_cells
-from cnnlab.sweep.options import SweepOptions, effective_sweep
+from cnnlab.sweep.options import SweepOptions, effective_sweep, study_base_name
 from cnnlab.sweep.parallelism import Parallelism, resolve
+from cnnlab.sweep.preflight import check_joinable, check_run_inputs
 from cnnlab.sweep.workers import WorkerPool
 
 if TYPE_CHECKING:
@@ -96,7 +97,10 @@ def launch(
     A dry run or an in-process run (`--workers 1`) imports TensorFlow here, since this process
     trains; the caller closes `trainers` on every path (`Trainers.close`).
     """
+    check_run_inputs(options)  # before the dataset, the workers and TensorFlow
     sweep = effective_sweep(declared, options)
+    if options.joins:
+        check_joinable(study_base_name(sweep, options), sweep.name, options)
     design_cells = cells(sweep)
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly

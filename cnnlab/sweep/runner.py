@@ -62,6 +62,7 @@ from cnnlab.sweep.stores import (
 from cnnlab.sweep.stores import remaining as remaining_work
 from cnnlab.sweep.studies import claim_trial, dead_after
 from cnnlab.sweep.summary import SweepOutcome, look_standing, summary_text
+from cnnlab.sweep.tracking import is_server
 from cnnlab.sweep.trials import TrialBook
 
 
@@ -256,6 +257,7 @@ def _close(
         results_csv=results_csv,
         runs_table_url=tracker.runs_table_url(stores.experiment_id),
         trial_seconds=trial_seconds_total,
+        tracking_server=is_server(tracker.tracking_uri),
     )
 
 

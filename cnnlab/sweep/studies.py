@@ -36,7 +36,7 @@ from optuna.trial import FrozenTrial, TrialState
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.keys import Key, State
 from cnnlab.sweep.options import DEAD_AFTER_S
-from cnnlab.sweep.redact import redact
+from cnnlab.sweep.preflight import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
 
 HEARTBEAT_EVERY_S = 60.0  # the longest interval between beats; never over a tenth of the grace
 
@@ -74,7 +74,7 @@ def open_storage(url: str) -> BaseStorage:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
         except ModuleNotFoundError as error:
-            raise CnnlabError(_missing_driver(url, error.name or str(error))) from None
+            raise CnnlabError(missing_driver(url, error.name or str(error))) from None
         except Exception as error:
             # Two processes creating a fresh database race on its schema (the loser hits a
             # UNIQUE constraint on alembic_version or "table already exists"); the schema is
@@ -82,36 +82,11 @@ def open_storage(url: str) -> BaseStorage:
             if attempt + 1 < _OPEN_ATTEMPTS and _is_schema_race(error):
                 time.sleep(0.5 * (attempt + 1))
                 continue
-            raise CnnlabError(
-                f"Cannot open the Optuna storage {redact(url)!r} (--storage): "
-                f"{type(error).__name__}: {redact(_first_line(error))}. Check the URL (e.g. "
-                "sqlite:///runs/optuna.db or postgresql://user@host:5432/db) and that the "
-                "database server is running and reachable from this machine."
-            ) from None
+            raise CnnlabError(cannot_open_storage(url, error)) from None
     raise AssertionError("unreachable")  # the loop returns or raises
 
 
 _OPEN_ATTEMPTS = 6
-CONNECT_TIMEOUT_S = 10  # a database server that does not answer: an error, not a silent wait
-
-
-def _first_line(error: Exception) -> str:
-    # SQLAlchemy appends its SQL and a link to its docs over several lines.
-    return str(error).strip().splitlines()[0] if str(error).strip() else ""
-
-
-def _missing_driver(url: str, module: str) -> str:
-    if module.startswith("psycopg"):
-        return (
-            f"The Optuna storage {redact(url)!r} (--storage) needs the PostgreSQL driver "
-            "psycopg, which is not installed here. Install it with: "
-            "pip install 'cnnlab[postgres]'  (or: pip install 'psycopg[binary]')."
-        )
-    return (
-        f"The Optuna storage {redact(url)!r} (--storage) needs the Python module {module!r}, "
-        f"which is not installed here. Install the driver for that database, or use "
-        "sqlite:///… or postgresql://…."
-    )
 
 
 def _is_schema_race(error: Exception) -> bool:
@@ -197,14 +172,15 @@ def join_study(
     storage: BaseStorage,
     base_name: str,
     *,
-    config_hash: str,
+    config_hash: str | None,
     sweep_name: str,
     where: str,
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
     """The newest study of `base_name`, made by the sweep's own process, for a worker to join;
-    refuses a missing study or a different definition (`where` names the storage)."""
+    refuses a missing study or a different definition (`where` names the storage; a
+    `config_hash` of None checks only that the study exists)."""
     versions = _versions(storage, base_name)
     if not versions:
         raise CnnlabError(
@@ -215,6 +191,8 @@ def join_study(
         )
     version, name = versions[-1]
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    if config_hash is None:
+        return study
     try:
         _refuse_changed_definition(study, config_hash, base_name, version)
     except StudyMismatchError:

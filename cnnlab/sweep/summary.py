@@ -28,6 +28,7 @@ class SweepOutcome:
     results_csv: Path | None
     runs_table_url: str | None
     trial_seconds: float = 0.0  # wall time of the finished trials in results.csv, summed
+    tracking_server: bool = False  # runs_table_url is an `mlflow server`'s (no `cnnlab ui`)
 
 
 def summary_text(
@@ -63,9 +64,13 @@ def summary_text(
             f"Missing cells{why}: {len(outcome.missing)}; run the same command to finish them."
         )
     lines.append(f"Results: {outcome.results_csv}")
-    lines.append(
-        f"MLflow:  python -m cnnlab.ui --runs-dir {runs_dir}   then open {outcome.runs_table_url}"
-    )
+    if outcome.tracking_server:  # its own UI, at the address the runs table has
+        lines.append(f"MLflow:  {outcome.runs_table_url}")
+    else:
+        lines.append(
+            f"MLflow:  python -m cnnlab.ui --runs-dir {runs_dir}   then open "
+            f"{outcome.runs_table_url}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +26,7 @@ from mlflow.entities import Metric, Param, RunTag
 
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.keys import Key, Role
+from cnnlab.sweep.preflight import check_server_answers
 from cnnlab.sweep.redact import redact
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED", "RUNNING"]  # MLflow's own vocabulary
@@ -47,8 +46,6 @@ def is_server(tracking_uri: str) -> bool:
     return tracking_uri.startswith(("http://", "https://"))
 
 
-SERVER_ANSWER_S = 5.0  # how long the start waits for a tracking server to answer at all
-
 # MLflow retries a failing request 7 times with a backoff factor of 2 and a 120-s timeout: a
 # server that went away stalled a sweep for minutes without a word. These bounds (kept if the
 # user set them) stall a refused connection about 15 s (sleeps of 1, 2, 4, 8 s) and an
@@ -64,24 +61,10 @@ SERVER_RETRIES = {
 def bound_server_retries() -> None:
     for name, value in SERVER_RETRIES.items():
         os.environ.setdefault(name, value)
-
-
-def check_server_answers(tracking_uri: str) -> None:
-    """Refuse a tracking server that does not answer within SERVER_ANSWER_S, before any work
-    (any HTTP answer will do: the store's own errors come later, with MLflow's words)."""
-    try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_ANSWER_S):
-            return
-    except urllib.error.HTTPError:
-        return  # it answered
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise CnnlabError(
-            f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) did not "
-            f"answer within {SERVER_ANSWER_S:.0f} s ({redact(str(reason))}). Start it "
-            "(mlflow server --host HOST --port PORT …), check the host and port, or leave "
-            "--tracking-uri out to use RUNS_DIR/mlflow.db."
-        ) from None
+    # With a server, MLflow prints two "View run … at" lines to stdout per ended run: between
+    # the progress lines and the summary (stdout is the result), one per trial is noise; the
+    # summary gives the runs table's address.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -214,4 +197,5 @@ class Tracker:
 
     def runs_table_url(self, experiment_id: str, port: int = 5000) -> str:
         # MLflow 3's UI opens an experiment in its GenAI view; the runs table has its own route.
-        return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+        base = redact(self.tracking_uri.rstrip("/")) if is_server(self.tracking_uri) else None
+        return f"{base or f'http://127.0.0.1:{port}'}/#/experiments/{experiment_id}/runs"

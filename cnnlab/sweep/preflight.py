@@ -1,0 +1,172 @@
+"""Checking a run's output folders and stores before any work starts.
+
+A bad `--runs-dir`, `--reports-dir`, `--storage` or `--tracking-uri` used to surface as a
+traceback after ~20 s of start-up, or (a report folder) only after every trial had trained,
+and `--dry-run` said "ok" to all of them. `check_run_inputs` runs first, in a dry run too,
+before the dataset is loaded and before TensorFlow is imported: it creates nothing, and says
+which option, which value and what to do. It imports no Optuna and no MLflow (SQLAlchemy
+only, for a database server), so it costs well under a second.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cnnlab.errors import CnnlabError
+from cnnlab.sweep.options import SweepOptions
+from cnnlab.sweep.redact import redact
+
+CONNECT_TIMEOUT_S = 10  # a database server that does not answer: an error, not a silent wait
+SERVER_ANSWER_S = 5.0  # how long the start waits for a tracking server to answer at all
+
+
+def check_run_inputs(options: SweepOptions) -> None:
+    """Refuse unusable output folders and unreachable stores (see the module docstring)."""
+    check_output_folder("--runs-dir", options.runs_dir)
+    if options.reports_dir is not None:
+        check_output_folder("--reports-dir", options.reports_dir)
+    if options.storage is not None:
+        check_storage(options.storage)
+    if options.tracking_uri is not None:
+        check_tracking_uri(options.tracking_uri)
+
+
+def check_joinable(study_base: str, sweep_name: str, options: SweepOptions) -> None:
+    """A worker's study exists in its storage (a worker joins; it never creates one)."""
+    from cnnlab.sweep.studies import default_storage_url, join_study, open_storage
+
+    url = options.storage or default_storage_url(options.runs_dir)
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if database is not None and not database.is_file():  # opening it would create it
+        raise CnnlabError(
+            f"{database} does not exist: a worker joins a sweep that has started. Start the "
+            f"sweep first (python -m cnnlab.sweep {sweep_name} …), and give the worker its "
+            "--storage and --tracking-uri (or its --runs-dir on this machine)."
+        )
+    where = redact(url)
+    join_study(open_storage(url), study_base, config_hash=None, sweep_name=sweep_name, where=where)
+
+
+def check_output_folder(option: str, folder: Path) -> None:
+    """`folder` is a folder this process can write in, or can be created (nothing is made)."""
+    if folder.exists() and not folder.is_dir():
+        raise CnnlabError(
+            f"{option} {folder} is a file, not a folder. Name a folder (it is created if it "
+            f"does not exist), e.g. {option} {folder.with_suffix('')}-folder."
+        )
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CnnlabError(
+            f"{option} {folder} cannot be created: {existing} is a file. Name a folder "
+            "whose parents are folders."
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise CnnlabError(
+            f"{option} {folder} is not writable ({error.strerror} in {existing}). Name a "
+            "folder you can write to."
+        ) from None
+
+
+def check_storage(url: str) -> None:
+    """A storage URL whose file can be written, or whose database server answers."""
+    if "://" not in url:  # a journal file
+        check_output_folder("--storage", Path(url).parent)
+        return
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path not in ("", ":memory:"):
+            check_output_folder("--storage", Path(path).parent)
+        return
+    from sqlalchemy import create_engine, exc
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        raise CnnlabError(
+            f"--storage {redact(url)!r} is not a database URL. Write e.g. "
+            "sqlite:///runs/optuna.db or postgresql://user:password@host:5432/database."
+        ) from None
+    connect_args = (
+        {"connect_timeout": CONNECT_TIMEOUT_S} if parsed.drivername.startswith("postgresql") else {}
+    )
+    try:
+        engine = create_engine(parsed, connect_args=connect_args)
+    except ModuleNotFoundError as error:
+        raise CnnlabError(missing_driver(url, error.name or str(error))) from None
+    except exc.NoSuchModuleError:
+        raise CnnlabError(
+            f"--storage {redact(url)!r}: SQLAlchemy knows no database called "
+            f"{parsed.drivername!r}. Write e.g. sqlite:///runs/optuna.db or "
+            "postgresql://user:password@host:5432/database."
+        ) from None
+    try:
+        with engine.connect():
+            pass
+    except exc.SQLAlchemyError as error:
+        raise CnnlabError(cannot_open_storage(url, error)) from None
+    finally:
+        engine.dispose()
+
+
+def check_tracking_uri(uri: str) -> None:
+    """A tracking server that answers, or a local store whose folder can be written."""
+    if uri.startswith(("http://", "https://")):
+        check_server_answers(uri)
+    elif uri.startswith("sqlite:///"):
+        check_output_folder("--tracking-uri", Path(uri.removeprefix("sqlite:///")).parent)
+    elif uri.startswith("file://"):
+        check_output_folder("--tracking-uri", Path(uri.removeprefix("file://")))
+    elif "://" not in uri:
+        check_output_folder("--tracking-uri", Path(uri))
+
+
+def check_server_answers(tracking_uri: str) -> None:
+    """Refuse a tracking server that does not answer within SERVER_ANSWER_S (any HTTP answer
+    will do: the store's own errors come later, in MLflow's words)."""
+    try:
+        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_ANSWER_S):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise CnnlabError(
+            f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) did not "
+            f"answer within {SERVER_ANSWER_S:.0f} s ({redact(str(reason))}). Start it "
+            "(mlflow server --host HOST --port PORT …), check the host and port, or leave "
+            "--tracking-uri out to use RUNS_DIR/mlflow.db."
+        ) from None
+
+
+def cannot_open_storage(url: str, error: BaseException) -> str:
+    # SQLAlchemy appends its SQL and a link to its docs over several lines: the first will do.
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return (
+        f"Cannot open the Optuna storage {redact(url)!r} (--storage): {type(error).__name__}: "
+        f"{redact(text)}. Check the URL (e.g. sqlite:///runs/optuna.db or "
+        "postgresql://user@host:5432/db) and that the database server is running and "
+        "reachable from this machine."
+    )
+
+
+def missing_driver(url: str, module: str) -> str:
+    if module.startswith("psycopg"):
+        return (
+            f"The Optuna storage {redact(url)!r} (--storage) needs the PostgreSQL driver "
+            "psycopg, which is not installed here. Install it with: "
+            "pip install 'cnnlab[postgres]'  (or: pip install 'psycopg[binary]')."
+        )
+    return (
+        f"The Optuna storage {redact(url)!r} (--storage) needs the Python module {module!r}, "
+        "which is not installed here. Install the driver for that database, or use "
+        "sqlite:///… or postgresql://…."
+    )
