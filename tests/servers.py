@@ -121,6 +121,10 @@ def start_postgres(host: str = "127.0.0.1") -> Postgres:
          "-A", "scram-sha-256", f"--pwfile={password_file}", "-E", "UTF8", "--no-sync"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
+    # initdb lets in 127.0.0.1 alone; a second host on the link comes from its /24.
+    link = host.rsplit(".", 1)[0] + ".0/24"
+    with (data_dir / "pg_hba.conf").open("a") as rules:
+        rules.write(f"host all all {link} scram-sha-256\n")
     server = Postgres(host, free_port(host), data_dir, bin_dir)
     server.start()
     return server
@@ -149,7 +153,9 @@ class MlflowServer:
             self.process.wait(timeout=30)
 
 
-def start_mlflow_server(folder: Path, host: str = "127.0.0.1", port: int | None = None) -> MlflowServer:
+def start_mlflow_server(
+    folder: Path, host: str = "127.0.0.1", port: int | None = None
+) -> MlflowServer:
     """`mlflow server` with a SQLite backend and proxied artifacts in `folder`; waits until it
     answers /health (at most 120 s)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -159,18 +165,24 @@ def start_mlflow_server(folder: Path, host: str = "127.0.0.1", port: int | None 
         [sys.executable, "-m", "mlflow", "server",
          "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
          "--artifacts-destination", str(folder / "artifacts"),
-         "--host", host, "--port", str(port), "--workers", "1"],
+         "--host", host, "--port", str(port), "--workers", "1",
+         # MLflow refuses a Host header it was not told of (DNS-rebinding protection)
+         "--allowed-hosts", f"{host},{host}:{port},localhost,localhost:{port}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     server = MlflowServer(host, port, folder, process)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return server
+            raise RuntimeError(
+                f"mlflow server exited: {(folder / 'server.log').read_text()[-2000:]}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{server.url}/health", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return server
         time.sleep(0.5)
     server.stop()
     raise RuntimeError("mlflow server did not answer /health within 120 s")
@@ -194,3 +206,66 @@ def running_mlflow_server(folder: Path, host: str = "127.0.0.1") -> Iterator[Mlf
         yield server
     finally:
         server.stop()
+
+
+@dataclass
+class SecondHost:
+    """A second machine as far as cnnlab can tell: its own network, hostname and process ids.
+
+    A network namespace joined to this one by a veth pair with loopback-range addresses
+    (`route_localnet`), entered with its own UTS (hostname) and PID namespaces, so a process
+    there has another host name and pids that mean nothing here: a dead worker there can only
+    be told by its silence (heartbeats), never by its pid.
+    """
+
+    namespace: str
+    hostname: str
+    address: str  # the second host's own address
+    server_address: str  # this host's address on the link: servers the second host uses bind it
+
+    def command(self, argv: list[str]) -> list[str]:
+        """`argv` as run on the second host."""
+        return [
+            "ip", "netns", "exec", self.namespace,
+            "unshare", "--uts", "--pid", "--fork", "--mount-proc",
+            "sh", "-c", f'hostname {self.hostname} && exec "$@"', "sh", *argv,
+        ]  # fmt: skip
+
+
+def _sh(*argv: str) -> None:
+    subprocess.run(argv, check=True, capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def second_host(hostname: str = "host2") -> Iterator[SecondHost]:
+    """Make the second host, yield it, and remove its namespace (the veth pair and the route
+    through it go with it). Needs root, `ip` and `unshare`."""
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"):
+        missing("root with `ip` (iproute2) and `unshare` (util-linux)")
+    tag = os.getpid() % 100_000
+    namespace, here, there = f"cnnlab-{tag}", f"cnl{tag}a", f"cnl{tag}b"
+    subnet = f"127.{42 + tag % 200}.{tag % 250}"
+    host = SecondHost(namespace, hostname, f"{subnet}.2", f"{subnet}.1")
+    _sh("ip", "netns", "add", namespace)
+    try:
+        _sh("ip", "link", "add", here, "type", "veth", "peer", "name", there)
+        _sh("ip", "link", "set", there, "netns", namespace)
+        # This side: 127/8 is all local by default; the link's /24 goes through the veth.
+        _sh("sysctl", "-qw", f"net.ipv4.conf.{here}.route_localnet=1")
+        _sh("ip", "addr", "add", f"{host.server_address}/24", "dev", here)
+        _sh("ip", "link", "set", here, "up")
+        _sh("ip", "route", "add", f"{subnet}.0/24", "dev", here, "table", "local",
+            "proto", "kernel", "scope", "link", "src", host.server_address)  # fmt: skip
+        inside = ["ip", "netns", "exec", namespace]
+        _sh(*inside, "ip", "link", "set", "lo", "up")
+        _sh(*inside, "sysctl", "-qw", "net.ipv4.conf.all.route_localnet=1")
+        _sh(*inside, "sysctl", "-qw", f"net.ipv4.conf.{there}.route_localnet=1")
+        _sh(*inside, "ip", "addr", "add", f"{host.address}/24", "dev", there)
+        _sh(*inside, "ip", "link", "set", there, "up")
+        # There: keep 127.0.0.0/16 local (its own loopback), so the link's /24 is not.
+        _sh(*inside, "ip", "route", "del", "local", "127.0.0.0/8", "dev", "lo", "table", "local")
+        _sh(*inside, "ip", "route", "add", "local", "127.0.0.0/16", "dev", "lo", "table", "local")
+        yield host
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=30)

@@ -60,11 +60,15 @@ def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_for_parent_run(url: str, timeout: float = 180) -> optuna.Study:
+def _wait_for_parent_run(
+    url: str, coordinator: subprocess.Popen[bytes], log: Path, timeout: float = 180
+) -> optuna.Study:
     """The study once the coordinator has opened it and its MLflow parent run."""
     storage = open_storage(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if coordinator.poll() is not None:
+            raise AssertionError(f"the sweep's process ended: {log.read_text()[-3000:]}")
         for summary in storage.get_all_studies():
             study = optuna.load_study(study_name=summary.study_name, storage=storage)
             if Key.MLFLOW_PARENT_RUN_ID in study.user_attrs:
@@ -105,12 +109,14 @@ def test_a_coordinator_and_two_workers_share_one_sweep_through_postgres_and_mlfl
         ["sweep", *common, "--runs-dir", str(tmp_path / "host0"), "--reports-dir", str(reports)],
         logs["sweep"],
     )
-    study = _wait_for_parent_run(database)
+    study = _wait_for_parent_run(database, coordinator, logs["sweep"])
     workers = [
         _start(["worker", *common, "--runs-dir", str(tmp_path / f"host{n}")], logs[f"worker{n}"])
         for n in (1, 2)
     ]
-    outputs = {name: _finish(p, logs[name]) for name, p in zip(logs, [coordinator, *workers])}
+    outputs = {
+        name: _finish(p, logs[name]) for name, p in zip(logs, [coordinator, *workers], strict=True)
+    }
 
     # Every cell finished exactly once, and each process trained some of them.
     trials = study.get_trials(states=(TrialState.COMPLETE,))

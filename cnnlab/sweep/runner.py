@@ -75,12 +75,14 @@ def _execute(
     trainers: Trainers,
     options: SweepOptions,
     latch: StopLatch,
+    tried: set[str] | None = None,
 ) -> bool:
-    """Run what remains, here or in workers; True if `--max-time` stopped it early."""
+    """Run what remains, here or in workers; True if `--max-time` stopped it early. `tried`
+    (the cells this process has claimed in this run, added to here) are not claimed again."""
     study = stores.study
     dataset = trainers.dataset
     by_key = {cell.key: cell for cell in design_cells}
-    tried: set[str] = set()
+    tried = set() if tried is None else tried
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
 
     def next_trial() -> tuple[optuna.Trial, Cell] | None:
@@ -149,7 +151,7 @@ def _execute_until_settled(
     """
     plan = sweep.plan
     deadline = None if options.max_time is None else time.monotonic() + options.max_time
-    attempted: set[str] = set()
+    tried: set[str] = set()  # cells this process claimed: a failure here is not retried here
     standing = ""
     while True:
         if plan is None:
@@ -162,7 +164,7 @@ def _execute_until_settled(
             needed = cells_needed(sweep, judgement)
         remaining = remaining_work(sweep, stores.study, needed)
         pending = {c.key for c in remaining.pending}
-        if remaining.count == 0 or pending <= attempted:
+        if remaining.count == 0 or pending <= tried:
             if remaining.running_elsewhere:
                 if _wait_for_others(stores, needed, book, latch, deadline):
                     return True
@@ -176,7 +178,6 @@ def _execute_until_settled(
                     "fix the cause and rerun the command."
                 )
             return False
-        attempted |= pending
         if plan is not None:
             look = next(
                 (k for k, n in enumerate(plan.looks, 1) if n >= max(c.seed for c in needed) + 1),
@@ -190,7 +191,7 @@ def _execute_until_settled(
         book.progress.stage(remaining.total, remaining.already, [c.arm for c in remaining.pending])
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         look_options = dataclasses.replace(options, max_time=left)
-        if _execute(sweep, stores, remaining, needed, book, trainers, look_options, latch):
+        if _execute(sweep, stores, remaining, needed, book, trainers, look_options, latch, tried):
             return True
 
 
