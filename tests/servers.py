@@ -200,8 +200,10 @@ def running_postgres(host: str = "127.0.0.1") -> Iterator[Postgres]:
 
 
 @contextlib.contextmanager
-def running_mlflow_server(folder: Path, host: str = "127.0.0.1") -> Iterator[MlflowServer]:
-    server = start_mlflow_server(folder, host)
+def running_mlflow_server(
+    folder: Path, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[MlflowServer]:
+    server = start_mlflow_server(folder, host, port)
     try:
         yield server
     finally:

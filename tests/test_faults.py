@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -151,3 +152,102 @@ def test_a_worker_killed_on_another_host_is_found_by_its_silence_and_its_cell_re
         for path in (faulted_csv, reference_csv)
     )
     pd.testing.assert_frame_equal(faulted, expected, check_exact=True)
+
+
+def _epoch_logged(  # type: ignore[no-untyped-def]
+    client: MlflowClient, study_of: Callable[[], optuna.Study | None], after: int = -1
+):
+    """A finder for a RUNNING trial numbered above `after` whose MLflow run has logged an
+    epoch (mid-trial)."""
+
+    def find() -> FrozenTrial | None:
+        study = study_of()
+        if study is None:
+            return None
+        for trial in study.get_trials(states=(TrialState.RUNNING,)):
+            if trial.number <= after:
+                continue  # left RUNNING by an earlier run
+            run_id = trial.user_attrs.get(Key.MLFLOW_RUN_ID)
+            if run_id and client.get_metric_history(run_id, "val_accuracy"):
+                return trial
+        return None
+
+    return find
+
+
+def _study_in(url: str) -> Callable[[], optuna.Study | None]:
+    from cnnlab.sweep.studies import open_storage
+
+    storage = open_storage(url)
+
+    def study() -> optuna.Study | None:
+        summaries = storage.get_all_studies()
+        if not summaries:
+            return None
+        return optuna.load_study(study_name=summaries[0].study_name, storage=storage)
+
+    return study
+
+
+def _refused(process: subprocess.Popen[bytes], log: Path, timeout: float) -> tuple[str, float]:
+    """The error a run ended with, and how long after now it ended."""
+    start = time.monotonic()
+    process.wait(timeout=timeout)
+    text = log.read_text(errors="replace")
+    assert process.returncode == 2, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    [error] = [line for line in text.splitlines() if line.startswith("cnnlab: error:")]
+    return error, time.monotonic() - start
+
+
+def test_a_database_or_tracking_server_lost_mid_sweep_is_a_clear_error_and_the_sweep_resumes(
+    tmp_path: Path, mnist_dir: Path
+) -> None:
+    common = [
+        "max_vs_avg", "--quick", "--seeds", "2", "--epochs", "3", "--workers", "1",
+        "--data-dir", str(mnist_dir), "--no-report", "--runs-dir", str(tmp_path / "runs"),
+    ]  # fmt: skip
+    with running_postgres() as postgres:
+        url = postgres.create_database("lost")
+        with running_mlflow_server(tmp_path / "mlflow") as server:
+            stores = ["--storage", url, "--tracking-uri", server.url]
+            client = MlflowClient(server.url)
+
+            # PostgreSQL stopped after an observed epoch: the sweep ends with a clear error.
+            log = tmp_path / "database.log"
+            sweep = _start(["sweep", *common, *stores], log)
+            _poll(_epoch_logged(client, _study_in(url)), 300, "an epoch of a running trial")
+            postgres.stop()
+            error, seconds = _refused(sweep, log, timeout=120)
+            print(f"\nPostgreSQL stopped mid-trial: error {seconds:.1f} s later: {error}")
+            assert "--storage" in error and "resumes" in error and "s3cr" not in error
+            assert seconds <= 60  # the epoch in progress, then one connection refused
+
+            # The MLflow server killed after an observed epoch of the next run.
+            postgres.start()
+            study_now = _study_in(url)
+            last = max(t.number for t in study_now().get_trials())  # type: ignore[union-attr]
+            log = tmp_path / "tracking.log"
+            sweep = _start(["sweep", *common, *stores], log)
+            _poll(_epoch_logged(client, study_now, after=last), 300, "an epoch of this run")
+            os.killpg(server.process.pid, signal.SIGKILL)
+            error, seconds = _refused(sweep, log, timeout=300)
+            print(f"MLflow server killed mid-trial: error {seconds:.1f} s later: {error}")
+            assert "--tracking-uri" in error and "resumes" in error
+            # Bounded by the epoch in progress and one call's retries as cnnlab sets them
+            # (cnnlab.sweep.tracking: ~15 s for a refused connection); later calls fail at once.
+            assert seconds <= 40
+
+        # Both back (the same database and MLflow store): the same command ends the sweep.
+        with running_mlflow_server(tmp_path / "mlflow", port=server.port):
+            log = tmp_path / "resumed.log"
+            text = _wait(_start(["sweep", *common, *stores], log), log)
+        study = _study_in(url)()
+        assert study is not None
+        complete = [
+            t.user_attrs[Key.CELL] for t in study.get_trials() if t.state == TrialState.COMPLETE
+        ]
+        assert sorted(complete) == sorted(set(complete)) and len(complete) == 4
+        assert not study.get_trials(states=(TrialState.RUNNING,))
+        logs = (tmp_path / name for name in ("tracking.log", "resumed.log"))
+        assert "Reaped trial" in "".join(path.read_text() for path in logs) + text

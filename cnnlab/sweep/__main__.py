@@ -167,7 +167,15 @@ def _run(args: argparse.Namespace) -> int:
         from cnnlab.sweep.runner import run_launched
 
         quiet_library_logging()
-        outcome = run_launched(launched, options)
+        try:
+            outcome = run_launched(launched, options)
+        except Exception as error:
+            from cnnlab.sweep.failures import store_failure
+
+            failure = store_failure(error, options)
+            if failure is None:
+                raise
+            raise CnnlabError(failure) from None
     finally:
         launched.trainers.close()
     if outcome is None:  # dry run

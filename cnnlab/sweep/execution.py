@@ -11,6 +11,7 @@ FAIL / KILLED and `WorkersDied` says how to resume.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import tempfile
 import time
@@ -153,7 +154,10 @@ def train_here(
     except Exception as error:
         # A bug or an exhausted machine: the trial must not stay RUNNING (it would look alive
         # until reaped); record it as failed, then let the error stop the sweep with its trace.
-        book.fail(active, {"reason": "error", "message": f"{type(error).__name__}: {error}"})
+        # If the error is a store's (a database or tracking server gone), recording fails
+        # too: the next run reaps the trial, and the original error says what happened.
+        with contextlib.suppress(Exception):
+            book.fail(active, {"reason": "error", "message": f"{type(error).__name__}: {error}"})
         raise
     try:
         with tempfile.TemporaryDirectory() as tmp:

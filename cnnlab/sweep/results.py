@@ -98,9 +98,20 @@ def write_tables(
     folder.mkdir(parents=True, exist_ok=True)
     results, epochs = trials_table(study, one_per_cell=one_per_cell)
     path = folder / "results.csv"
-    results.to_csv(path, index=False)
-    epochs.to_csv(folder / "epochs.csv", index=False)
+    _write_whole(results, path)
+    _write_whole(epochs, folder / "epochs.csv")
     return path, results
+
+
+def _write_whole(table: pd.DataFrame, path: Path) -> None:
+    """Write `path` whole or not at all: a full disk or a kill mid-write leaves the previous
+    file (or none), never a truncated table that a report would read as the results."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        table.to_csv(partial, index=False)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def append_timings(rows: list[dict[str, Any]], folder: Path) -> Path | None:

@@ -18,6 +18,7 @@ same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -382,10 +383,12 @@ def _run_started(
         raise
     except Exception:  # the workers are closed by run_sweep's `finally`
         # The failing trial is already FAIL (execution.train_here); the parent must not stay
-        # RUNNING either. Finished cells are kept; the error keeps its traceback.
+        # RUNNING either. Finished cells are kept; the error keeps its traceback. The error may
+        # be MLflow's own (a server gone): then telling it fails too, and must not hide why.
         if not options.joins:
-            stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
-            stores.tracker.end(stores.parent_run_id, "FAILED")
+            with contextlib.suppress(Exception):
+                stores.tracker.set_tags(stores.parent_run_id, {Key.STATE: State.ERROR})
+                stores.tracker.end(stores.parent_run_id, "FAILED")
         raise
     if options.joins:
         return _worker_end(stores, book, progress)

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -67,6 +67,57 @@ def bound_server_retries() -> None:
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
+# What MLflow's HTTP client says when the server is not there (after its retries).
+UNREACHABLE = (
+    "Max retries exceeded",
+    "Connection refused",
+    "ConnectionError",
+    "Connection aborted",
+    "Read timed out",
+    "Failed to establish a new connection",
+    "RemoteDisconnected",
+)
+
+
+def unreachable(error: BaseException) -> bool:
+    """True for MLflow's error about a tracking server that did not answer."""
+    kind = type(error).__module__
+    return kind.startswith(("mlflow", "requests", "urllib3")) and any(
+        marker in str(error) for marker in UNREACHABLE
+    )
+
+
+class _ServerCalls:
+    """A tracking server's MlflowClient that stops calling a server that stopped answering.
+
+    Each failing call costs MLflow's retries (~15 s, `SERVER_RETRIES`); after the first, the
+    trial's failure record and the parent run's end would each cost as much again. Once one
+    call found the server gone, every later call raises that error at once, so a lost server
+    stops the sweep within one call's retries.
+    """
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+        self.lost: BaseException | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.lost is not None:
+                raise self.lost
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as error:
+                if unreachable(error):
+                    self.lost = error
+                raise
+
+        return call
+
+
 def default_tracking_uri(runs_dir: Path) -> str:
     return f"sqlite:///{(runs_dir / 'mlflow.db').resolve()}"
 
@@ -95,6 +146,8 @@ class Tracker:
             bound_server_retries()
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
+            if is_server(tracking_uri):
+                self.client = cast(MlflowClient, _ServerCalls(self.client))
             self.client.search_experiments(max_results=1)  # creates/migrates the store now
         except Exception as error:
             raise CnnlabError(
