@@ -9,7 +9,10 @@ asserted against the bounds the code states.
 from __future__ import annotations
 
 import collections
+import contextlib
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -251,3 +254,115 @@ def test_a_database_or_tracking_server_lost_mid_sweep_is_a_clear_error_and_the_s
         assert not study.get_trials(states=(TrialState.RUNNING,))
         logs = (tmp_path / name for name in ("tracking.log", "resumed.log"))
         assert "Reaped trial" in "".join(path.read_text() for path in logs) + text
+
+
+# The sweep process, with a pause in the middle of a trial's bookkeeping (its result recorded
+# in Optuna and MLflow, its artifacts not yet uploaded, Optuna not yet told), announced by a
+# marker file: the kill lands there, not by chance.
+_PAUSING_SWEEP = """
+import sys, time, pathlib
+import cnnlab.sweep.tracking as tracking
+upload = tracking.Tracker.log_artifacts
+def pausing(self, run_id, paths, subdir=None):
+    marker = pathlib.Path(sys.argv[1])
+    if not marker.exists():
+        marker.touch()
+        time.sleep(30)
+    return upload(self, run_id, paths, subdir)
+tracking.Tracker.log_artifacts = pausing
+from cnnlab.sweep.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _finished(runs: Path) -> collections.Counter[str]:
+    """COMPLETE trials per cell, read from the study's SQLite file as it is."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{runs / 'optuna.db'}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
+            "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'cnnlab.cell'"
+        ).fetchall()
+    return collections.Counter(json.loads(value) for (value,) in rows)
+
+
+def _epochs_since(runs: Path, since_ms: int, epochs: int) -> int:
+    """Mid-trial epochs (not a trial's last) logged since `since_ms` by runs still RUNNING."""
+    import sqlite3
+
+    path = runs / "mlflow.db"
+    if not path.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        try:
+            [(count,)] = db.execute(
+                "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.run_uuid = m.run_uuid "
+                "WHERE m.key = 'val_accuracy' AND r.status = 'RUNNING' AND m.step < ? "
+                "AND m.timestamp >= ?",
+                (epochs, since_ms),
+            ).fetchall()
+        except sqlite3.OperationalError:  # the schema is being created
+            return 0
+    return int(count)
+
+
+def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_design_size(
+    tmp_path: Path, mnist_dir: Path
+) -> None:
+    epochs, cells = 3, 8
+    runs = tmp_path / "runs"
+    argv = [
+        "max_vs_avg", "--quick", "--seeds", str(cells // 2), "--epochs", str(epochs),
+        "--data-dir", str(mnist_dir), "--no-report", "--runs-dir", str(runs),
+    ]  # fmt: skip
+    rng = random.Random(20261204)
+    kinds = ["mid-trial"] * 4 + ["bookkeeping"]
+    rng.shuffle(kinds)
+    # Half the mid-trial kills wait for a trial to finish first, so that the runs make progress
+    # between kills and the count has something to lose.
+    mid_trial = [n for n, kind in enumerate(kinds) if kind == "mid-trial"]
+    after_a_finish = set(rng.sample(mid_trial, 2))
+    counts = [0]
+    for number, kind in enumerate(kinds):
+        log, marker = tmp_path / f"run{number}.log", tmp_path / f"bookkeeping{number}"
+        since_ms = int(time.time() * 1000)
+        before = _finished(runs) if (runs / "optuna.db").exists() else collections.Counter()
+        wait_for = rng.choice([1, 2])  # mid-trial epochs to see before the kill
+        if kind == "bookkeeping":
+            command = [sys.executable, "-c", _PAUSING_SWEEP, str(marker), *argv]
+        else:
+            command = [sys.executable, "-m", "cnnlab.sweep", *argv]
+        sweep = subprocess.Popen(
+            command, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        )  # fmt: skip
+        deadline, finish_seen = time.monotonic() + 300, number not in after_a_finish
+        while time.monotonic() < deadline and sweep.poll() is None:
+            if kind == "bookkeeping" and marker.exists():
+                break
+            if not finish_seen and (runs / "optuna.db").exists() and _finished(runs) != before:
+                finish_seen, since_ms = True, int(time.time() * 1000)
+            seen = finish_seen and kind == "mid-trial"
+            if seen and _epochs_since(runs, since_ms, epochs) >= wait_for:
+                break
+            time.sleep(0.2)
+        assert sweep.poll() is None, f"run {number} ended early: {log.read_text()[-2000:]}"
+        os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.wait(timeout=30)
+        after = _finished(runs)
+        # Nothing finished is lost, nothing half-recorded counts, no cell finishes twice.
+        assert after - before == collections.Counter() or set((after - before).values()) == {1}
+        assert all(after[cell] >= before[cell] for cell in before) and set(after.values()) <= {1}
+        counts.append(sum(after.values()))
+        when = f"{kind}, {'after a trial finished, ' if number in after_a_finish else ''}"
+        print(f"kill {number + 1} ({when}{wait_for} epoch(s)): {counts[-1]} finished")
+
+    log = tmp_path / "final.log"
+    text = _wait(_start(argv := ["sweep", *argv], log), log)
+    final = _finished(runs)
+    counts.append(sum(final.values()))
+    assert counts == sorted(counts), counts  # the finished count never went down
+    assert len(final) == cells and set(final.values()) == {1}
+    resumed = "".join((tmp_path / f"run{n}.log").read_text() for n in range(1, len(kinds)))
+    assert resumed.count("Reaped trial") + text.count("Reaped trial") >= len(kinds)
