@@ -271,3 +271,28 @@ def second_host(hostname: str = "host2") -> Iterator[SecondHost]:
     finally:
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
         subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=30)
+
+
+@contextlib.contextmanager
+def small_filesystem(folder: Path, size: str = "32m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (root only), unmounted afterwards: a disk the
+    test can fill without touching the machine's."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        missing("root with `mount`")
+    folder.mkdir(parents=True, exist_ok=True)
+    _sh("mount", "-t", "tmpfs", "-o", f"size={size}", "cnnlab-test", str(folder))
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file in `folder` until its filesystem is full; returns it (delete it to free)."""
+    filler = folder / "filler"
+    with filler.open("wb") as out, contextlib.suppress(OSError):
+        block = b"\0" * (1 << 16)
+        while True:
+            out.write(block)
+            out.flush()
+    return filler

@@ -14,6 +14,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,7 +28,13 @@ from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.sweep.keys import Key, State
-from tests.servers import running_mlflow_server, running_postgres, second_host
+from tests.servers import (
+    fill,
+    running_mlflow_server,
+    running_postgres,
+    second_host,
+    small_filesystem,
+)
 from tests.test_distributed import _wait_for_parent_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -280,10 +287,13 @@ def _finished(runs: Path) -> collections.Counter[str]:
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(f"file:{runs / 'optuna.db'}?mode=ro", uri=True)) as db:
-        rows = db.execute(
-            "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
-            "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'cnnlab.cell'"
-        ).fetchall()
+        try:
+            rows = db.execute(
+                "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
+                "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'cnnlab.cell'"
+            ).fetchall()
+        except sqlite3.OperationalError:  # the schema is being created
+            return collections.Counter()
     return collections.Counter(json.loads(value) for (value,) in rows)
 
 
@@ -366,3 +376,65 @@ def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_des
     assert len(final) == cells and set(final.values()) == {1}
     resumed = "".join((tmp_path / f"run{n}.log").read_text() for n in range(1, len(kinds)))
     assert resumed.count("Reaped trial") + text.count("Reaped trial") >= len(kinds)
+
+
+def test_a_disk_that_fills_mid_sweep_is_a_clear_error_with_no_half_written_result(
+    tmp_path: Path, mnist_dir: Path
+) -> None:
+    with small_filesystem(tmp_path / "disk") as disk:
+        runs = disk / "runs"
+        argv = [
+            "sweep", "max_vs_avg", "--quick", "--workers", "1", "--data-dir", str(mnist_dir),
+            "--no-report", "--runs-dir", str(runs),
+        ]  # fmt: skip
+        log = tmp_path / "full.log"
+        sweep = _start(argv, log)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and sweep.poll() is None:
+            if (runs / "optuna.db").exists() and _finished(runs):
+                break
+            time.sleep(0.1)
+        filler = fill(disk)  # after at least one COMPLETE trial
+        at_fill = _finished(runs)
+        error, seconds = _refused(sweep, log, timeout=300)
+        print(f"\ndisk full after {sum(at_fill.values())} trial(s): error {seconds:.1f} s later")
+        assert "No space left" in error and "--runs-dir" in error and "resumes" in error
+        # Only trials told COMPLETE before the disk filled count, each once; a results table,
+        # if any was begun, is whole or absent.
+        after = _finished(runs)
+        assert set(after.values()) == {1} and sum(after.values()) >= sum(at_fill.values())
+        for table in runs.glob("results/*/results.csv"):
+            assert len(pd.read_csv(table)) == sum(after.values())
+        assert not list(runs.glob("results/*/.*.partial"))
+
+        filler.unlink()  # space again: the same command ends the sweep
+        text = _wait(_start(argv, tmp_path / "resumed.log"), tmp_path / "resumed.log")
+        final = _finished(runs)
+        assert len(final) == 6 and set(final.values()) == {1}
+        assert "6 of 6 cells finished" in text
+
+
+def test_a_tracking_server_that_does_not_answer_at_the_start_is_one_line_within_ten_seconds(
+    tmp_path: Path,
+) -> None:
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    refused = socket.socket()  # a port with nothing listening
+    refused.bind(("127.0.0.1", 0))
+    try:
+        for port in (refused.getsockname()[1], silent.getsockname()[1]):
+            started = time.monotonic()
+            result = subprocess.run(
+                [sys.executable, "-m", "cnnlab", "sweep", "max_vs_avg", "--quick",
+                 "--runs-dir", str(tmp_path / "runs"), "--tracking-uri", f"http://127.0.0.1:{port}"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            seconds = time.monotonic() - started
+            print(f"\ntracking server on port {port}: refused after {seconds:.1f} s")
+            assert result.returncode == 2 and seconds <= 10, result.stderr
+            assert result.stderr.count("\n") == 1 and "--tracking-uri" in result.stderr
+            assert not (tmp_path / "runs").exists()  # refused before anything was written
+    finally:
+        silent.close()
+        refused.close()

@@ -54,7 +54,8 @@ def store_failure(error: BaseException, options: SweepOptions) -> str | None:
         ):
             return (
                 f"No space left on the disk of {options.runs_dir} (--runs-dir) or of a store in "
-                f"it ({_first_line(cause)}). Free some space. {RESUME}"
+                f"it ({'database or disk is full' if 'disk is full' in text else 'ENOSPC'}). "
+                f"Free some space. {RESUME}"
             )
         kind = f"{type(cause).__module__}.{type(cause).__name__}"
         if kind.startswith(("sqlalchemy.", "psycopg.")) and "OperationalError" in kind:

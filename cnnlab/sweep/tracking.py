@@ -39,6 +39,9 @@ def quiet_mlflow_logging() -> None:
     its loggers)."""
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow's database store logs every database error with its traceback, then raises it:
+    # cnnlab reports the raised error (cnnlab.sweep.failures), once, in words.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def is_server(tracking_uri: str) -> bool:
