@@ -13,16 +13,17 @@ of JSON on stdout (`"status": "ok"` with `test_accuracy`, or `"status": "failed"
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from cnnlab import __version__
 from cnnlab.cliutil import data_location, run_command
-from cnnlab.errors import TrainingFailed
+from cnnlab.errors import SpecError, TrainingFailed
 from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice
 
 
@@ -34,6 +35,39 @@ def _add_arch_overrides(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--first-kernel", type=int, help="kernel size of the first conv block")
     group.add_argument("--dropout", type=float, help="dropout after each hidden dense layer")
     group.add_argument("--head", help="flatten | gap (global average pooling)")
+
+
+# The spec field each option of `train` and `summary` sets: a refused value is named by the
+# option the user typed, not by the field behind it.
+_OPTION_OF_FIELD = {
+    "arch": "--arch",
+    "train.learning_rate": "--lr",
+    "train.epochs": "--epochs",
+    "train.batch_size": "--batch-size",
+    "train.optimizer": "--optimizer",
+    "train.precision": "--precision",
+    "data.dataset": "--dataset",
+    "data.validation_size": "--validation-size",
+    "data.train_subset": "--train-subset",
+    "arch.pooling": "--pooling",
+    "arch.pool_size": "--pool-size",
+    "arch.padding": "--padding",
+    "arch.dropout": "--dropout",
+    "arch.head": "--head",
+    "ConvBlock.kernel_size": "--first-kernel",
+}
+
+
+@contextlib.contextmanager
+def _named_as_typed() -> Iterator[None]:
+    """Re-raise a SpecError about a field with the option that set it."""
+    try:
+        yield
+    except SpecError as error:
+        message = str(error)
+        for field, option in _OPTION_OF_FIELD.items():
+            message = message.replace(f"`{field}`", option)
+        raise SpecError(error.field, message) from None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -330,7 +364,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "list": _cmd_list,
         "studies": _cmd_studies,
     }
-    return run_command(lambda: handlers[args.command](args))
+
+    def handle() -> int:
+        with _named_as_typed():
+            return handlers[args.command](args)
+
+    return run_command(handle)
 
 
 if __name__ == "__main__":

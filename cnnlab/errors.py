@@ -7,6 +7,15 @@ traceback; anything that is not a `CnnlabError` is a bug and keeps its traceback
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """` Did you mean 'max'?` for a near miss among `choices`, else an empty string."""
+    close = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
 
 class CnnlabError(Exception):
     """A problem with the user's input or environment, explained in the message."""

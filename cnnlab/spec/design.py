@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from cnnlab.errors import SpecError
+from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
 from cnnlab.spec.sequential import SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
@@ -56,7 +57,11 @@ def replace_path(spec: Any, path: str, value: Any) -> Any:
         return (*spec[:index], item, *spec[index + 1 :])
     if not dataclasses.is_dataclass(spec) or head not in {f.name for f in dataclasses.fields(spec)}:
         known = [f.name for f in dataclasses.fields(spec)] if dataclasses.is_dataclass(spec) else []
-        raise SpecError(path, f"`{path}`: there is no field {head!r} here; the fields are {known}.")
+        raise SpecError(
+            path,
+            f"`{path}`: there is no field {head!r} here; the fields are {known}."
+            f"{did_you_mean(head, known)}",
+        )
     current = getattr(spec, head)
     new_value = replace_path(current, rest, value) if rest else value
     return dataclasses.replace(spec, **{head: new_value})  # type: ignore[type-var]
@@ -92,8 +97,22 @@ class Factor:
                 f"Factor `{self.path}`: give one short label per level (labels={list(labels)} "
                 f"for {len(self.levels)} levels); levels that are not plain values need labels.",
             )
+        for i, j in itertools.combinations(range(len(self.levels)), 2):
+            # By value, not by label: two labels for one value would make two identical arms
+            # and a claim between them.
+            if self.levels[i] == self.levels[j]:
+                raise SpecError(
+                    "levels",
+                    f"Factor `{self.path}`: levels {i + 1} and {j + 1} are the same value "
+                    f"({self.levels[i]!r}, labelled {labels[i]!r} and {labels[j]!r}): their arms "
+                    "would be identical. Remove one, or give it the value you meant.",
+                )
         if len(set(labels)) != len(labels):
-            raise SpecError("labels", f"Factor `{self.path}`: labels {list(labels)} repeat.")
+            raise SpecError(
+                "labels",
+                f"Factor `{self.path}`: labels {list(labels)} repeat; give each level its own "
+                "label (labels=(...), one per level, in order).",
+            )
         for label in labels:
             if any(ch in label for ch in "/+= "):
                 raise SpecError(
@@ -394,8 +413,8 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def config_hash(sweep: Sweep) -> str:
-    """Fingerprint of what a cell *means*: base spec, factors, levels, backgrounds, design.
+def definition(sweep: Sweep) -> dict[str, Any]:
+    """What a cell *means*, as plain values: base spec, factors, levels, backgrounds, design.
 
     Seeds and background counts are left out on purpose: adding seeds extends a study, it
     does not change what its finished cells mean. Claims are hashed separately
@@ -407,9 +426,32 @@ def config_hash(sweep: Sweep) -> str:
         "factors": [_canonical(f) for f in sweep.factors],
         "backgrounds": [_canonical(b) for b in sweep.backgrounds],
     }
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[
-        :16
-    ]
+    plain: dict[str, Any] = json.loads(json.dumps(content, sort_keys=True, default=str))
+    return plain
+
+
+def config_hash(sweep: Sweep) -> str:
+    """Fingerprint of `definition`: a study refuses a sweep whose hash changed."""
+    text = json.dumps(definition(sweep), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def definition_changes(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The fields that differ between two `definition`s, as `base.train.epochs: 3 -> 5`."""
+    changes: list[str] = []
+
+    def walk(path: str, old: Any, new: Any) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                walk(f"{path}.{key}" if path else key, old.get(key), new.get(key))
+        elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+            for index, (a, b) in enumerate(zip(old, new, strict=True)):
+                walk(f"{path}[{index}]", a, b)
+        elif old != new:
+            changes.append(f"{path}: {old!r} -> {new!r}")
+
+    walk("", stored, current)
+    return changes
 
 
 def claims_hash(sweep: Sweep) -> str:

@@ -14,7 +14,7 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError, SpecError
+from cnnlab.errors import CnnlabError, SpecError, did_you_mean
 from cnnlab.spec.design import Sweep
 
 
@@ -51,9 +51,14 @@ def _import_file(path: Path) -> object:
             f"{path}, line {error.lineno}: syntax error: {error.msg}."
         ) from None
     except Exception as error:
-        frame = traceback.extract_tb(error.__traceback__)[-1]
+        # The user's own line: the last frame in their file, not the library frame the error
+        # surfaced in (a `raise` inside the standard library would name line 679 of a 14-line
+        # file).
+        frames = traceback.extract_tb(error.__traceback__)
+        own = [f for f in frames if Path(f.filename).resolve() == path.resolve()]
+        line = (own or frames)[-1].lineno
         raise SweepDefinitionError(
-            f"{path}, line {frame.lineno}: importing it raised {type(error).__name__}: {error}"
+            f"{path}, line {line}: importing it raised {type(error).__name__}: {error}"
         ) from None
     return module
 
@@ -90,7 +95,8 @@ def load_sweep(name_or_path: str) -> Sweep:
     names = shipped_names()
     if name_or_path not in names:
         raise SweepDefinitionError(
-            f"There is no sweep called {name_or_path!r}. The shipped sweeps are: "
+            f"There is no sweep called {name_or_path!r}.{did_you_mean(name_or_path, names)} "
+            "The shipped sweeps are: "
             f"{', '.join(names)}. A sweep of your own is run by its path: "
             "python -m cnnlab.sweep path/to/my_sweep.py"
         )

@@ -9,7 +9,7 @@ parameters). Both train with the seeds' settings, which are `TrainSpec`'s defaul
 
 from __future__ import annotations
 
-from cnnlab.errors import SpecError
+from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.specs import ArchSpec, ConvBlock
 
 small = ArchSpec(
@@ -44,5 +44,6 @@ def get_preset(name: str) -> ArchSpec:
     except KeyError:
         raise SpecError(
             "arch",
-            f"There is no architecture preset called {name!r}; the presets are {sorted(PRESETS)}.",
+            f"There is no architecture preset called {name!r} (`arch`); the presets are "
+            f"{sorted(PRESETS)}.{did_you_mean(name, PRESETS)}",
         ) from None

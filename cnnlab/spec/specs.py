@@ -16,7 +16,7 @@ import math
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Literal, get_args
 
-from cnnlab.errors import SpecError
+from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.geometry import plan_layers
 
 Padding = Literal["valid", "same"]
@@ -45,7 +45,8 @@ def check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise SpecError(
             name,
-            f"The value for `{name}` must be one of {list(allowed)}, but {value!r} was passed.",
+            f"The value for `{name}` must be one of {list(allowed)}, but {value!r} was passed."
+            f"{did_you_mean(value, allowed)}",
         )
 
 

@@ -20,6 +20,7 @@ class Key(StrEnum):
     SWEEP = "cnnlab.sweep"  # S, M: the sweep's name
     STUDY = "cnnlab.study"  # M: the Optuna study's name
     CONFIG_HASH = "cnnlab.config_hash"  # S, M: definition hash (what a cell means)
+    DEFINITION = "cnnlab.definition"  # S: the definition hashed, to name what changed
     CLAIMS_HASH = "cnnlab.claims_hash"  # S, M: claims hash when the study was created
     PLAN_HASH = "cnnlab.plan_hash"  # S, M: sequential plan hash ("fixed": none) at creation
     QUICK = "cnnlab.quick"  # S, M: a smoke run (`--quick`)

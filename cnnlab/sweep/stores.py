@@ -19,7 +19,7 @@ from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset
 from cnnlab.errors import CnnlabError
-from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, seeds_hash
+from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, definition, seeds_hash
 from cnnlab.sweep.keys import Key, State, version_key
 from cnnlab.sweep.objective import pruner_for, sampler_for
 from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
@@ -79,6 +79,7 @@ def open_stores(
             storage,
             study_base_name(sweep, options),
             config_hash=config_hash(sweep),
+            definition=definition(sweep),
             sweep_name=sweep.name,
             where=redact(storage_url),
             sampler=sampler_for(sweep),
@@ -91,6 +92,7 @@ def open_stores(
             storage,
             study_base_name(sweep, options),
             config_hash=config_hash(sweep),
+            definition=definition(sweep),
             sampler=sampler_for(sweep),
             claims_hash=claims_hash(sweep),
             plan_hash=seeds_hash(sweep),

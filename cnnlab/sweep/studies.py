@@ -34,6 +34,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
+from cnnlab.spec.design import definition_changes
 from cnnlab.sweep.keys import Key, State
 from cnnlab.sweep.options import DEAD_AFTER_S
 from cnnlab.sweep.preflight import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
@@ -122,6 +123,7 @@ def open_study(
     base_name: str,
     *,
     config_hash: str,
+    definition: dict[str, Any] | None = None,
     claims_hash: str,
     plan_hash: str = "fixed",
     sweep_name: str,
@@ -136,7 +138,7 @@ def open_study(
     if versions and not new_study:
         name = versions[-1][1]
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-        _refuse_changed_definition(study, config_hash, base_name, versions[-1][0])
+        _refuse_changed_definition(study, config_hash, definition, base_name, versions[-1][0])
         return study
     version = versions[-1][0] + 1 if versions else 1
     name = base_name if version == 1 else f"{base_name}-v{version}"
@@ -146,6 +148,7 @@ def open_study(
     for key, value in (
         (Key.SWEEP, sweep_name),
         (Key.CONFIG_HASH, config_hash),
+        (Key.DEFINITION, definition),
         (Key.CLAIMS_HASH, claims_hash),
         (Key.PLAN_HASH, plan_hash),
         (Key.QUICK, quick),
@@ -156,16 +159,33 @@ def open_study(
 
 
 def _refuse_changed_definition(
-    study: optuna.Study, config_hash: str, base_name: str, version: int
+    study: optuna.Study,
+    config_hash: str,
+    definition: dict[str, Any] | None,
+    base_name: str,
+    version: int,
 ) -> None:
     stored = study.user_attrs.get(Key.CONFIG_HASH)
     if stored != config_hash:
         raise StudyMismatchError(
             f"The sweep definition changed since study {study.study_name!r} was started "
-            f"(definition hash {stored} in the store, {config_hash} now): its finished cells "
+            f"({_changed(study, definition, stored, config_hash)}): its finished cells "
             f"would not mean the same thing. Run again with --new-study to start {base_name}-v"
             f"{version + 1} (the old study and its runs are kept), or undo the change."
         )
+
+
+def _changed(
+    study: optuna.Study, definition: dict[str, Any] | None, stored: Any, config_hash: str
+) -> str:
+    """What changed, field by field where the study kept its definition (since 2026-12)."""
+    kept = study.user_attrs.get(Key.DEFINITION)
+    if isinstance(kept, dict) and definition is not None:
+        changes = definition_changes(kept, definition)
+        if changes:
+            more = f"; and {len(changes) - 4} more" if len(changes) > 4 else ""
+            return "changed: " + "; ".join(changes[:4]) + more
+    return f"definition hash {stored} in the store, {config_hash} now"
 
 
 def join_study(
@@ -175,6 +195,7 @@ def join_study(
     config_hash: str | None,
     sweep_name: str,
     where: str,
+    definition: dict[str, Any] | None = None,
     sampler: optuna.samplers.BaseSampler | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
@@ -189,19 +210,16 @@ def join_study(
             "with the same sweep, options, --storage and --tracking-uri: python -m cnnlab.sweep "
             f"{sweep_name} --storage … --tracking-uri …"
         )
-    version, name = versions[-1]
+    name = versions[-1][1]
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    if config_hash is None:
+    if config_hash is None or study.user_attrs.get(Key.CONFIG_HASH) == config_hash:
         return study
-    try:
-        _refuse_changed_definition(study, config_hash, base_name, version)
-    except StudyMismatchError:
-        raise StudyMismatchError(
-            f"Study {name!r} in {where!r} was started from a different definition of the "
-            f"sweep (hash {study.user_attrs.get(Key.CONFIG_HASH)} there, {config_hash} here): "
-            "give the worker the same sweep file and the same --quick, --seeds, --epochs and "
-            "--dataset as the sweep's own process."
-        ) from None
+    raise StudyMismatchError(
+        f"Study {name!r} in {where!r} was started from a different definition of the sweep "
+        f"({_changed(study, definition, study.user_attrs.get(Key.CONFIG_HASH), config_hash)}): "
+        "give the worker the same sweep file and the same --quick, --seeds, --epochs and "
+        "--dataset as the sweep's own process."
+    )
     return study
 
 
