@@ -210,6 +210,10 @@ def _cmd_studies(args: argparse.Namespace) -> int:
     if args.storage is None and not (args.runs_dir / "optuna.db").is_file():
         print(f"No studies yet: {args.runs_dir / 'optuna.db'} does not exist.")
         return 0
+    if args.storage is not None:
+        from cnnlab.sweep.preflight import check_storage
+
+        check_storage(args.storage)  # a bad URL in words, before Optuna makes a database
     storage = open_storage(args.storage or default_storage_url(args.runs_dir))
     if args.delete:
         delete_study(storage, args.delete)

@@ -20,13 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, did_you_mean
 from cnnlab.report.analysis import Analysis, analyse, verdicts_json
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import draw_all
 from cnnlab.report.render import to_html, to_markdown
 from cnnlab.spec.design import Sweep, study_name, sweep_of_study
-from cnnlab.spec.loading import load_sweep, question
+from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
 
@@ -141,10 +141,15 @@ def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
     if not (folder / "provenance.json").is_file():
         have = sorted(p.parent.name for p in reports_dir.glob("*/provenance.json"))
         listed = ", ".join(have) if have else "none"
+        sweep = sweep_of_study(name)
+        shipped = shipped_names()
+        hint = did_you_mean(folder.name, have) or (
+            did_you_mean(sweep, shipped) if sweep not in shipped else ""
+        )
         raise ReportError(
-            f"{folder}: no report to rebuild (provenance.json is missing). Reports in "
+            f"{folder}: no report to rebuild (provenance.json is missing).{hint} Reports in "
             f"{reports_dir}: {listed}. A sweep writes its report when it ends: "
-            f"python -m cnnlab.sweep {sweep_of_study(name)}{' --quick' if quick else ''}"
+            f"python -m cnnlab.sweep {sweep}{' --quick' if quick else ''}"
         )
     return folder
 

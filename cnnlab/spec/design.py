@@ -67,6 +67,26 @@ def replace_path(spec: Any, path: str, value: Any) -> Any:
     return dataclasses.replace(spec, **{head: new_value})  # type: ignore[type-var]
 
 
+def _near_path(spec: Any, path: str) -> str:
+    """` Did you mean 'arch.pooling'?` for a dotted path with one misspelt part."""
+    found: list[str] = []
+    for part in path.split("."):
+        if isinstance(spec, tuple) and part.isdigit() and int(part) < len(spec):
+            spec = spec[int(part)]
+        elif dataclasses.is_dataclass(spec):
+            names = [f.name for f in dataclasses.fields(spec)]
+            hint = did_you_mean(part, names)
+            if part not in names and not hint:
+                return ""
+            part = part if part in names else hint.split("'")[1]
+            spec = getattr(spec, part)
+        else:
+            return ""
+        found.append(part)
+    near = ".".join(found)
+    return f" Did you mean {near!r}?" if near != path else ""
+
+
 def get_path(spec: Any, path: str) -> Any:
     """The value of the field at dotted `path`."""
     for part in path.split("."):
@@ -316,7 +336,10 @@ class Sweep:
         try:
             get_path(self.base, path)
         except (AttributeError, IndexError, TypeError):
-            raise SpecError(where, f"`{path}` is not a field of the base TrialSpec.") from None
+            raise SpecError(
+                where,
+                f"`{path}` is not a field of the base TrialSpec.{_near_path(self.base, path)}",
+            ) from None
         try:
             replace_path(self.base, path, value)
         except SpecError as error:

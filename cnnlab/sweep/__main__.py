@@ -128,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     from cnnlab.spec.specs import DATASETS, check_choice
 
     if args.dataset is not None:
-        check_choice("data.dataset", args.dataset, DATASETS)
+        check_choice("--dataset", args.dataset, DATASETS)
     workers = parse_workers(args.workers)
     for name in ("seeds", "epochs"):
         value = getattr(args, name)

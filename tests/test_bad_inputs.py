@@ -1,0 +1,184 @@
+"""A corpus of bad inputs, each refused before any work starts.
+
+Every entry runs the real command line in a fresh process and must end with a non-zero exit,
+no traceback, and one message that names the file or option, the value, and the fix; the
+runs folder it was given is left exactly as it was. Where the input can be checked without
+TensorFlow, the process runs with a `tensorflow` that refuses to be imported: the refusal has
+to come first.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.servers import missing
+
+pytestmark = pytest.mark.integration
+
+NO_TENSORFLOW = "raise ImportError('cnnlab imported TensorFlow before refusing a bad input')\n"
+
+
+@dataclass(frozen=True)
+class Bad:
+    name: str
+    argv: tuple[str, ...]  # after `python -m cnnlab`; {runs}, {tmp}, {file} are filled in
+    says: tuple[str, ...]  # in the message: the option or file, the value, the fix
+
+
+SWEEP_HEAD = '''"""A user's sweep.
+
+Question: does it load?
+"""
+from cnnlab.spec.design import Factor, Sweep
+from cnnlab.spec.presets import get_preset
+from cnnlab.spec.specs import TrialSpec
+BASE = TrialSpec(arch=get_preset("small"))
+'''
+
+SWEEP_FILES = {
+    "raises.py": SWEEP_HEAD + "import json\n\nCONFIG = json.loads('{')\n",
+    "syntax.py": SWEEP_HEAD + "SWEEP = Sweep(name='x',\n",
+    "no_sweep.py": SWEEP_HEAD + "OTHER = 1\n",
+    "not_a_sweep.py": SWEEP_HEAD + "SWEEP = {'name': 'x'}\n",
+    "no_docstring.py": "from cnnlab.spec.design import Sweep\nSWEEP = None\n",
+    "same_levels.py": SWEEP_HEAD
+    + "SWEEP = Sweep(name='same', base=BASE, factors=(Factor(path='arch.pooling', "
+    "levels=('max', 'max'), labels=('a', 'b')),), seeds=2)\n",
+    "same_labels.py": SWEEP_HEAD
+    + "SWEEP = Sweep(name='labels', base=BASE, factors=(Factor(path='arch.dropout', "
+    "levels=(0.1, 0.2), labels=('d', 'd')),), seeds=2)\n",
+    "bad_path.py": SWEEP_HEAD
+    + "SWEEP = Sweep(name='path', base=BASE, factors=(Factor(path='arch.poolng', "
+    "levels=('max', 'avg')),), seeds=2)\n",
+    "bad_level.py": SWEEP_HEAD
+    + "SWEEP = Sweep(name='level', base=BASE, factors=(Factor(path='arch.pooling', "
+    "levels=('max', 'maxx')),), seeds=2)\n",
+}
+
+CORPUS = [
+    # sweep files
+    Bad("a sweep file that raises", ("sweep", "{tmp}/raises.py"), ("raises.py, line 11", "JSONDecodeError")),
+    Bad("a syntax error", ("sweep", "{tmp}/syntax.py"), ("syntax.py, line", "syntax error")),
+    Bad("no SWEEP", ("sweep", "{tmp}/no_sweep.py"), ("no_sweep.py", "SWEEP = Sweep(...)")),
+    Bad("SWEEP of another type", ("sweep", "{tmp}/not_a_sweep.py"), ("not_a_sweep.py", "dict")),
+    Bad("no docstring", ("sweep", "{tmp}/no_docstring.py"), ("no_docstring.py", "docstring")),
+    Bad("two labels, one value", ("sweep", "{tmp}/same_levels.py"), ("levels", "'max'", "Remove one")),
+    Bad("repeated labels", ("sweep", "{tmp}/same_labels.py"), ("labels", "'d'", "own label")),
+    Bad("a misspelt field path", ("sweep", "{tmp}/bad_path.py"), ("arch.poolng", "Did you mean 'arch.pooling'")),
+    Bad("a misspelt level", ("sweep", "{tmp}/bad_level.py"), ("'maxx'", "Did you mean 'max'")),
+    Bad("a sweep file that is not there", ("sweep", "{tmp}/nowhere.py"), ("nowhere.py", "no such file")),
+    # cnnlab sweep
+    Bad("a misspelt sweep name", ("sweep", "poolng", "--runs-dir", "{runs}"), ("'poolng'", "Did you mean 'pooling'")),
+    Bad("--runs-dir is a file", ("sweep", "max_vs_avg", "--runs-dir", "{file}"), ("--runs-dir", "a file", "Name a folder")),
+    Bad("--runs-dir is read-only", ("sweep", "max_vs_avg", "--runs-dir", "{readonly}/runs"), ("--runs-dir", "not writable")),
+    Bad("--reports-dir under a file", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--reports-dir", "{file}/r"), ("--reports-dir", "is a file")),
+    Bad("--tracking-uri with nothing listening", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--tracking-uri", "http://127.0.0.1:1"), ("--tracking-uri", "127.0.0.1:1", "Start it")),
+    Bad("--storage of an unknown database", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "nonsense://x"), ("--storage", "'nonsense'", "postgresql://")),
+    Bad("--storage with nothing listening", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "postgresql://me:hunter2@127.0.0.1:1/db"), ("--storage", "me:***@", "running")),
+    Bad("--dry-run with a broken --storage", ("sweep", "max_vs_avg", "--dry-run", "--runs-dir", "{runs}", "--storage", "sqlite:///{file}/x.db"), ("--storage", "is a file")),
+    Bad("--seeds 0", ("sweep", "max_vs_avg", "--seeds", "0", "--runs-dir", "{runs}"), ("--seeds", "0", "at least 1")),
+    Bad("--epochs -1", ("sweep", "max_vs_avg", "--epochs", "-1", "--runs-dir", "{runs}"), ("--epochs", "-1")),
+    Bad("--workers 0", ("sweep", "max_vs_avg", "--workers", "0", "--runs-dir", "{runs}"), ("--workers", "0")),
+    Bad("--max-time not a duration", ("sweep", "max_vs_avg", "--max-time", "soon", "--runs-dir", "{runs}"), ("--max-time", "'soon'", "20m")),
+    Bad("a misspelt --dataset", ("sweep", "max_vs_avg", "--dataset", "mnst", "--runs-dir", "{runs}"), ("--dataset", "'mnst'", "Did you mean 'mnist'")),
+    Bad("--data-dir that is not there", ("sweep", "max_vs_avg", "--data-dir", "{tmp}/no-data", "--runs-dir", "{runs}"), ("--data-dir", "no-data")),
+    Bad("--dead-after not a duration", ("sweep", "max_vs_avg", "--dead-after", "long", "--runs-dir", "{runs}"), ("--dead-after", "'long'")),
+    # cnnlab worker
+    Bad("a worker with no study database", ("worker", "max_vs_avg", "--storage", "sqlite:///{tmp}/none.db", "--runs-dir", "{runs}"), ("none.db", "does not exist", "Start the sweep first")),
+    Bad("a worker whose study was never started", ("worker", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "sqlite:///{runs}/optuna.db"), ("max_vs_avg", "Start the sweep first")),
+    Bad("a worker given --new-study", ("worker", "max_vs_avg", "--new-study", "--runs-dir", "{runs}"), ("--new-study",)),
+    Bad("a worker with a misspelt sweep", ("worker", "max_vs_ave", "--runs-dir", "{runs}"), ("'max_vs_ave'", "Did you mean 'max_vs_avg'")),
+    # cnnlab train
+    Bad("a negative --lr", ("train", "--lr", "-1"), ("--lr", "-1.0")),
+    Bad("a misspelt --arch", ("train", "--arch", "smal"), ("--arch", "'smal'", "Did you mean 'small'")),
+    Bad("a misspelt --pooling", ("train", "--pooling", "maxx"), ("--pooling", "'maxx'", "Did you mean 'max'")),
+    Bad("--first-kernel 0", ("train", "--first-kernel", "0"), ("--first-kernel", "0", "between 1 and 31")),
+    Bad("--batch-size 0", ("train", "--batch-size", "0"), ("--batch-size", "0")),
+    Bad("a misspelt --optimizer", ("train", "--optimizer", "adm"), ("--optimizer", "'adm'", "Did you mean 'adam'")),
+    # report, studies, ui
+    Bad("a report never written", ("report", "pooling", "--reports-dir", "{tmp}/no-reports"), ("no-reports/pooling", "no report to rebuild", "python -m cnnlab.sweep pooling")),
+    Bad("a report of a misspelt sweep", ("report", "poolng", "--reports-dir", "{tmp}/no-reports"), ("poolng", "Did you mean 'pooling'")),
+    Bad("studies: delete a study that is not there", ("studies", "--runs-dir", "{runs}", "--storage", "sqlite:///{runs}/optuna.db", "--delete", "nosuch"), ("'nosuch'",)),
+    Bad("studies: an unknown database", ("studies", "--storage", "nonsense://x"), ("--storage", "'nonsense'")),
+    Bad("ui: --runs-dir is a file", ("ui", "--runs-dir", "{file}"), ("--runs-dir", "a file")),
+    Bad("ui: a port out of range", ("ui", "--runs-dir", "{runs}", "--port", "70000"), ("--port", "70000")),
+]  # fmt: skip
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+    }
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The corpus' files: sweep files, a plain file, a runs folder with a study database in
+    it, a read-only folder (root: a read-only bind mount) and a `tensorflow` that refuses."""
+    tmp = tmp_path_factory.mktemp("bad-inputs")
+    for name, text in SWEEP_FILES.items():
+        (tmp / name).write_text(textwrap.dedent(text))
+    (tmp / "a-file").write_text("not a folder\n")
+    runs = tmp / "runs"
+    runs.mkdir()
+    from cnnlab.sweep.studies import default_storage_url, open_storage
+
+    open_storage(default_storage_url(runs))  # an empty study database, as after `cnnlab studies`
+    (runs / "kept.txt").write_text("a file the runs folder already had\n")
+    shim = tmp / "shim" / "tensorflow"
+    shim.mkdir(parents=True)
+    (shim / "__init__.py").write_text(NO_TENSORFLOW)
+    readonly = tmp / "readonly"
+    readonly.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "--bind", str(readonly), str(readonly)], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(readonly)], check=True)
+        mounted = True
+    yield {
+        "tmp": tmp,
+        "runs": runs,
+        "file": tmp / "a-file",
+        "readonly": readonly,
+        "shim": shim.parent,
+    }
+    if mounted:
+        subprocess.run(["umount", "-l", str(readonly)], check=False)
+
+
+@pytest.mark.parametrize("bad", CORPUS, ids=[bad.name for bad in CORPUS])
+def test_a_bad_input_is_refused_before_any_work(bad: Bad, bench: dict[str, Path]) -> None:
+    if "{readonly}" in " ".join(bad.argv) and os.geteuid() != 0:
+        missing("root, for a read-only bind mount")
+    values = {name: str(path) for name, path in bench.items()}
+    argv = [part.format(**values) for part in bad.argv]
+    before = _snapshot(bench["runs"])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([values["shim"], os.environ.get("PYTHONPATH", "")]),
+        "CNNLAB_DATA_DIR": str(bench["tmp"] / "no-data-here"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "cnnlab", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=bench["tmp"],
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert "refusing a bad input" not in output, f"TensorFlow was imported first: {output}"
+    for words in bad.says:
+        assert words in result.stderr, f"{words!r} not in: {result.stderr}"
+    assert "hunter2" not in output
+    assert _snapshot(bench["runs"]) == before
