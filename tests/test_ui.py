@@ -69,3 +69,59 @@ def test_ui_without_a_store_says_what_to_do(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "python -m cnnlab.sweep pooling --quick" in done.stderr
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_sigterm_to_cnnlab_ui_alone_stops_its_mlflow_server_and_all_its_workers(
+    tmp_path: Path,
+) -> None:
+    # Not the terminal's Ctrl-C, which reaches the whole process group: one SIGTERM to the
+    # cnnlab process, as a service manager or `kill` sends it. Before, the MLflow server and
+    # its 8 job workers kept serving.
+    Tracker(default_tracking_uri(tmp_path), artifact_root=None).experiment_id("pooling")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
+                break
+        except OSError:
+            time.sleep(1)
+    server = _descendants(process.pid)
+    assert len(server) >= 2, server  # the server and its workers
+    os.kill(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in server):
+        time.sleep(0.5)
+    assert not [pid for pid in server if _alive(pid)]
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port
