@@ -549,3 +549,34 @@ def test_a_sequential_look_whose_cells_diverge_ends_instead_of_retrying_forever(
     assert sorted(outcome.failed) == [f"seqfail/huge/seed=0{s}" for s in range(3)]
     assert len(outcome.missing) == 3 and outcome.finished == 3
     assert len(_study(tmp_path, "seqfail").get_trials()) == 6  # each cell tried once
+
+
+def test_a_cell_another_host_holds_is_waited_for_then_reaped_when_it_falls_silent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The sweep's own process must not close the study while another host holds a cell; once
+    # that host's heartbeat is older than the study's grace, the cell is reaped and run here.
+    from cnnlab.spec.design import cells
+    from cnnlab.sweep.objective import cell_params
+
+    monkeypatch.setattr(cnnlab.sweep.runner, "WAIT_POLL_S", 0.2)
+    assert _run(tmp_path, max_time=0) is not None  # the study and its parent run, no cells
+    study = _study(tmp_path)
+    held = next(c for c in cells(SWEEP) if c.key == "max/seed=01")
+    study.enqueue_trial(cell_params(held), user_attrs={Key.CELL: held.key})
+    trial = study.ask()
+    trial.set_user_attr(Key.OWNER, {"host": "another-host", "pid": 1, "start": None})
+    trial.set_user_attr(Key.HEARTBEAT, time.time())
+
+    started = time.monotonic()
+    outcome = _run(tmp_path, dead_after=3.0)
+    assert outcome is not None and outcome.finished == 4 and not outcome.missing
+    assert time.monotonic() - started >= 3.0  # not reaped before its grace
+    err = capsys.readouterr().err
+    assert "Waiting for 1 cell(s) that other processes are training (max/seed=01)" in err
+    assert f"Reaped trial {trial.number} (max/seed=01)" in err
+    trials = _study(tmp_path).get_trials()
+    assert trials[trial.number].state == TrialState.FAIL
+    assert trials[trial.number].user_attrs[Key.STATE] == "REAPED"
+    complete = [t.user_attrs[Key.CELL] for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(complete) == sorted(c.key for c in cells(SWEEP))
