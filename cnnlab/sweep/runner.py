@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import optuna
+from optuna.trial import TrialState
 
 from cnnlab.data import LoadedDataset
 from cnnlab.report.analysis import Analysis
@@ -89,6 +90,11 @@ def _execute(
     def next_trial() -> tuple[optuna.Trial, Cell] | None:
         """The next trial to run, or None when no cell is left."""
         if sweep.design == "search":
+            # Other processes (workers on other hosts) sample on the same study: stop at the
+            # search's size counting theirs, finished or running, not only this process's.
+            states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+            if len(study.get_trials(deepcopy=False, states=states)) >= sweep.n_trials:
+                return None
             trial = study.ask()
             claim_trial(trial)
             cell = suggest_cell(trial, sweep)
