@@ -393,11 +393,25 @@ def test_search_design_samples_and_reports_validation_accuracy(tmp_path: Path) -
             assert trial.value == result["history"][-1]["val_accuracy"]
 
 
-def test_max_time_keeps_finished_replicates_and_reports_the_missing(tmp_path: Path) -> None:
-    outcome = _run(tmp_path, max_time=0.001)  # the budget is spent before the second cell
+def test_max_time_keeps_finished_replicates_and_reports_the_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A budget of one second, and cells that take longer: the first starts at once (after
+    # the study is read, in milliseconds; a 1-ms budget was spent by that read alone), the
+    # second never. A kept compiled model can train a tiny cell in under a second, so each
+    # cell is made to last 1.2 s.
+    real = cnnlab.sweep.execution.train_cell
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(1.2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", slow)
+    outcome = _run(tmp_path, max_time=1.0)
     assert outcome is not None
     assert outcome.finished == 1 and len(outcome.missing) == 3
     assert {r.info.run_name: r.info.status for r in _runs(tmp_path)}["t"] == "KILLED"
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and outcome.finished == 4 and not outcome.missing
 
