@@ -25,6 +25,7 @@ from cnnlab.sweep.execution import (
     StopLatch,
     TrialStages,
     WorkersDied,
+    train_here,
     train_in_workers,
 )
 from cnnlab.sweep.keys import Key, State
@@ -198,6 +199,40 @@ def test_a_stop_signal_swallowed_once_is_raised_again_by_the_latch() -> None:
     latch.arrived = KeyboardInterrupt()
     with pytest.raises(KeyboardInterrupt):
         latch.raise_if_stopped()
+
+
+def test_an_error_that_a_stop_signal_caused_inside_training_is_the_stop_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Seen in CI: Ctrl-C landing inside TensorFlow's C++ came out of `fit` as "SystemError:
+    # bad argument to internal function"; the trial was recorded FAILED and the user got a
+    # traceback instead of "Run the same command to resume".
+    latch = StopLatch()
+
+    def stopped_inside_tensorflow(*args: object, **kwargs: object) -> None:
+        latch.arrived = KeyboardInterrupt()
+        raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", stopped_inside_tensorflow)
+    book = Book()
+    with pytest.raises(KeyboardInterrupt):
+        train_here(book, _fake_trial(0), CELLS[0], cast(Any, None), latch=latch)
+    assert book.interrupted == ["active-0"] and book.failed == []
+
+
+def test_an_error_in_training_without_a_stop_signal_is_a_failure_with_its_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise SystemError("a real bug")
+
+    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", broken)
+    book = Book()
+    with pytest.raises(SystemError):
+        train_here(book, _fake_trial(0), CELLS[0], cast(Any, None), latch=StopLatch())
+    assert book.interrupted == [] and book.failed == [
+        ("active-0", {"reason": "error", "message": "SystemError: a real bug"})
+    ]
 
 
 # --- claiming cells on a study shared with other processes -------------------------------

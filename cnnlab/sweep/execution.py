@@ -152,6 +152,12 @@ def train_here(
         book.interrupt(active)
         raise
     except Exception as error:
+        if latch.arrived is not None:
+            # The stop signal's exception, raised inside TensorFlow's C++ code, can come out
+            # as another error ("SystemError: ... bad argument to internal function"): the
+            # trial was interrupted, not failed, and the user sees the stop, not a trace.
+            book.interrupt(active)
+            latch.raise_if_stopped()
         # A bug or an exhausted machine: the trial must not stay RUNNING (it would look alive
         # until reaped); record it as failed, then let the error stop the sweep with its trace.
         # If the error is a store's (a database or tracking server gone), recording fails
