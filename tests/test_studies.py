@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -17,8 +18,11 @@ from cnnlab.sweep.keys import Key
 from cnnlab.sweep.options import DEAD_AFTER_S
 from cnnlab.sweep.studies import (
     Heartbeat,
+    StudyMismatchError,
     default_storage_url,
+    join_study,
     open_storage,
+    open_study,
     owner_is_gone,
     reap_dead_trials,
 )
@@ -117,3 +121,36 @@ def test_the_heartbeat_beats_between_epochs_and_stops_before_the_trial_is_told(
     assert not any(t.name.startswith("cnnlab-heartbeat") for t in threading.enumerate())
     study.tell(trial, 0.5)  # no beat lands on (or fails against) the finished trial
     assert study.get_trials()[0].state == TrialState.COMPLETE
+
+
+def test_a_changed_definition_is_refused_with_what_changed_and_the_fix_for_each_caller(
+    tmp_path: Path,
+) -> None:
+    storage = open_storage(default_storage_url(tmp_path))
+    kept = {"train": {"epochs": 3}}
+
+    def reopen(config_hash: str, definition: dict[str, Any]) -> optuna.Study:
+        return open_study(
+            storage,
+            "s",
+            config_hash=config_hash,
+            definition=definition,
+            claims_hash="c",
+            sweep_name="s",
+            quick=False,
+            new_study=False,
+        )
+
+    reopen("aaa", kept)
+    changed = {"train": {"epochs": 5}}
+    with pytest.raises(StudyMismatchError) as resumed:
+        reopen("bbb", changed)
+    assert "definition changed since study 's'" in str(resumed.value)
+    assert "train.epochs" in str(resumed.value) and "--new-study to start s-v2" in str(
+        resumed.value
+    )
+    with pytest.raises(StudyMismatchError) as joined:
+        join_study(storage, "s", config_hash="bbb", sweep_name="s", where="db", definition=changed)
+    assert "Study 's' in 'db' was started from a different definition" in str(joined.value)
+    assert "train.epochs" in str(joined.value) and "same sweep file" in str(joined.value)
+    assert join_study(storage, "s", config_hash="aaa", sweep_name="s", where="db").study_name == "s"

@@ -13,7 +13,7 @@ import errno
 from collections.abc import Iterator
 
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.redact import redact
+from cnnlab.sweep.redact import first_line, redact
 from cnnlab.sweep.studies import default_storage_url
 from cnnlab.sweep.tracking import default_tracking_uri, unreachable
 
@@ -30,11 +30,6 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return redact(text.splitlines()[0]) if text else type(error).__name__
 
 
 def _how(text: str) -> str:
@@ -62,7 +57,8 @@ def store_failure(error: BaseException, options: SweepOptions) -> str | None:
             url = options.storage or default_storage_url(options.runs_dir)
             return (
                 f"The Optuna storage {redact(url)!r} (--storage) stopped answering: "
-                f"{_first_line(cause)}. Check that the database server is running. {RESUME}"
+                f"{first_line(cause) or type(cause).__name__}. Check that the database server "
+                f"is running. {RESUME}"
             )
         if unreachable(cause):
             uri = options.tracking_uri or default_tracking_uri(options.runs_dir)

@@ -19,3 +19,13 @@ _CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<p
 def redact(text: str) -> str:
     """`text` with the password of every URL in it replaced by `***`."""
     return _CREDENTIALS.sub(lambda m: f"{m.group('head')}{MASK}@", text)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, redacted ("" for an empty message).
+
+    Database drivers and SQLAlchemy append their SQL and a link to their docs over several
+    lines: the first says what happened.
+    """
+    text = str(error).strip()
+    return redact(text.splitlines()[0]) if text else ""

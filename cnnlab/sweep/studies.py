@@ -138,7 +138,15 @@ def open_study(
     if versions and not new_study:
         name = versions[-1][1]
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-        _refuse_changed_definition(study, config_hash, definition, base_name, versions[-1][0])
+        _refuse_changed_definition(
+            study,
+            config_hash,
+            definition,
+            head=f"The sweep definition changed since study {name!r} was started",
+            fix="its finished cells would not mean the same thing. Run again with --new-study "
+            f"to start {base_name}-v{versions[-1][0] + 1} (the old study and its runs are "
+            "kept), or undo the change.",
+        )
         return study
     version = versions[-1][0] + 1 if versions else 1
     name = base_name if version == 1 else f"{base_name}-v{version}"
@@ -162,16 +170,15 @@ def _refuse_changed_definition(
     study: optuna.Study,
     config_hash: str,
     definition: dict[str, Any] | None,
-    base_name: str,
-    version: int,
+    *,
+    head: str,
+    fix: str,
 ) -> None:
+    """Raise `head (what changed): fix` unless `study` was started from `config_hash`."""
     stored = study.user_attrs.get(Key.CONFIG_HASH)
     if stored != config_hash:
         raise StudyMismatchError(
-            f"The sweep definition changed since study {study.study_name!r} was started "
-            f"({_changed(study, definition, stored, config_hash)}): its finished cells "
-            f"would not mean the same thing. Run again with --new-study to start {base_name}-v"
-            f"{version + 1} (the old study and its runs are kept), or undo the change."
+            f"{head} ({_changed(study, definition, stored, config_hash)}): {fix}"
         )
 
 
@@ -212,14 +219,16 @@ def join_study(
         )
     name = versions[-1][1]
     study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    if config_hash is None or study.user_attrs.get(Key.CONFIG_HASH) == config_hash:
-        return study
-    raise StudyMismatchError(
-        f"Study {name!r} in {where!r} was started from a different definition of the sweep "
-        f"({_changed(study, definition, study.user_attrs.get(Key.CONFIG_HASH), config_hash)}): "
-        "give the worker the same sweep file and the same --quick, --seeds, --epochs and "
-        "--dataset as the sweep's own process."
-    )
+    if config_hash is not None:
+        _refuse_changed_definition(
+            study,
+            config_hash,
+            definition,
+            head=f"Study {name!r} in {where!r} was started from a different definition of the "
+            "sweep",
+            fix="give the worker the same sweep file and the same --quick, --seeds, --epochs "
+            "and --dataset as the sweep's own process.",
+        )
     return study
 
 
