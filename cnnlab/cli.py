@@ -16,7 +16,9 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import shutil
 import sys
+import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -189,15 +191,24 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if sweep.plan is not None:  # a sequential plan: from its first look to its last
             trials = f"{len(first_look_cells(sweep))}–{trials}"
         rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
+    # The facts on one line, the question in full on the lines under it: a question is a
+    # sentence (up to ~200 characters) and cutting it to fit one line cut its point off.
     width = max(len(r[0]) for r in rows)
+    columns = min(shutil.get_terminal_size((100, 24)).columns, 100)
     for name, design, arms, size, duration, text in rows:
-        text = text if len(text) <= 90 else text[:89] + "…"
-        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  ~{duration:<26} {text}")
+        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  ~{duration}")
+        print(
+            textwrap.fill(
+                text,
+                columns,
+                initial_indent=" " * 4,
+                subsequent_indent=" " * 4,
+                break_on_hyphens=False,
+            )
+        )
     print(f"\nEstimates: {parallelism.describe()}, {speed.describe()}.")
-    print(
-        "Run one with: python -m cnnlab.sweep NAME   (--quick: a one-minute smoke run; "
-        "--dry-run: check without training)"
-    )
+    print("Run one with: python -m cnnlab.sweep NAME")
+    print("  --quick: a one-minute smoke run; --dry-run: check it without training")
     return 0
 
 

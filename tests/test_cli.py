@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.cli import main
+from cnnlab.spec.loading import load_sweep, question, shipped_names
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -78,10 +79,26 @@ def test_bad_arguments_are_refused_before_any_training(mnist_dir: Path) -> None:
 
 def test_list_shows_a_sequential_plans_range_of_trials(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["list"]) == 0
-    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line and line[0] != " "}
     # max_vs_avg: 2 arms, looks at 5 … 20 seeds; a fixed design shows one number
     assert "10–40 trials" in rows["max_vs_avg"] and " – " in rows["max_vs_avg"]
     assert (
         "40 trials" in rows["pooling_x_kernel"]
         and "–" not in rows["pooling_x_kernel"].split("~")[0]
     )
+
+
+def test_list_prints_every_question_whole_within_100_columns(capsys) -> None:  # type: ignore[no-untyped-def]
+    # It cut questions at 90 characters, and "Question:" parsing stopped at a wrapped line
+    # starting "seed:" (first_kernel lost the advice it asks about).
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    flowing = " ".join(line.strip() for line in out.splitlines())
+    assert '(Géron\'s advice, quoted in the second seed: "5×5 or 7×7 for the first layer")?' in (
+        flowing
+    )
+    assert "…" not in out
+    for name in shipped_names():
+        assert question(load_sweep(name)) in flowing

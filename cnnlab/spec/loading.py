@@ -117,7 +117,9 @@ def question(sweep: Sweep) -> str:
         if line.startswith("Question:"):
             parts = [line.removeprefix("Question:").strip()]
             for more in lines[i + 1 :]:
-                if re.match(r"^\w+:", more) or not more.strip():
+                # The next field ("Prior:", "Run:") starts with a capital; a wrapped
+                # sentence may start with "seed:" and still be the question.
+                if re.match(r"^[A-Z][a-z]*:", more) or not more.strip():
                     break
                 parts.append(more.strip())
             return " ".join(parts)
