@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real MNIST is, and how to run the command line.
+"""Shared fixtures: where the real MNIST is, how to run the command line, a browser, and one
+quick pooling sweep that the end-to-end and the MLflow UI tests both read.
 
 Tests that need the real MNIST look for it in CNNLAB_DATA_DIR, then in ../shared/data/mnist
 beside the repository. Without it they are skipped on a developer machine but fail under CI
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ import pytest
 from cnnlab.training.result import EpochRecord
 
 REPO = Path(__file__).resolve().parents[1]
+# Screenshots and other things a person may want to look at after a run (CI keeps the folder).
+ARTIFACTS = Path(os.environ.get("CNNLAB_TEST_ARTIFACTS", REPO / "test-artifacts"))
 
 
 def _mnist_dir() -> Path | None:
@@ -79,6 +83,40 @@ def browser():  # type: ignore[no-untyped-def]
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@dataclass(frozen=True)
+class QuickSweep:
+    """`python -m cnnlab.sweep pooling --quick --epochs 2`, run once as a user would: its
+    working folder (runs/ and reports/ inside), what it printed and how it ended."""
+
+    folder: Path
+    out: str
+    err: str
+    returncode: int
+
+    @property
+    def runs(self) -> Path:
+        return self.folder / "runs"
+
+
+@pytest.fixture(scope="session")
+def quick_sweep(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> QuickSweep:
+    """The quick pooling sweep with the default `--workers auto`, once per test session.
+
+    Two epochs instead of the quick run's one, so that every per-epoch curve in MLflow has
+    more than one point to draw (the UI test counts them).
+    """
+    folder = tmp_path_factory.mktemp("quick-sweep")
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnlab.sweep", "pooling", "--quick", "--epochs", "2"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={**os.environ, "CNNLAB_DATA_DIR": str(mnist_dir)},
+        timeout=900,
+    )
+    return QuickSweep(folder, done.stdout, done.stderr, done.returncode)
 
 
 def open_report_in_browser(browser, index_html: Path) -> dict:  # type: ignore[no-untyped-def,type-arg]

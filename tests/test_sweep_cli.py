@@ -22,7 +22,7 @@ from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.parallelism import AUTO, resolve
 from cnnlab.sweep.runner import run_sweep
 from cnnlab.sweep.studies import default_storage_url, open_storage
-from tests.conftest import open_report_in_browser
+from tests.conftest import QuickSweep, open_report_in_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -87,11 +87,10 @@ def _wait_for_the_first_finished_replicate(process: subprocess.Popen[str]) -> st
     raise AssertionError(f"the sweep ended early ({process.wait()}): {''.join(seen)}")
 
 
-def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser) -> None:  # type: ignore[no-untyped-def]
+def test_quick_pooling_sweep_end_to_end(quick_sweep: QuickSweep, browser) -> None:  # type: ignore[no-untyped-def]
     # The default --workers auto, as a user runs it: one 1-thread worker process per core.
-    process = _sweep_process(["pooling", "--quick", "--workers", "auto"], mnist_dir, tmp_path)
-    out, err = process.communicate(timeout=600)
-    assert process.returncode == 0, err
+    out, err = quick_sweep.out, quick_sweep.err
+    assert quick_sweep.returncode == 0, err
     assert "4 arms × 3 paired seeds = 12 trials" in err  # the plan, before it starts
     parallel = resolve(AUTO)
     assert parallel.describe() in err
@@ -101,7 +100,7 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
     for arm in ("max", "avg", "none", "strided"):
         assert f"\n{arm} " in out  # a summary row per arm
     assert "#/experiments/" in out and "/runs" in out
-    runs = tmp_path / "runs"
+    runs = quick_sweep.runs
     assert (runs / "results" / "pooling-quick" / "results.csv").is_file()
     mlflow_runs = _mlflow_runs(runs, "pooling")
     parents = [r for r in mlflow_runs if r.data.tags.get("cnnlab.role") == "parent"]
@@ -114,14 +113,16 @@ def test_quick_pooling_sweep_end_to_end(mnist_dir: Path, tmp_path: Path, browser
         threads = json.loads(child.data.tags["cnnlab.threads"])  # what the worker ran with
         assert threads["intra_op"] == parallel.threads, threads
         steps = [m.step for m in client.get_metric_history(child.info.run_id, "test_accuracy")]
-        assert steps == [1]
+        assert steps == [1, 2]  # one value per epoch
     # The parent run and the report's provenance say what the trials ran with, not what the
     # sweep process itself (TensorFlow's default threads) would have.
     assert json.loads(parents[0].data.tags["cnnlab.threads"])["intra_op"] == parallel.threads
-    provenance = json.loads((tmp_path / "reports/pooling-quick/provenance.json").read_text())
+    provenance = json.loads(
+        (quick_sweep.folder / "reports/pooling-quick/provenance.json").read_text()
+    )
     assert provenance["threads"]["intra_op"] == parallel.threads
     assert provenance["workers"] == parallel.describe()
-    _check_the_quick_report(tmp_path, out, client, parents[0].info.run_id, browser)
+    _check_the_quick_report(quick_sweep.folder, out, client, parents[0].info.run_id, browser)
 
 
 def _check_the_quick_report(tmp_path: Path, out: str, client, parent_id: str, browser) -> None:  # type: ignore[no-untyped-def]
