@@ -2,6 +2,8 @@
 
 It reads `reports/NAME/results.csv` (or `reports/NAME-quick/` with `--quick`) and the run's
 `provenance.json`, recomputes every verdict and figure, and rewrites the folder.
+`python -m cnnlab.report --index` rewrites the seed-claims table of `reports/README.md` from the
+committed reports (`cnnlab.report.seed_claims`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
             "results.csv in its folder, without training."
         ),
     )
-    parser.add_argument("name", help="the sweep (or study) name, e.g. pooling")
+    parser.add_argument("name", nargs="?", help="the sweep (or study) name, e.g. pooling")
+    parser.add_argument(
+        "--index",
+        action="store_true",
+        help="rewrite the seed-claims table of REPORTS_DIR/README.md from the reports in it "
+        "(after rebuilding NAME, if given)",
+    )
     parser.add_argument("--quick", action="store_true", help="the smoke run's report (NAME-quick)")
     parser.add_argument(
         "--reports-dir", type=Path, default=Path("reports"), help="default: reports/"
@@ -35,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.name is not None:
+        _rebuild(args)
+    if args.index:
+        from cnnlab.report.seed_claims import write_index
+
+        print(f"Seed claims: {write_index(args.reports_dir)}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> None:
     from cnnlab.report.build import rebuild
 
     written = rebuild(
@@ -47,11 +65,13 @@ def _run(args: argparse.Namespace) -> int:
     if not judgement.judged:
         print("Not judged: " + "; ".join(judgement.reasons))
     print(f"Report: {written.index_html}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.name is None and not args.index:
+        parser.error("name a report to rebuild (e.g. pooling), or give --index")
     return run_command(lambda: _run(args))
 
 

@@ -1,0 +1,187 @@
+"""The seed documents' claims, and what the committed reports say of each.
+
+`reports/README.md` opens with a table of the seven claims (DESIGN.md §2), each tested as one
+or more claims of a shipped sweep. The table is written from the committed reports alone
+(`verdicts.json` and `provenance.json` in each `reports/NAME/`), never typed by hand:
+`python -m cnnlab.report --index` rewrites it between its two markers and leaves the rest of
+the README as written. A claim whose report is not committed yet reads "not run yet".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlab.report.build import ReportError
+from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
+
+START = "<!-- seed claims: written by `python -m cnnlab.report --index`; do not edit -->"
+END = "<!-- end of seed claims -->"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """One claim of one committed report: `statement` as in `reports/<report>/verdicts.json`."""
+
+    report: str
+    statement: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeedClaim:
+    number: int
+    text: str
+    evidence: tuple[Evidence, ...]
+
+
+def _in(report: str, *statements: str) -> tuple[Evidence, ...]:
+    return tuple(Evidence(report=report, statement=s) for s in statements)
+
+
+SEED_CLAIMS: tuple[SeedClaim, ...] = (
+    SeedClaim(
+        number=1,
+        text='Max pooling beats average pooling (it "keeps the most important features")',
+        evidence=_in("pooling", "max pooling beats average pooling")
+        + _in(
+            "pooling_x_kernel",
+            "max beats avg with a 3×3 first kernel",
+            "max beats avg with a 7×7 first kernel",
+        )
+        + _in("pooling_randomized", "max pooling beats average pooling"),
+    ),
+    SeedClaim(
+        number=2,
+        text="A larger first-layer kernel (5×5 or 7×7) beats 3×3",
+        evidence=_in(
+            "first_kernel", "a 5×5 first kernel beats 3×3", "a 7×7 first kernel beats 3×3"
+        ),
+    ),
+    SeedClaim(
+        number=3,
+        text="Pooling throws information away, so accuracy should drop",
+        evidence=_in(
+            "pooling", "no pooling beats max pooling", "max pooling beats a stride-2 convolution"
+        ),
+    ),
+    SeedClaim(
+        number=4,
+        text="Max pooling gives some invariance to small translations",
+        evidence=_in(
+            "translation",
+            "max pooling loses less accuracy than avg under 2-pixel shifts",
+            "max pooling loses less accuracy than no pooling under 2-pixel shifts",
+        ),
+    ),
+    SeedClaim(
+        number=6,
+        text="Dropout 0.5 in the dense head helps test accuracy",
+        evidence=_in("dropout", "dropout 0.5 beats no dropout"),
+    ),
+    SeedClaim(
+        number=7,
+        text='Augmentation by shifting and rotating "teaches the network what to ignore"',
+        evidence=_in(
+            "augmentation",
+            "augmentation loses less accuracy under 2-pixel shifts",
+            "augmentation loses less accuracy under a 10° rotation",
+            "augmentation beats no augmentation on test accuracy",
+        ),
+    ),
+)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path}: not valid JSON ({error}); rebuild that report.") from None
+    return loaded
+
+
+def _claim(reports_dir: Path, evidence: Evidence) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(the claim's record in verdicts.json, the report's provenance), or None if not run."""
+    folder = reports_dir / evidence.report
+    if not (folder / "verdicts.json").is_file():
+        return None
+    verdicts = _read(folder / "verdicts.json")
+    for claim in verdicts["claims"]:
+        if claim["numbers"] is not None and claim["numbers"]["statement"] == evidence.statement:
+            return claim, _read(folder / "provenance.json")
+    statements = [c["numbers"]["statement"] for c in verdicts["claims"] if c["numbers"]]
+    raise ReportError(
+        f"{folder / 'verdicts.json'} has no claim {evidence.statement!r} (it has "
+        f"{statements}); correct the statement in cnnlab/report/seed_claims.py."
+    )
+
+
+def _decided(claim: dict[str, Any]) -> str:
+    standing = claim.get("sequential")
+    if standing is None:
+        return "fixed design"
+    if standing["status"] == "decided":
+        return f"look {standing['look']}"
+    if standing["status"] == "futile":
+        return f"stopped for futility at look {standing['look']}"
+    return f"undecided at the last look ({standing['look']})"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
+
+
+def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
+    found = _claim(reports_dir, evidence)
+    link = f"[`{evidence.report}`]({evidence.report}/README.md)"
+    if found is None:
+        return f"| {claimed} | {evidence.statement} ({link}) | not run yet |||||"
+    claim, provenance = found
+    numbers, metric = claim["numbers"], claim["metric"]
+    effect = (
+        f"{amount(numbers['mean'], metric)} {metric_label(metric)} "
+        f"({percent(numbers['ci_level'])} interval "
+        f"{interval(numbers['ci'][0], numbers['ci'][1], metric)})"
+    )
+    dataset = provenance.get("dataset", "mnist")
+    wall = provenance.get("sweep_wall_seconds")
+    return (
+        f"| {claimed} | {evidence.statement} ({link}; {dataset}) | "
+        f"**{VERDICT_WORDS[numbers['verdict']]}** | {effect} | {numbers['n']} | "
+        f"{_decided(claim)} | {_minutes(wall) if wall else 'n/a'} |"
+    )
+
+
+def seed_claims_table(reports_dir: Path) -> str:
+    """The generated block of `reports/README.md`, markers included."""
+    lines = [
+        START,
+        "| Seed claim | Tested as (report; data) | Verdict | Advantage of the arm claimed "
+        "better (deciding interval) | Paired seeds | Decided at | Sweep wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for seed in SEED_CLAIMS:
+        for i, evidence in enumerate(seed.evidence):  # the seed's words on its first row only
+            lines.append(
+                _row(f"{seed.number}. {seed.text}" if i == 0 else "", evidence, reports_dir)
+            )
+    return "\n".join([*lines, END])
+
+
+def write_index(reports_dir: Path) -> Path:
+    """Rewrite the seed-claims block of `reports_dir/README.md`; the rest stays as written."""
+    if not reports_dir.is_dir():
+        raise ReportError(
+            f"{reports_dir} is not a folder of reports; give --reports-dir the folder that holds "
+            "the reports (default: reports/)."
+        )
+    readme = reports_dir / "README.md"
+    text = readme.read_text() if readme.is_file() else ""
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1]
+    else:  # first time: the table goes under the title
+        head, tail = text + ("\n" if text else ""), "\n"
+    readme.write_text(head + seed_claims_table(reports_dir) + tail)
+    return readme
