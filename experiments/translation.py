@@ -38,5 +38,7 @@ SWEEP = Sweep(
             higher_is_better=False,
         ),
     ),
-    baseline_band=(0.980, 0.995),
+    # `max` on `small` at 3 epochs: ~98.6 % on MNIST; ~88 % on Fashion-MNIST (a pilot: max
+    # 88.0 %, avg 86.5 %, none 90.2 %), so each dataset has its band (--dataset fashion_mnist).
+    baseline_band={"mnist": (0.980, 0.995), "fashion_mnist": (0.850, 0.920)},
 )

@@ -98,6 +98,25 @@ def test_the_sanity_gate_on_full_runs_only() -> None:
     assert judge(SWEEP, results, quick=True).judged  # smoke runs keep their verdicts
 
 
+def test_the_sanity_gate_uses_the_band_of_the_dataset_the_run_used() -> None:
+    results = synthetic_results()
+    results["test_accuracy"] -= 0.10  # ~89 %: a Fashion-MNIST-like accuracy
+    data = dataclasses.replace(SWEEP.base.data, dataset="fashion_mnist")
+    on_fashion = SWEEP.with_changes(base=dataclasses.replace(SWEEP.base, data=data))
+    judgement = judge(on_fashion, results, quick=False)  # MNIST's band only: not gated
+    assert judgement.judged and judgement.baseline["no_band_for"] == "fashion_mnist"
+    assert judgement.baseline["band"] is None
+    banded = on_fashion.with_changes(
+        baseline_band={"mnist": (0.98, 0.995), "fashion_mnist": (0.85, 0.92)}
+    )
+    judgement = judge(banded, results, quick=False)
+    assert judgement.judged and judgement.baseline["band"] == (0.85, 0.92)
+    assert "no_band_for" not in judgement.baseline
+    results["test_accuracy"] -= 0.10  # ~79 %: outside Fashion-MNIST's band
+    judgement = judge(banded, results, quick=False)
+    assert not judgement.judged and "85.0–92.0 %" in judgement.reasons[0]
+
+
 def test_randomized_designs_pair_by_seed_and_background() -> None:
     sweep = dataclasses.replace(
         SWEEP,

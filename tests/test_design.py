@@ -179,7 +179,9 @@ def test_a_claim_on_a_probe_metric_needs_the_probe() -> None:
             "claims.0",
             "arms are",
         ),
-        ({"baseline_band": (0.99, 0.98)}, "baseline_band", "low < high"),
+        ({"baseline_band": (0.99, 0.98)}, "baseline_band['mnist']", "low < high"),
+        ({"baseline_band": {"fashion": (0.8, 0.9)}}, "baseline_band['fashion']", "fashion_mnist"),
+        ({"baseline_band": {"mnist": (0.98,)}}, "baseline_band['mnist']", "(low, high)"),
         (
             {
                 "design": "factorial",
@@ -238,3 +240,16 @@ def test_the_translation_sweeps_claims_hash_is_unchanged_by_the_default_directio
     )
     assert all(c.higher_is_better is False for c in implied.claims)
     assert claims_hash(implied) == claims_hash(sweep)
+
+
+def test_a_single_baseline_band_belongs_to_the_declared_dataset_not_to_a_dataset_option() -> None:
+    # `--dataset fashion_mnist` replaces the base spec's dataset: MNIST's band (98–99.5 %)
+    # must not come along, or every Fashion-MNIST verdict would be "not judged".
+    sweep = _sweep(baseline_band=(0.98, 0.995))
+    assert sweep.band_for("mnist") == (0.98, 0.995)
+    data = dataclasses.replace(sweep.base.data, dataset="fashion_mnist")
+    on_fashion = sweep.with_changes(base=dataclasses.replace(sweep.base, data=data))
+    assert on_fashion.band_for("fashion_mnist") is None
+    assert on_fashion.band_for("mnist") == (0.98, 0.995)
+    both = _sweep(baseline_band={"mnist": (0.98, 0.995), "fashion_mnist": (0.85, 0.92)})
+    assert both.band_for("fashion_mnist") == (0.85, 0.92)

@@ -12,6 +12,7 @@ which reloads the sweep definition named in provenance.json and applies the run'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -170,6 +171,10 @@ def run_sweep_of(provenance: dict[str, Any], folder: Path, sweep_path: str | Non
         changes["seeds"] = tuple(int(s) for s in provenance["seeds"])
     if "n_backgrounds" in provenance:
         changes["n_backgrounds"] = int(provenance["n_backgrounds"])
+    dataset = provenance.get("dataset")
+    if dataset and dataset != declared.base.data.dataset:  # a `--dataset` run: its own band
+        data = dataclasses.replace(declared.base.data, dataset=dataset)
+        changes["base"] = dataclasses.replace(declared.base, data=data)
     return declared.with_changes(**changes)
 
 

@@ -468,7 +468,7 @@ def _design_text(analysis: Analysis) -> Text:
         f"batch {prov.get('batch_size', '?')}. Baseline (sanity gate) arm "
         f"{analysis.judgement.baseline.get('arm')!r}: mean test accuracy "
         f"{_pct(analysis.judgement.baseline.get('mean_test_accuracy'))}, declared band "
-        f"{_band(analysis.judgement.baseline.get('band'))}."
+        f"{_band(analysis.judgement.baseline)}."
         if isinstance(prov.get("train_images"), int)
         else f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}."
     )
@@ -485,7 +485,10 @@ def _pct(value: Any) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f} %"
 
 
-def _band(band: Any) -> str:
+def _band(baseline: dict[str, Any]) -> str:
+    band, dataset = baseline.get("band"), baseline.get("no_band_for")
+    if dataset:
+        return f"none for {dataset} (the sweep declares bands for other datasets only): not gated"
     return "none" if not band else f"{100 * band[0]:.1f}–{100 * band[1]:.1f} %"
 
 

@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -33,6 +34,7 @@ from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
 from cnnlab.spec.sequential import SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
+    DATASETS,
     DataSpec,
     TrialSpec,
     check_choice,
@@ -236,7 +238,10 @@ class Sweep:
     backgrounds: tuple[Background, ...] = ()
     n_backgrounds: int = 1
     claims: tuple[Claim, ...] = ()
-    baseline_band: tuple[float, float] | None = None  # expected test accuracy of the first arm
+    # Expected test accuracy of the first arm, a sanity gate: one band (for the base spec's
+    # dataset) or one per dataset, e.g. {"mnist": (0.98, 0.995), "fashion_mnist": (0.85, 0.92)}.
+    # A run on a dataset without a band is judged without the gate, and its report says so.
+    baseline_band: tuple[float, float] | Mapping[str, tuple[float, float]] | None = None
     n_trials: int = 20  # search design only
     probes: tuple[str, ...] = ()  # extra measurements after training, e.g. ("translation",)
     probe_images: int | None = None  # test images the probes use (None: all; --quick: fewer)
@@ -314,11 +319,35 @@ class Sweep:
                     )
             self._check_probe_metric(i, claim)
         if self.baseline_band is not None:
-            low, high = self.baseline_band
-            check_float("baseline_band", low, low=0.0, high=1.0)
-            check_float("baseline_band", high, low=0.0, high=1.0)
+            object.__setattr__(self, "baseline_band", self._bands(self.baseline_band))
+
+    def _bands(
+        self, declared: tuple[float, float] | Mapping[str, tuple[float, float]]
+    ) -> dict[str, tuple[float, float]]:
+        """Every band keyed by its dataset: a single band is the base spec's dataset's, fixed
+        here so that `--dataset` (which replaces the base spec's) does not carry it along."""
+        if not isinstance(declared, Mapping):
+            declared = {self.base.data.dataset: declared}
+        bands: dict[str, tuple[float, float]] = {}
+        for dataset, band in declared.items():
+            where = f"baseline_band[{dataset!r}]"
+            check_choice(where, dataset, DATASETS)
+            if not isinstance(band, tuple | list) or len(band) != 2:
+                raise SpecError(where, f"`{where}` must be (low, high), not {band!r}.")
+            low, high = band
+            check_float(where, low, low=0.0, high=1.0)
+            check_float(where, high, low=0.0, high=1.0)
             if not low < high:
-                raise SpecError("baseline_band", "`baseline_band` must be (low, high), low < high.")
+                raise SpecError(where, f"`{where}` must be (low, high), low < high.")
+            bands[dataset] = (float(low), float(high))
+        return bands
+
+    def band_for(self, dataset: str) -> tuple[float, float] | None:
+        """The declared baseline band on `dataset`, or None."""
+        if self.baseline_band is None:
+            return None
+        bands = self.baseline_band if isinstance(self.baseline_band, Mapping) else {}
+        return bands.get(dataset)
 
     def _check_probe_metric(self, index: int, claim: Claim) -> None:
         """A claim on a probe's metric needs that probe, or its results have no such column."""

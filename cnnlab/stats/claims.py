@@ -77,9 +77,13 @@ def judge(
         baseline_rows &= results["seed"] < sweep.plan.looks[0]
     accuracies = results.loc[baseline_rows, "test_accuracy"]
     mean = float(accuracies.mean()) if len(accuracies) else float("nan")
-    baseline = {"arm": baseline_arm, "mean_test_accuracy": mean, "band": sweep.baseline_band}
-    if not quick and sweep.baseline_band is not None and len(accuracies):
-        low, high = sweep.baseline_band
+    dataset = sweep.base.data.dataset
+    band = sweep.band_for(dataset)
+    baseline: dict[str, Any] = {"arm": baseline_arm, "mean_test_accuracy": mean, "band": band}
+    if band is None and sweep.baseline_band:  # declared, but for other datasets only
+        baseline["no_band_for"] = dataset
+    if not quick and band is not None and len(accuracies):
+        low, high = band
         if not low <= mean <= high:
             reasons.append(
                 f"sanity gate: the baseline arm {baseline_arm!r} reached {100 * mean:.2f} % mean "
