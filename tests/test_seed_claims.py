@@ -26,8 +26,8 @@ def test_every_seed_claim_names_a_claim_its_shipped_sweep_declares() -> None:
     # would read "not run yet" for ever.
     for seed in SEED_CLAIMS:
         for evidence in seed.evidence:
-            assert evidence.report in shipped_names(), evidence
-            declared = [c.statement for c in load_sweep(evidence.report).claims]
+            assert evidence.sweep in shipped_names(), evidence
+            declared = [c.statement for c in load_sweep(evidence.sweep).claims]
             assert evidence.statement in declared, (evidence, declared)
 
 
@@ -74,7 +74,7 @@ def test_a_statement_the_report_does_not_have_is_refused_with_what_it_has(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", {"verdict": "supported"})
-    wrong = (Evidence(report="dropout", statement="dropout helps"),)
+    wrong = (Evidence(sweep="dropout", statement="dropout helps"),)
     monkeypatch.setattr(
         "cnnlab.report.seed_claims.SEED_CLAIMS",
         (type(SEED_CLAIMS[0])(number=6, text="Dropout helps", evidence=wrong),),

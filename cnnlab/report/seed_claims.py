@@ -16,6 +16,7 @@ from typing import Any
 
 from cnnlab.report.build import ReportError
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
+from cnnlab.spec.design import study_name
 
 START = "<!-- seed claims: written by `python -m cnnlab.report --index`; do not edit -->"
 END = "<!-- end of seed claims -->"
@@ -23,10 +24,16 @@ END = "<!-- end of seed claims -->"
 
 @dataclass(frozen=True, kw_only=True)
 class Evidence:
-    """One claim of one committed report: `statement` as in `reports/<report>/verdicts.json`."""
+    """One claim of a shipped sweep, run on `dataset`: `statement` as the sweep declares it."""
 
-    report: str
+    sweep: str
     statement: str
+    dataset: str = "mnist"
+
+    @property
+    def report(self) -> str:
+        """The report's folder: `pooling`, or `pooling-fashion_mnist` for another dataset."""
+        return study_name(self.sweep, quick=False, dataset=self.dataset)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,8 +43,8 @@ class SeedClaim:
     evidence: tuple[Evidence, ...]
 
 
-def _in(report: str, *statements: str) -> tuple[Evidence, ...]:
-    return tuple(Evidence(report=report, statement=s) for s in statements)
+def _in(sweep: str, *statements: str, dataset: str = "mnist") -> tuple[Evidence, ...]:
+    return tuple(Evidence(sweep=sweep, statement=s, dataset=dataset) for s in statements)
 
 
 SEED_CLAIMS: tuple[SeedClaim, ...] = (
@@ -50,7 +57,8 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
             "max beats avg with a 3×3 first kernel",
             "max beats avg with a 7×7 first kernel",
         )
-        + _in("pooling_randomized", "max pooling beats average pooling"),
+        + _in("pooling_randomized", "max pooling beats average pooling")
+        + _in("pooling", "max pooling beats average pooling", dataset="fashion_mnist"),
     ),
     SeedClaim(
         number=2,
@@ -64,15 +72,26 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
         text="Pooling throws information away, so accuracy should drop",
         evidence=_in(
             "pooling", "no pooling beats max pooling", "max pooling beats a stride-2 convolution"
+        )
+        + _in(
+            "pooling",
+            "no pooling beats max pooling",
+            "max pooling beats a stride-2 convolution",
+            dataset="fashion_mnist",
         ),
     ),
     SeedClaim(
         number=4,
         text="Max pooling gives some invariance to small translations",
-        evidence=_in(
-            "translation",
-            "max pooling loses less accuracy than avg under 2-pixel shifts",
-            "max pooling loses less accuracy than no pooling under 2-pixel shifts",
+        evidence=tuple(
+            claim
+            for dataset in ("mnist", "fashion_mnist")
+            for claim in _in(
+                "translation",
+                "max pooling loses less accuracy than avg under 2-pixel shifts",
+                "max pooling loses less accuracy than no pooling under 2-pixel shifts",
+                dataset=dataset,
+            )
         ),
     ),
     SeedClaim(
@@ -136,7 +155,8 @@ def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
     found = _claim(reports_dir, evidence)
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
     if found is None:
-        return f"| {claimed} | {evidence.statement} ({link}) | not run yet |||||"
+        where = f"{link}; {evidence.dataset}"
+        return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||"
     claim, provenance = found
     numbers, metric = claim["numbers"], claim["metric"]
     effect = (
