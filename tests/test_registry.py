@@ -56,7 +56,7 @@ def test_an_unknown_name_lists_the_available_sweeps() -> None:
     with pytest.raises(SweepDefinitionError) as error:
         load_sweep("poolin")
     assert "no sweep called 'poolin'" in str(error.value)
-    assert "pooling, pooling_randomized" in str(error.value)
+    assert "pooling, pooling_gap, pooling_randomized" in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ PINNED = {
     "first_kernel": "afca678dd71c0fe8",
     "geron_first_kernel": "547930140328bbf0",
     "pooling": "e68d81586b2a87bd",
+    "pooling_gap": "d13b560ab0fed42b",
     "pooling_randomized": "3dba3a8fd397bdf8",
     "pooling_x_kernel": "6e51a77bc39f67ac",
     "search": "fc66e3eafd86c051",

@@ -73,6 +73,7 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
         evidence=_in(
             "pooling", "no pooling beats max pooling", "max pooling beats a stride-2 convolution"
         )
+        + _in("pooling_gap", "with a GAP head (equal parameters), no pooling beats max pooling")
         + _in(
             "pooling",
             "no pooling beats max pooling",
