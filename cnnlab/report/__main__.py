@@ -28,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--index",
         action="store_true",
-        help="rewrite the seed-claims table of REPORTS_DIR/README.md from the reports in it "
-        "(after rebuilding NAME, if given)",
+        help="rewrite the seed-claims table of REPORTS_DIR/README.md and the cost report "
+        "REPORTS_DIR/cost/ from the reports in it (after rebuilding NAME, if given)",
     )
     parser.add_argument("--quick", action="store_true", help="the smoke run's report (NAME-quick)")
     parser.add_argument(
@@ -46,9 +46,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.name is not None:
         _rebuild(args)
     if args.index:
+        from cnnlab.report.cost import write_cost
         from cnnlab.report.seed_claims import write_index
 
         print(f"Seed claims: {write_index(args.reports_dir)}")
+        cost = write_cost(args.reports_dir)
+        print(f"Cost of pooling: {cost}" if cost else "Cost of pooling: no pooling report yet")
     return 0
 
 

@@ -1,0 +1,66 @@
+"""The cost-of-pooling report: exact counts from the trials and the layer plan, timing from
+the benchmark's file, and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cnnlab.report.build import ReportError
+from cnnlab.report.cost import activations, cost_markdown
+from cnnlab.spec.presets import small
+
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+
+
+def test_activations_count_every_layer_output_but_the_flatten() -> None:
+    # conv 26·26·32 + pool 13·13·32 + conv 11·11·32 + pool 5·5·32 + dense 128 + output 10
+    assert activations(small) == 21_632 + 5_408 + 3_872 + 800 + 128 + 10
+    # no pooling: the second convolution runs at 24·24, and nothing halves the maps
+    assert activations(dataclasses.replace(small, pooling="none")) == 21_632 + 18_432 + 128 + 10
+
+
+def _reports(tmp_path: Path, rows: list[tuple[str, int, int]], medians: dict[str, float]) -> Path:
+    (tmp_path / "pooling").mkdir()
+    table = pd.DataFrame(rows, columns=["arm", "params", "flops"])
+    table.to_csv(tmp_path / "pooling" / "results.csv", index=False)
+    (tmp_path / "cost").mkdir()
+    timing = {
+        "median_seconds": medians,
+        "repeats": 3,
+        "train_images": 55_000,
+        "batch_size": 128,
+        "machine": {"cores": "2", "cpu": "AMD EPYC"},
+        "measured": "2026-12-05 10:00 UTC",
+        "git_commit": "abcdef0123",
+        "command": "python benchmarks/pooling_cost.py",
+    }
+    (tmp_path / "cost" / "timing.json").write_text(json.dumps(timing))
+    return tmp_path
+
+
+def test_each_arm_reads_its_exact_counts_and_its_median_time_as_ratios_to_max(
+    tmp_path: Path,
+) -> None:
+    rows = [("max", 113_386, 2_827_008)] * 2 + [("none", 2_370_282, 15_727_360)] * 2
+    text = cost_markdown(_reports(tmp_path, rows, {"max": 10.0, "none": 31.0}))
+    none = next(line for line in text.splitlines() if line.startswith("| none |"))
+    assert (
+        none == "| none | 2,370,282 | 15,727,360 | 40,202 | 31.00 | ×20.90, ×5.56, ×1.26, ×3.10 |"
+    )
+    assert "median of 3 trainings per arm" in text and "at commit abcdef0" in text
+
+
+def test_an_arm_whose_trials_disagree_on_its_counts_is_refused(tmp_path: Path) -> None:
+    rows = [("max", 113_386, 2_827_008), ("max", 113_387, 2_827_008)]
+    with pytest.raises(ReportError, match="arm 'max' has several parameter/FLOP counts"):
+        cost_markdown(_reports(tmp_path, rows, {}))
+
+
+def test_the_committed_cost_report_is_what_the_committed_files_say() -> None:
+    committed = (REPORTS / "cost" / "README.md").read_text()
+    assert committed == cost_markdown(REPORTS), "run: python -m cnnlab.report --index"
