@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.report.build import ReportError
+from cnnlab.report.cost import arm_costs
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
 from cnnlab.spec.design import study_name
 
@@ -174,6 +175,31 @@ def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
     )
 
 
+def _cost_row(reports_dir: Path) -> str:
+    """Seed claim 5, from exact counts and the timing benchmark (`cnnlab.report.cost`)."""
+    claimed = "5. Pooling reduces computation, memory and parameters"
+    link = "[`cost`](cost/README.md)"
+    if not (reports_dir / "pooling" / "results.csv").is_file():
+        return f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet |||||"
+    costs = {c.arm: c for c in arm_costs(reports_dir)[0]}
+    none, pooled = costs["none"], costs["max"]
+    ratios = [
+        (none.params / pooled.params, "parameters"),
+        (none.flops / pooled.flops, "FLOPs"),
+        (none.activations / pooled.activations, "activations"),
+    ]
+    if none.seconds is not None and pooled.seconds is not None:
+        ratios.append((none.seconds / pooled.seconds, "seconds per epoch"))
+    holds = all(ratio > 1 for ratio, _ in ratios)
+    effect = "without pooling: " + ", ".join(f"×{r:.2f} {what}" for r, what in ratios)
+    if len(ratios) == 3:
+        effect += " (time per epoch not measured yet)"
+    return (
+        f"| {claimed} | no pooling against max pooling, counted ({link}; mnist) | "
+        f"**{'Holds' if holds else 'Does not hold'}** (exact counts) | {effect} | – | – | – |"
+    )
+
+
 def seed_claims_table(reports_dir: Path) -> str:
     """The generated block of `reports/README.md`, markers included."""
     lines = [
@@ -183,6 +209,8 @@ def seed_claims_table(reports_dir: Path) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for seed in SEED_CLAIMS:
+        if seed.number == 6:  # claim 5 is counted, not tested: its row comes from the cost report
+            lines.append(_cost_row(reports_dir))
         for i, evidence in enumerate(seed.evidence):  # the seed's words on its first row only
             lines.append(
                 _row(f"{seed.number}. {seed.text}" if i == 0 else "", evidence, reports_dir)
