@@ -150,7 +150,13 @@ def _build_parser() -> argparse.ArgumentParser:
     group.add_argument("--validation-size", type=int, default=default_data.validation_size)
     group.add_argument("--train-subset", type=int, help="use only this many training images")
     listing = commands.add_parser(
-        "list", help="list the shipped sweeps with their question, size and estimated time"
+        "list",
+        help="list the shipped sweeps with their question, size and estimated time",
+        description=(
+            "List the shipped sweeps: design, arms, trials (a sequential plan's first look to "
+            "its last), the time estimated for this machine, and the question each answers. "
+            "Run one with: python -m cnnlab.sweep NAME"
+        ),
     )
     listing.add_argument(
         "--workers",
@@ -164,8 +170,15 @@ def _build_parser() -> argparse.ArgumentParser:
         default=Path("runs"),
         help="runs folder whose measured speed refines the estimates (default: runs/)",
     )
-    studies = commands.add_parser("studies", help="list (or delete) the studies in a runs folder")
-    studies.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    studies = commands.add_parser(
+        "studies",
+        help="list (or delete) the studies in a runs folder",
+        description=(
+            "List the Optuna studies in a runs folder with their trials by state, or delete one "
+            "study with its trials (its MLflow runs and reports are kept)."
+        ),
+    )
+    studies.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
     studies.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
     studies.add_argument("--delete", metavar="STUDY", help="delete this study and its trials")
     for name, text in _DELEGATED.items():
