@@ -88,9 +88,19 @@ def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
             f"  {result.verdict.upper():<12} {result.statement}: {100 * result.mean:+.2f} pp "
             f"[{100 * low:+.2f}, {100 * high:+.2f}] ({100 * level:.4g}% interval), P(A>B) "
             f"{result.prob_better:.3f}, {_p(result, standing)}, n = {result.n}"
+            + _why_open(standing)
             + (f"; {_seeds(result)}" if result.advice is not None else "")
         )
     return lines
+
+
+def _why_open(standing: SequentialClaim | None) -> str:
+    """Why a sequential plan stopped training an undecided claim."""
+    if standing is not None and standing.status == "futile":
+        return f"; stopped for futility at look {standing.look}"
+    if standing is not None and standing.status == "final":
+        return "; undecided at the plan's last look"
+    return ""
 
 
 def _p(result: ClaimResult, standing: SequentialClaim | None) -> str:
