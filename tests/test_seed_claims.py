@@ -1,4 +1,4 @@
-"""The seed-claims table of reports/README.md: written from committed reports only."""
+"""reports/README.md's generated tables (seed claims, runs): written from committed reports only."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from cnnlab.report.build import ReportError
+from cnnlab.report.readme import write_index
+from cnnlab.report.runs import RUNS_END, RUNS_START, runs_table
 from cnnlab.report.seed_claims import (
     END,
     SEED_CLAIMS,
     START,
     Evidence,
     seed_claims_table,
-    write_index,
 )
 from cnnlab.spec.loading import load_sweep, shipped_names
 
@@ -36,6 +37,8 @@ def test_the_committed_readme_table_is_what_the_committed_reports_say() -> None:
     assert text.count(START) == 1 and text.count(END) == 1
     block = START + text.split(START, 1)[1].split(END, 1)[0] + END
     assert block == seed_claims_table(REPORTS), "run: python -m cnnlab.report --index"
+    runs = RUNS_START + text.split(RUNS_START, 1)[1].split(RUNS_END, 1)[0] + RUNS_END
+    assert runs == runs_table(REPORTS), "run: python -m cnnlab.report --index"
 
 
 def _report(folder: Path, statement: str, numbers: dict[str, object], **claim: object) -> None:
@@ -89,7 +92,8 @@ def test_the_index_rewrites_its_block_and_keeps_the_rest_of_the_readme(tmp_path:
     write_index(tmp_path)
     text = readme.read_text()
     assert text.startswith("# Reports\n\nintro\n\n" + START)
-    assert text.endswith(END + "\n\n## Answer\n\nprose\n")
+    assert END + "\n\n## Answer\n\nprose\n" in text
+    assert text.endswith(RUNS_END + "\n")  # the runs table, appended the first time
     assert "stale" not in text and "not run yet" in text
     write_index(tmp_path)
     assert readme.read_text() == text  # a second run changes nothing

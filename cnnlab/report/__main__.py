@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
         _rebuild(args)
     if args.index:
         from cnnlab.report.cost import write_cost
-        from cnnlab.report.seed_claims import write_index
+        from cnnlab.report.readme import write_index
 
         print(f"Seed claims: {write_index(args.reports_dir)}")
         cost = write_cost(args.reports_dir)

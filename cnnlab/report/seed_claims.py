@@ -3,8 +3,9 @@
 `reports/README.md` opens with a table of the seven claims (DESIGN.md §2), each tested as one
 or more claims of a shipped sweep. The table is written from the committed reports alone
 (`verdicts.json` and `provenance.json` in each `reports/NAME/`), never typed by hand:
-`python -m cnnlab.report --index` rewrites it between its two markers and leaves the rest of
-the README as written. A claim whose report is not committed yet reads "not run yet".
+`python -m cnnlab.report --index` rewrites it between its two markers (`cnnlab.report.readme`)
+and leaves the rest of the README as written. A claim whose report is not committed yet
+reads "not run yet".
 """
 
 from __future__ import annotations
@@ -216,21 +217,3 @@ def seed_claims_table(reports_dir: Path) -> str:
                 _row(f"{seed.number}. {seed.text}" if i == 0 else "", evidence, reports_dir)
             )
     return "\n".join([*lines, END])
-
-
-def write_index(reports_dir: Path) -> Path:
-    """Rewrite the seed-claims block of `reports_dir/README.md`; the rest stays as written."""
-    if not reports_dir.is_dir():
-        raise ReportError(
-            f"{reports_dir} is not a folder of reports; give --reports-dir the folder that holds "
-            "the reports (default: reports/)."
-        )
-    readme = reports_dir / "README.md"
-    text = readme.read_text() if readme.is_file() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        tail = rest.split(END, 1)[1]
-    else:  # first time: the table goes under the title
-        head, tail = text + ("\n" if text else ""), "\n"
-    readme.write_text(head + seed_claims_table(reports_dir) + tail)
-    return readme

@@ -1,0 +1,58 @@
+"""The table of committed runs in `reports/README.md`: what made each report, from its files.
+
+One row per folder with a `provenance.json`: the data, the commit that trained it, how it
+trained (workers), how many trials its `results.csv` holds, the sweep's wall time and when it
+finished. Remarks that no file records (what else the machine did meanwhile, the estimate
+printed before the start) belong in the README's prose under the table.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+RUNS_START = "<!-- runs: written by `python -m cnnlab.report --index`; do not edit -->"
+RUNS_END = "<!-- end of runs -->"
+
+
+def _wall(seconds: float | None) -> str:
+    if not seconds:
+        return "n/a"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def runs_table(reports_dir: Path) -> str:
+    """The generated block, markers included."""
+    lines = [
+        RUNS_START,
+        "| report | data | trained at commit | training | machine | trials | sweep wall time "
+        "| finished |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for provenance_json in sorted(reports_dir.glob("*/provenance.json")):
+        folder = provenance_json.parent
+        prov = json.loads(provenance_json.read_text())
+        trials = (
+            len(pd.read_csv(folder / "results.csv")) if (folder / "results.csv").is_file() else 0
+        )
+        kind = " (smoke run)" if prov.get("quick") else ""
+        images = prov.get("train_images")
+        epochs = prov.get("epochs", "?")
+        data = f"{prov.get('dataset', '?')}, {epochs} epoch{'' if epochs == 1 else 's'}" + (
+            f" on {images:,} images" if isinstance(images, int) else ""
+        )
+        machine = prov.get("machine", {})
+        training = prov.get("workers") or (
+            f"in one process, TensorFlow's default threads ({machine.get('cores', '?')} cores)"
+        )
+        lines.append(
+            f"| [`{folder.name}/`]({folder.name}/README.md){kind} | {data} | "
+            f"`{str(prov.get('git_commit', '?'))[:7]}"
+            f"{'-dirty' if str(prov.get('git_commit', '')).endswith('-dirty') else ''}` | "
+            f"{training} | {machine.get('cores', '?')}-core {machine.get('cpu', '?')} | {trials} | "
+            f"{_wall(prov.get('sweep_wall_seconds'))} | {prov.get('finished', '?')} |"
+        )
+    return "\n".join([*lines, RUNS_END])
