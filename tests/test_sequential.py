@@ -349,7 +349,12 @@ def test_the_plan_line_says_what_the_first_look_costs() -> None:
     parallelism = resolve(2, cores=2)
     estimate = estimate_sweep(sweep, parallelism)
     text = describe_plan(sweep, cells(sweep), parallelism, estimate)
-    assert "the first look trains 15 trials, the last at most 60" in text
+    first = text.splitlines()[0]  # short and plain: the spending rule has a line of its own
+    assert "3 arms × 5–20 paired seeds: the first look trains 15 trials, the last at most 60" in (
+        first
+    )
+    assert "spending" not in first
+    assert "Seeds: added in looks at 5, 8, 12, 20 paired seeds; each claim stops" in text
     assert estimate.first_look is not None and estimate.first_look < estimate.total
     assert f"{format_duration(estimate.first_look)} for the first look" in text
     assert f"{format_duration(estimate.total)} at most" in text

@@ -95,14 +95,18 @@ class SequentialPlan:
 
     def describe(self) -> str:
         """One line for a plan print-out and a report."""
+        return (
+            f"sequential: looks at {', '.join(str(n) for n in self.looks)} paired seeds, "
+            f"{self.describe_levels()}"
+        )
+
+    def describe_levels(self) -> str:
+        """How α is spent over the looks, and the futility rule."""
         spending = self.spending + (f" (γ = {self.gamma:g})" if self.spending == "hsd" else "")
         futility = (
             f"; non-binding futility below power {self.futility_power:g}" if self.futility else ""
         )
-        return (
-            f"sequential: looks at {', '.join(str(n) for n in self.looks)} paired seeds, "
-            f"Lan–DeMets {spending}-type spending of α = {self.alpha:g}{futility}"
-        )
+        return f"Lan–DeMets {spending}-type spending of α = {self.alpha:g}{futility}"
 
 
 def plan_hash(plan: SequentialPlan) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.calibration import machine_speed
 from cnnlab.sweep.estimate import MachineSpeed, SweepEstimate, estimate_sweep, first_look_cells
 from cnnlab.sweep.options import SweepOptions, effective_sweep, study_base_name
@@ -134,6 +135,15 @@ def _most_cells(sweep: Sweep, design_cells: list[Cell]) -> int:
     return sweep.n_trials if sweep.design == "search" else len(design_cells)
 
 
+def _looks(plan: SequentialPlan) -> str:
+    """The plan in words a user reads before the run (the report gives the levels per look)."""
+    looks = ", ".join(str(n) for n in plan.looks)
+    return (
+        f"added in looks at {looks} paired seeds; each claim stops being trained once it is "
+        f"decided ({plan.describe_levels()})"
+    )
+
+
 def describe_plan(
     sweep: Sweep, design_cells: list[Cell], parallelism: Parallelism, estimate: SweepEstimate
 ) -> str:
@@ -147,8 +157,8 @@ def describe_plan(
     elif plan is not None:
         first = first_look_cells(sweep)
         size = (
-            f"{len(arms)} arms, {plan.describe()}: the first look trains {len(first)} trials, "
-            f"the last at most {len(design_cells)}"
+            f"{len(arms)} arms × {plan.looks[0]}–{plan.seed_count} paired seeds: the first look "
+            f"trains {len(first)} trials, the last at most {len(design_cells)}"
         )
     else:
         bgs = f" × {sweep.n_backgrounds} backgrounds" if sweep.design == "randomized" else ""
@@ -161,7 +171,8 @@ def describe_plan(
         f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
         f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
         f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
-        f"Training: {parallelism.describe()}.\n"
+        + (f"Seeds: {_looks(plan)}.\n" if plan is not None else "")
+        + f"Training: {parallelism.describe()}.\n"
         f"Estimated time on this machine: {estimate.describe()} ({estimate.speed.describe()}; "
         "the ETA below uses measured times)."
     )
