@@ -152,3 +152,17 @@ def test_only_the_designs_own_cells_are_judged_once_each() -> None:
     assert [r.mean for r in judgement.results] == [
         r.mean for r in judge(SWEEP, clean, quick=False).results
     ]
+
+
+def test_a_sequential_sweep_with_probe_claims_and_no_trial_yet_waits_for_its_first_look() -> None:
+    # The full augmentation sweep stopped at its start with KeyError: 'shift2_drop': a fresh
+    # study's empty results table has the required columns but no probe columns.
+    from cnnlab.spec.loading import load_sweep
+    from cnnlab.stats.table import REQUIRED_COLUMNS
+
+    sweep = load_sweep("augmentation")
+    assert sweep.plan is not None and any(c.metric == "shift2_drop" for c in sweep.claims)
+    empty = pd.DataFrame(columns=list(REQUIRED_COLUMNS))
+    judgement = judge(sweep, empty, quick=False)
+    assert not judgement.judged and "first look" in judgement.reasons[0]
+    assert [s.result for s in judgement.sequence] == [None] * len(sweep.claims)

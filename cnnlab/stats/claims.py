@@ -61,6 +61,12 @@ def judge(
 ) -> Judgement:
     """Verdicts for every declared claim, or the reasons they are not given."""
     results = design_rows(sweep, results)
+    if results.empty:
+        # A study with no finished trial yet has no probe columns (they come from the
+        # trials' own metrics): a claim on `shift2_drop` then has nothing to pair, not a
+        # missing column. (The augmentation sweep failed at its start without this.)
+        absent = {c.metric for c in sweep.claims} - set(results.columns)
+        results = results.assign(**{metric: pd.Series(dtype=float) for metric in absent})
     reasons: list[str] = []
     missing = [] if sweep.plan is not None else missing_cells(sweep, results)
     if missing:
