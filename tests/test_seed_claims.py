@@ -63,7 +63,7 @@ def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(
     assert cells[1:] == [
         "dropout 0.5 beats no dropout ([`dropout`](dropout/README.md); mnist)",
         "**Supported**",
-        "+0.31 pp test accuracy (99.4% interval +0.05 pp to +0.56 pp)",
+        "+0.31 pp test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
         "5",
         "look 1",
         "21 min",
@@ -97,3 +97,22 @@ def test_the_index_rewrites_its_block_and_keeps_the_rest_of_the_readme(tmp_path:
     assert "stale" not in text and "not run yet" in text
     write_index(tmp_path)
     assert readme.read_text() == text  # a second run changes nothing
+
+
+def test_an_equivalence_shows_the_tost_interval_that_decided_it(tmp_path: Path) -> None:
+    # dropout: the t interval (97.74%) is not what decided "practically equivalent"; the
+    # report shows the 95.09% TOST interval, and so must the table.
+    numbers = {
+        "verdict": "equivalent",
+        "decided_by": "equivalence",
+        "mean": -0.0004,
+        "ci": [-0.00108, 0.0003],
+        "ci_level": 0.9774,
+        "equivalence_ci": [-0.00097, 0.00019],
+        "equivalence_level": 0.9509,
+        "n": 20,
+    }
+    _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", numbers)
+    row = next(line for line in seed_claims_table(tmp_path).splitlines() if "| 6. " in line)
+    assert "−0.04 pp test accuracy (95.09% TOST interval −0.10 pp to +0.02 pp)" in row
+    assert "**Practically equivalent**" in row

@@ -162,10 +162,14 @@ def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
         return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||"
     claim, provenance = found
     numbers, metric = claim["numbers"], claim["metric"]
+    # The interval that decided, as the report shows it: TOST's for an equivalence.
+    if numbers.get("decided_by") == "equivalence":
+        (low, high), level, kind = numbers["equivalence_ci"], numbers["equivalence_level"], "TOST"
+    else:
+        (low, high), level, kind = numbers["ci"], numbers["ci_level"], "t"
     effect = (
         f"{amount(numbers['mean'], metric)} {metric_label(metric)} "
-        f"({percent(numbers['ci_level'])} interval "
-        f"{interval(numbers['ci'][0], numbers['ci'][1], metric)})"
+        f"({percent(level)} {kind} interval {interval(low, high, metric)})"
     )
     dataset = provenance.get("dataset", "mnist")
     wall = provenance.get("sweep_wall_seconds")
