@@ -63,7 +63,7 @@ def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(
     assert cells[1:] == [
         "dropout 0.5 beats no dropout ([`dropout`](dropout/README.md); mnist)",
         "**Supported**",
-        "+0.31 pp test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
+        "+0.31 pp on test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
         "5",
         "look 1",
         "21 min",
@@ -114,5 +114,5 @@ def test_an_equivalence_shows_the_tost_interval_that_decided_it(tmp_path: Path) 
     }
     _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", numbers)
     row = next(line for line in seed_claims_table(tmp_path).splitlines() if "| 6. " in line)
-    assert "−0.04 pp test accuracy (95.09% TOST interval −0.10 pp to +0.02 pp)" in row
+    assert "−0.04 pp on test accuracy (95.09% TOST interval −0.10 pp to +0.02 pp)" in row
     assert "**Practically equivalent**" in row

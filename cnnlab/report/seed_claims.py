@@ -167,8 +167,10 @@ def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
         (low, high), level, kind = numbers["equivalence_ci"], numbers["equivalence_level"], "TOST"
     else:
         (low, high), level, kind = numbers["ci"], numbers["ci_level"], "t"
+    # Signed as the claim's advantage: for a drop (lower is better) + means a smaller drop.
+    lower = "" if claim.get("higher_is_better", True) else ", lower is better"
     effect = (
-        f"{amount(numbers['mean'], metric)} {metric_label(metric)} "
+        f"{amount(numbers['mean'], metric)} on {metric_label(metric)}{lower} "
         f"({percent(level)} {kind} interval {interval(low, high, metric)})"
     )
     dataset = provenance.get("dataset", "mnist")
