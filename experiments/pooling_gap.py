@@ -6,8 +6,12 @@ does no pooling beat max pooling? In `pooling` the `none` arm has 21× the param
 information that pooling throws away; here the arms differ in the pooling layers alone.
 Prior: a GAP head averages the feature maps anyway, so the max arm's two poolings add a little
 translation tolerance and lose little; `none` convolves at full resolution (about 3× the
-FLOPs and the time). The band is wide on purpose: no run of this head was measured before its
-plan was committed, and the gate is there to catch a broken run, not to judge.
+FLOPs and the time).
+Band: the first full run (2026-12-04, commit 8ed13d1) was stopped after 6 trials because the
+band declared then, 90–99.5 %, had been guessed without a run of this head, and the max arm
+reached 86.8–88.7 % on its first four seeds: 32 averaged features after two convolutions are
+far weaker than `small`'s flattened 800. The band is now 80–95 %, around those four numbers,
+and the sweep reruns from scratch; the gate is there to catch a broken run, not to judge.
 Run:   python -m cnnlab.sweep pooling_gap     (--quick for a smoke run)
 Cost:  2 arms × 5–20 paired seeds × 3 epochs at batch 128, dominated by the `none` arm; `cnnlab
        list` prints the estimate. The seeds follow a sequential plan: it stops once every claim
@@ -32,5 +36,5 @@ SWEEP = Sweep(
             worse="max",
         ),
     ),
-    baseline_band=(0.900, 0.995),
+    baseline_band=(0.800, 0.950),
 )
