@@ -11,6 +11,7 @@ the two cores with one another, so they measure the crowd as much as the model.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,9 @@ class ArmCost:
 def activations(arch: ArchSpec) -> int:
     """Floats the layers output for one image (the input not counted, nor a flatten, which
     is a view of its input)."""
-    total = 0
-    for layer in plan_layers(arch):
-        if layer.kind == "flatten":
-            continue
-        size = 1
-        for extent in layer.output_shape:
-            size *= extent
-        total += size
-    return total
+    return sum(
+        math.prod(layer.output_shape) for layer in plan_layers(arch) if layer.kind != "flatten"
+    )
 
 
 def _counts(results: pd.DataFrame, path: Path) -> dict[str, tuple[int, int]]:
