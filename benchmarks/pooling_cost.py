@@ -3,15 +3,18 @@
 Question: what does pooling save in training time (the seed claim "pooling reduces
 computation, memory and parameters")? The sweeps' own `seconds_per_epoch` come from trials
 that shared the two cores with another trial, so they are no measure of cost; this runs one
-training at a time, alone, on TensorFlow's default threads (every core).
+training at a time, alone, with `--threads N` TensorFlow threads (default: its own choice,
+every core).
 Method: the pooling sweep's recipe (55,000 real MNIST images, batch 128, float32, op
 determinism on), two epochs per run and the second one timed (the first pays graph tracing),
 the arms interleaved and their order rotated each repeat; medians, extremes and ratios to
-`max`. Parameters, FLOPs and activation sizes are exact counts and come from the report
-(`cnnlab.report.cost`), not from here.
-Run:   python benchmarks/pooling_cost.py --repeats 3 --data-dir DIR \
-           --json benchmarks/results/pooling_cost.json
-Cost:  about 10 minutes on 2 cores (the `none` arm is about 3× the others).
+`max`. On this 2-core machine a two-thread `fit` is bimodal (the same arm took 5.05 s and
+10.25 s on one afternoon), so the committed timing uses `--threads 1`, which is also how each
+sweep worker trains. Parameters, FLOPs and activation sizes are exact counts and come from the
+report (`cnnlab.report.cost`), not from here.
+Run:   python benchmarks/pooling_cost.py --repeats 5 --threads 1 --data-dir DIR \
+           --json reports/cost/timing.json     (then: python -m cnnlab.report --index)
+Cost:  about 10 minutes per 3 repeats on 2 cores (the `none` arm is about 3× the others).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cnnlab.data import load_dataset, make_splits
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrainSpec, TrialSpec
 from cnnlab.sweep.provenance import git_commit, machine
+from cnnlab.training.runtime import set_intra_op_threads
 from cnnlab.training.train import train_and_evaluate
 
 ARMS = ("max", "avg", "none", "strided")
@@ -45,8 +49,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=os.environ.get("CNNLAB_DATA_DIR"))
+    parser.add_argument(
+        "--threads", type=int, default=0, help="TensorFlow's intra-op threads (0: its default)"
+    )
     parser.add_argument("--json", type=Path, help="write the timings and the machine here")
     args = parser.parse_args()
+    if args.repeats < 1 or args.threads < 0:
+        parser.error(f"--repeats must be ≥ 1 and --threads ≥ 0, not {args.repeats}, {args.threads}")
+    if args.threads:
+        set_intra_op_threads(args.threads)  # before TensorFlow runs its first op
 
     splits = make_splits(load_dataset("mnist", data_dir=args.data_dir), seed=0)
     times: dict[str, list[float]] = {arm: [] for arm in ARMS}
@@ -68,9 +79,10 @@ def main() -> None:
     if args.json:
         record = {
             "what": "seconds of the second training epoch of `small` per pooling arm, alone on "
-            "the machine, TensorFlow's default threads",
+            "the machine",
             "command": "python benchmarks/pooling_cost.py "
-            f"--repeats {args.repeats} --data-dir DIR --json {args.json}",
+            f"--repeats {args.repeats} --threads {args.threads} --data-dir DIR --json {args.json}",
+            "threads": args.threads,
             "train_images": len(splits.y_train),
             "batch_size": 128,
             "repeats": args.repeats,

@@ -31,6 +31,8 @@ def _reports(tmp_path: Path, rows: list[tuple[str, int, int]], medians: dict[str
     (tmp_path / "cost").mkdir()
     timing = {
         "median_seconds": medians,
+        "seconds": {arm: [median - 1.0, median, median + 2.5] for arm, median in medians.items()},
+        "threads": 1,
         "repeats": 3,
         "train_images": 55_000,
         "batch_size": 128,
@@ -50,9 +52,18 @@ def test_each_arm_reads_its_exact_counts_and_its_median_time_as_ratios_to_max(
     text = cost_markdown(_reports(tmp_path, rows, {"max": 10.0, "none": 31.0}))
     none = next(line for line in text.splitlines() if line.startswith("| none |"))
     assert (
-        none == "| none | 2,370,282 | 15,727,360 | 40,202 | 31.00 | ×20.90, ×5.56, ×1.26, ×3.10 |"
+        none == "| none | 2,370,282 | 15,727,360 | 40,202 | 31.00 (30.00–33.50) | "
+        "×20.90, ×5.56, ×1.26, ×3.10 |"
     )
     assert "median of 3 trainings per arm" in text and "at commit abcdef0" in text
+    assert "TensorFlow limited to 1 thread:" in text
+
+
+def test_an_untimed_arm_has_no_time_ratio(tmp_path: Path) -> None:
+    rows = [("max", 113_386, 2_827_008), ("none", 2_370_282, 15_727_360)]
+    text = cost_markdown(_reports(tmp_path, rows, {"max": 10.0}))
+    none = next(line for line in text.splitlines() if line.startswith("| none |"))
+    assert none.endswith("| not measured yet | ×20.90, ×5.56, ×1.26, – |")
 
 
 def test_an_arm_whose_trials_disagree_on_its_counts_is_refused(tmp_path: Path) -> None:

@@ -35,6 +35,19 @@ class ArmCost:
     flops: int  # forward FLOPs per image, 2 × multiply-accumulates (DESIGN.md §2)
     activations: int  # floats every layer outputs for one image, forward
     seconds: float | None  # median seconds per epoch, alone on the machine
+    seconds_range: tuple[float, float] | None = None  # fastest and slowest training
+
+    def ratios_to(self, base: ArmCost) -> list[tuple[str, float | None]]:
+        """This arm's costs as multiples of `base`'s, by what is counted (None: not timed)."""
+        time = None
+        if self.seconds is not None and base.seconds:  # a zero time is no base
+            time = self.seconds / base.seconds
+        return [
+            ("parameters", self.params / base.params),
+            ("FLOPs", self.flops / base.flops),
+            ("activations", self.activations / base.activations),
+            ("seconds per epoch", time),
+        ]
 
 
 def activations(arch: ArchSpec) -> int:
@@ -66,6 +79,7 @@ def arm_costs(reports_dir: Path) -> tuple[list[ArmCost], dict[str, Any] | None]:
     timing_path = reports_dir / "cost" / TIMING
     timing = json.loads(timing_path.read_text()) if timing_path.is_file() else None
     medians = timing["median_seconds"] if timing else {}
+    seconds = timing["seconds"] if timing else {}
     sweep = load_sweep(SOURCE)
     arches = {cell.arm: cell.spec.arch for cell in _first_seed_cells(sweep)}
     return [
@@ -75,6 +89,7 @@ def arm_costs(reports_dir: Path) -> tuple[list[ArmCost], dict[str, Any] | None]:
             flops=flops,
             activations=activations(arches[arm]),
             seconds=medians.get(arm),
+            seconds_range=(min(seconds[arm]), max(seconds[arm])) if seconds.get(arm) else None,
         )
         for arm, (params, flops) in counts.items()
     ], timing
@@ -85,8 +100,12 @@ def _first_seed_cells(sweep: Sweep) -> list[Cell]:
     return [cell for cell in cells(sweep) if cell.seed == first]
 
 
-def _times(value: float, base: float) -> str:
-    return f"×{value / base:.2f}"
+def _threads(threads: int | None) -> str:
+    if not threads:
+        return "on TensorFlow's default threads (every core)"
+    # One thread is how each of a sweep's worker processes trains; it also keeps the timing
+    # off this machine's bimodal scheduling of a two-thread `fit`.
+    return f"TensorFlow limited to {threads} thread{'s' if threads > 1 else ''}"
 
 
 def cost_markdown(reports_dir: Path) -> str:
@@ -102,16 +121,19 @@ def cost_markdown(reports_dir: Path) -> str:
         f"[`{TIMING}`]({TIMING}).",
         "",
         "| arm | parameters | forward FLOPs per image | activations per image (floats) | "
-        "seconds per epoch | × max (params, FLOPs, activations, time) |",
+        "seconds per epoch, median (fastest–slowest) | × max (params, FLOPs, activations, "
+        "time) |",
         "|---|---|---|---|---|---|",
     ]
     for c in costs:
-        seconds = f"{c.seconds:.2f}" if c.seconds is not None else "not measured yet"
-        ratio_time = _times(c.seconds, base.seconds) if c.seconds and base.seconds else "–"
+        seconds = "not measured yet"
+        if c.seconds is not None:
+            seconds = f"{c.seconds:.2f}"
+            if c.seconds_range is not None:
+                seconds += f" ({c.seconds_range[0]:.2f}–{c.seconds_range[1]:.2f})"
+        ratios = ", ".join("–" if r is None else f"×{r:.2f}" for _, r in c.ratios_to(base))
         lines.append(
-            f"| {c.arm} | {c.params:,} | {c.flops:,} | {c.activations:,} | {seconds} | "
-            f"{_times(c.params, base.params)}, {_times(c.flops, base.flops)}, "
-            f"{_times(c.activations, base.activations)}, {ratio_time} |"
+            f"| {c.arm} | {c.params:,} | {c.flops:,} | {c.activations:,} | {seconds} | {ratios} |"
         )
     lines += [
         "",
@@ -126,7 +148,7 @@ def cost_markdown(reports_dir: Path) -> str:
             "",
             f"Seconds per epoch: the median of {timing['repeats']} trainings per arm "
             f"({timing['train_images']:,} images, batch {timing['batch_size']}, the second "
-            "epoch of two, alone on the machine with every core: "
+            f"epoch of two, alone on the machine, {_threads(timing.get('threads'))}: "
             f"{machine.get('cores', '?')}-core {machine.get('cpu', '?')}), measured "
             f"{timing['measured']} at commit {str(timing.get('git_commit', '?'))[:7]} by "
             f"`{timing['command']}`.",

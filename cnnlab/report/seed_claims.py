@@ -189,16 +189,9 @@ def _cost_row(reports_dir: Path) -> str:
     if not (reports_dir / "pooling" / "results.csv").is_file():
         return f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet |||||"
     costs = {c.arm: c for c in arm_costs(reports_dir)[0]}
-    none, pooled = costs["none"], costs["max"]
-    ratios = [
-        (none.params / pooled.params, "parameters"),
-        (none.flops / pooled.flops, "FLOPs"),
-        (none.activations / pooled.activations, "activations"),
-    ]
-    if none.seconds is not None and pooled.seconds is not None:
-        ratios.append((none.seconds / pooled.seconds, "seconds per epoch"))
-    holds = all(ratio > 1 for ratio, _ in ratios)
-    effect = "without pooling: " + ", ".join(f"×{r:.2f} {what}" for r, what in ratios)
+    ratios = [(what, r) for what, r in costs["none"].ratios_to(costs["max"]) if r is not None]
+    holds = all(ratio > 1 for _, ratio in ratios)
+    effect = "without pooling: " + ", ".join(f"×{r:.2f} {what}" for what, r in ratios)
     if len(ratios) == 3:
         effect += " (time per epoch not measured yet)"
     return (
