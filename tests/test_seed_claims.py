@@ -66,7 +66,7 @@ def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(
         "+0.31 pp on test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
         "5",
         "look 1",
-        "21 min",
+        "21 min 00 s",
     ]
     later = [line for line in table.splitlines() if "(pooling_x_kernel/README.md)" in line]
     assert len(later) == 2 and all(line.startswith("|  | ") for line in later)

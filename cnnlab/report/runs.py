@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from cnnlab.report.durations import format_duration
+
 RUNS_START = "<!-- runs: written by `python -m cnnlab.report --index`; do not edit -->"
 RUNS_END = "<!-- end of runs -->"
 
 
 def _wall(seconds: float | None) -> str:
-    if not seconds:
-        return "n/a"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+    return format_duration(seconds) if seconds else "n/a"
 
 
 def runs_table(reports_dir: Path) -> str:

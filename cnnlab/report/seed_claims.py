@@ -17,6 +17,7 @@ from typing import Any
 
 from cnnlab.report.build import ReportError
 from cnnlab.report.cost import arm_costs
+from cnnlab.report.durations import format_duration
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
 from cnnlab.spec.design import study_name
 
@@ -150,10 +151,6 @@ def _decided(claim: dict[str, Any]) -> str:
     return f"undecided at the last look ({standing['look']})"
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min"
-
-
 def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
     found = _claim(reports_dir, evidence)
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
@@ -178,7 +175,7 @@ def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
     return (
         f"| {claimed} | {evidence.statement} ({link}; {dataset}) | "
         f"**{VERDICT_WORDS[numbers['verdict']]}** | {effect} | {numbers['n']} | "
-        f"{_decided(claim)} | {_minutes(wall) if wall else 'n/a'} |"
+        f"{_decided(claim)} | {format_duration(wall) if wall else 'n/a'} |"
     )
 
 

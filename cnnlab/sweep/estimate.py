@@ -24,6 +24,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.geometry import forward_flops
 from cnnlab.spec.metrics import ANGLES, SHIFTS
@@ -208,14 +209,3 @@ def estimate_sweep(
     ]
     first = fixed + spans[0] if sweep.plan is not None else None
     return SweepEstimate(fixed + sum(spans), first, workers, speed)
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import TextIO
 
-from cnnlab.sweep.estimate import format_duration
+from cnnlab.report.durations import format_duration
 
 
 class Progress:

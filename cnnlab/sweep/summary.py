@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.report.analysis import Analysis
+from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Sweep
 from cnnlab.stats.claims import Judgement
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.sequential import SequentialClaim
-from cnnlab.sweep.estimate import format_duration
 
 
 @dataclass(frozen=True)
