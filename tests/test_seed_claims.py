@@ -86,6 +86,13 @@ def test_a_statement_the_report_does_not_have_is_refused_with_what_it_has(
         seed_claims_table(tmp_path)
 
 
+def test_a_report_without_its_provenance_is_refused_by_name(tmp_path: Path) -> None:
+    _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", {"verdict": "supported"})
+    (tmp_path / "dropout" / "provenance.json").unlink()
+    with pytest.raises(ReportError, match=r"dropout/provenance.json is missing"):
+        seed_claims_table(tmp_path)
+
+
 def test_the_index_rewrites_its_block_and_keeps_the_rest_of_the_readme(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# Reports\n\nintro\n\n{START}\nstale\n{END}\n\n## Answer\n\nprose\n")

@@ -117,6 +117,8 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
 
 
 def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ReportError(f"{path} is missing; rebuild that report: python -m cnnlab.report NAME.")
     try:
         loaded: dict[str, Any] = json.loads(path.read_text())
     except json.JSONDecodeError as error:
@@ -124,18 +126,38 @@ def _read(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _claim(reports_dir: Path, evidence: Evidence) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """(the claim's record in verdicts.json, the report's provenance), or None if not run."""
-    folder = reports_dir / evidence.report
-    if not (folder / "verdicts.json").is_file():
-        return None
-    verdicts = _read(folder / "verdicts.json")
-    for claim in verdicts["claims"]:
+@dataclass(frozen=True, kw_only=True)
+class CommittedReport:
+    """One report folder's two files the table reads, each read once."""
+
+    folder: Path
+    verdicts: dict[str, Any]
+    provenance: dict[str, Any]
+
+
+def _committed(reports_dir: Path) -> dict[str, CommittedReport]:
+    """Every report folder the seed claims name that has its verdicts committed."""
+    found = {}
+    for name in sorted({e.report for seed in SEED_CLAIMS for e in seed.evidence}):
+        folder = reports_dir / name
+        if (folder / "verdicts.json").is_file():
+            found[name] = CommittedReport(
+                folder=folder,
+                verdicts=_read(folder / "verdicts.json"),
+                provenance=_read(folder / "provenance.json"),
+            )
+    return found
+
+
+def _claim(report: CommittedReport, evidence: Evidence) -> dict[str, Any]:
+    """The claim's record in the report's verdicts.json."""
+    claims = report.verdicts["claims"]
+    for claim in claims:
         if claim["numbers"] is not None and claim["numbers"]["statement"] == evidence.statement:
-            return claim, _read(folder / "provenance.json")
-    statements = [c["numbers"]["statement"] for c in verdicts["claims"] if c["numbers"]]
+            return dict(claim)
+    statements = [c["numbers"]["statement"] for c in claims if c["numbers"]]
     raise ReportError(
-        f"{folder / 'verdicts.json'} has no claim {evidence.statement!r} (it has "
+        f"{report.folder / 'verdicts.json'} has no claim {evidence.statement!r} (it has "
         f"{statements}); correct the statement in cnnlab/report/seed_claims.py."
     )
 
@@ -151,13 +173,12 @@ def _decided(claim: dict[str, Any]) -> str:
     return f"undecided at the last look ({standing['look']})"
 
 
-def _row(claimed: str, evidence: Evidence, reports_dir: Path) -> str:
-    found = _claim(reports_dir, evidence)
+def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> str:
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
-    if found is None:
+    if report is None:
         where = f"{link}; {evidence.dataset}"
         return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||"
-    claim, provenance = found
+    claim, provenance = _claim(report, evidence), report.provenance
     numbers, metric = claim["numbers"], claim["metric"]
     # The interval that decided, as the report shows it: TOST's for an equivalence.
     if numbers.get("decided_by") == "equivalence":
@@ -205,11 +226,11 @@ def seed_claims_table(reports_dir: Path) -> str:
         "better (deciding interval) | Paired seeds | Decided at | Sweep wall time |",
         "|---|---|---|---|---|---|---|",
     ]
+    committed = _committed(reports_dir)
     for seed in SEED_CLAIMS:
         if seed.number == 6:  # claim 5 is counted, not tested: its row comes from the cost report
             lines.append(_cost_row(reports_dir))
         for i, evidence in enumerate(seed.evidence):  # the seed's words on its first row only
-            lines.append(
-                _row(f"{seed.number}. {seed.text}" if i == 0 else "", evidence, reports_dir)
-            )
+            claimed = f"{seed.number}. {seed.text}" if i == 0 else ""
+            lines.append(_row(claimed, evidence, committed.get(evidence.report)))
     return "\n".join([*lines, END])
