@@ -78,7 +78,10 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", help="mnist | fashion_mnist (default: the sweep's)")
     parser.add_argument(
-        "--data-dir", type=Path, help="dataset folder (default: $CNNLAB_DATA_DIR, then the usual)"
+        "--data-dir",
+        type=Path,
+        help="folder holding the dataset's files (default: $CNNLAB_DATA_DIR, then a system "
+        "package's folder, then ~/.keras/datasets/, then Keras' download)",
     )
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
     if not worker:

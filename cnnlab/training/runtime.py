@@ -6,6 +6,7 @@ run before anything else imports it, and the entry points import this module to 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -37,6 +38,15 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+    # Each trial builds a new model, so Keras traces new functions for it; on a quick run's
+    # short trials TensorFlow counts that as "excessive retracing" and prints a paragraph of
+    # advice meant for the author of the training loop, not for a user of cnnlab. Only that
+    # message is dropped; every other TensorFlow warning still shows.
+    logging.getLogger("tensorflow").addFilter(_not_retracing)
+
+
+def _not_retracing(record: logging.LogRecord) -> bool:
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 # What Keras imports at start-up for features a training worker never uses: scikit-learn (its
