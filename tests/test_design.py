@@ -70,9 +70,27 @@ def test_randomized_backgrounds_are_shared_within_a_replicate() -> None:
             assert len(replicate) == 3
             drawn = {(c.spec.arch.dropout, c.spec.arch.blocks[1].filters) for c in replicate}
             assert len(drawn) == 1  # every arm of the replicate has the same background
-            assert drawn == {tuple(background_values(sweep, bg).values())}
-    draws = {tuple(background_values(sweep, bg).values()) for bg in range(3)}
-    assert len(draws) > 1
+            assert drawn == {tuple(background_values(sweep, seed, bg).values())}
+
+
+def test_every_replicate_draws_its_own_background() -> None:
+    # "drawn at random per replicate" (DESIGN.md): a later seed must not repeat seed 0's
+    # architectures, as it did when the draw depended on the draw index alone.
+    choices = (16, 24, 32, 40, 48, 56, 64, 72)
+    sweep = _sweep(
+        design="randomized",
+        backgrounds=(Background(path="arch.blocks.1.filters", choices=choices),),
+        n_backgrounds=2,
+        seeds=20,
+    )
+    draws = {}
+    for cell in cells(sweep):
+        draws.setdefault((cell.seed, cell.background), cell.spec.arch.blocks[1].filters)
+    by_seed = [(draws[(seed, 0)], draws[(seed, 1)]) for seed in range(20)]
+    assert len(set(by_seed)) > 10  # 40 draws of 8 choices: the same pair 20 times is no chance
+    assert len(set(draws.values())) == len(choices)
+    again = {(c.seed, c.background): c.spec.arch.blocks[1].filters for c in cells(sweep)}
+    assert again == draws  # fixed by name, seed and draw: every worker draws the same
 
 
 def test_definition_hash_ignores_seeds_and_claims_but_not_the_spec() -> None:

@@ -287,3 +287,71 @@ def test_the_report_opens_offline_in_chromium_with_every_figure(
     assert all(complete and width > 0 and height > 0 for complete, width, height in seen["images"])
     assert seen["requests"], "the request listener saw nothing: it is not working"
     assert [u for u in seen["requests"] if not u.startswith(("file:", "data:"))] == []
+
+
+def _randomized_results(sweep, params_of) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A randomized sweep's results: max 0.2 pp ahead of avg in every replicate."""
+    rows = []
+    for number, cell in enumerate(cells(sweep)):
+        accuracy = 0.985 + 0.001 * cell.seed + (0.002 if cell.arm == "max" else 0.0)
+        rows.append(
+            ResultRow(
+                trial=number, cell=cell.key, arm=cell.arm, levels=dict(cell.labels),
+                seed=cell.seed, background=cell.background, test_accuracy=accuracy,
+                test_loss=0.04, val_accuracy=accuracy, val_loss=0.04, train_accuracy=accuracy,
+                train_loss=0.03, epochs=3, params=params_of(cell), flops=1, seconds_per_epoch=5.0,
+                wall_seconds=20.0, split_hash=f"s{cell.seed}", data_order_hash=f"o{cell.seed}",
+                init_hash=f"i{cell.seed}/{cell.background}", mlflow_run_id=None,
+            )
+        )  # fmt: skip
+    return results_frame(rows)
+
+
+def test_a_randomized_report_lists_every_replicates_drawn_architecture(tmp_path: Path) -> None:
+    from cnnlab.report.build import analyse_results_csv
+    from cnnlab.report.document import build_document
+    from cnnlab.report.render import to_markdown
+    from cnnlab.spec.design import background_values
+    from cnnlab.spec.geometry import count_params
+    from cnnlab.spec.loading import load_sweep
+
+    sweep = load_sweep("pooling_randomized").with_changes(seeds=4)
+    _randomized_results(sweep, lambda cell: count_params(cell.spec.arch)).to_csv(
+        tmp_path / "results.csv", index=False
+    )
+    analysis = analyse_results_csv(sweep, tmp_path / "results.csv", quick=False)
+    assert [(r.seed, r.background) for r in analysis.replicates] == [
+        (seed, bg) for seed in range(4) for bg in range(2)
+    ]
+    text = to_markdown(build_document(analysis, [], ""))
+    table = text[text.index("## Drawn architectures") :].split("\n\n")[2].splitlines()
+    assert table[0] == (
+        "| Seed | Draw | arch.blocks.0.filters | arch.blocks.1.filters | "
+        "arch.blocks.0.kernel_size | arch.dropout | Parameters | max (%) | avg (%) | "
+        "max − avg (pp) |"
+    )
+    assert len(table) == 2 + 8  # header, rule, one row per replicate
+    drawn = background_values(sweep, 3, 1)
+    cell = next(c for c in cells(sweep) if (c.seed, c.background, c.arm) == (3, 1, "max"))
+    assert table[-1] == (
+        f"| 3 | 1 | {' | '.join(str(v) for v in drawn.values())} | "
+        f"{count_params(cell.spec.arch):,} | 99.00 | 98.80 | +0.20 |"
+    )
+    assert "8 replicates, " in text and "distinct architectures" in text
+
+
+def test_a_randomized_run_drawn_under_another_scheme_is_refused(tmp_path: Path) -> None:
+    # Until 2026-12-04 every seed repeated seed 0's backgrounds; such a run's trials are not
+    # the architectures the sweep draws now, and its report would name the wrong ones.
+    from cnnlab.report.build import analyse_results_csv
+    from cnnlab.spec.design import make_cell
+    from cnnlab.spec.geometry import count_params
+    from cnnlab.spec.loading import load_sweep
+
+    sweep = load_sweep("pooling_randomized").with_changes(seeds=4)
+    seed_zeros = lambda cell: count_params(  # noqa: E731
+        make_cell(sweep, dict(cell.labels), 0, cell.background).spec.arch
+    )
+    _randomized_results(sweep, seed_zeros).to_csv(tmp_path / "results.csv", index=False)
+    with pytest.raises(ReportError, match=r"parameters, but the background the sweep draws"):
+        analyse_results_csv(sweep, tmp_path / "results.csv", quick=False)

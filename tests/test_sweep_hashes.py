@@ -22,7 +22,7 @@ PINNED = {
     "geron_first_kernel": "547930140328bbf0",
     "pooling": "e68d81586b2a87bd",
     "pooling_gap": "d13b560ab0fed42b",
-    "pooling_randomized": "3dba3a8fd397bdf8",
+    "pooling_randomized": "d2a90d93299c2531",  # 2026-12-04: a background per replicate
     "pooling_x_kernel": "6e51a77bc39f67ac",
     "search": "fc66e3eafd86c051",
     "translation": "e68d81586b2a87bd",  # pooling's own definition, with a probe added

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cnnlab.report.wording import claim_sentence
-from cnnlab.spec.design import Claim, Sweep, claims_hash, seeds_hash
+from cnnlab.spec.design import Claim, Sweep, background_values, claims_hash, seeds_hash
 from cnnlab.spec.metrics import CORRECTNESS
 from cnnlab.spec.sequential import plan_hash
 from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
@@ -28,7 +28,7 @@ from cnnlab.stats.sequential import (
     SequentialClaim,
     operating_characteristics,
 )
-from cnnlab.stats.table import ArmSummary, arm_summaries, paired
+from cnnlab.stats.table import ArmSummary, arm_order, arm_summaries, paired
 from cnnlab.stats.testnoise import TestNoise, correctness, noise_diagnostics
 
 # The true effects a sequential plan's stopping probabilities are shown at: none, the P(A>B)
@@ -52,6 +52,18 @@ class ClaimOutcome:
     noise: TestNoise | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class Replicate:
+    """One replicate of a randomized design: the background it drew, shared by its arms, and
+    what each arm's trial recorded."""
+
+    seed: int
+    background: int
+    drawn: dict[str, Any]  # background field path -> the value drawn
+    params: dict[str, int]  # arm -> parameters, as its trial recorded them
+    accuracy: dict[str, float]  # arm -> test accuracy
+
+
 @dataclass(frozen=True)
 class Analysis:
     sweep: Sweep
@@ -67,6 +79,7 @@ class Analysis:
     claims_edited: bool  # claims changed after the study (and its results) existed
     plan_edited: bool  # the seed plan changed after the study existed (a fixed count counts)
     provenance: dict[str, Any] = field(default_factory=dict)
+    replicates: tuple[Replicate, ...] = ()  # a randomized design's, else none
 
     @property
     def arms(self) -> list[str]:
@@ -194,7 +207,29 @@ def analyse(
         claims_edited=recorded is not None and recorded != claims_hash(sweep),
         plan_edited=plan_at_start is not None and plan_at_start != seeds_hash(sweep),
         provenance=provenance,
+        replicates=replicates(sweep, results),
     )
+
+
+def replicates(sweep: Sweep, results: pd.DataFrame) -> tuple[Replicate, ...]:
+    """A randomized design's replicates in (seed, draw) order; () for any other design."""
+    if sweep.design != "randomized" or results.empty:
+        return ()
+    arms = arm_order(sweep, results)
+    out = []
+    for (seed, background), rows in results.groupby(["seed", "background"], sort=True):
+        by_arm = rows.set_index("arm")
+        present = [arm for arm in arms if arm in by_arm.index]
+        out.append(
+            Replicate(
+                seed=int(seed),
+                background=int(background),
+                drawn=background_values(sweep, int(seed), int(background)),
+                params={arm: int(by_arm.at[arm, "params"]) for arm in present},
+                accuracy={arm: float(by_arm.at[arm, "test_accuracy"]) for arm in present},
+            )
+        )
+    return tuple(out)
 
 
 def _plain(value: Any) -> Any:

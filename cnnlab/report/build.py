@@ -22,11 +22,12 @@ from typing import Any
 import pandas as pd
 
 from cnnlab.errors import CnnlabError, did_you_mean
-from cnnlab.report.analysis import Analysis, analyse, verdicts_json
+from cnnlab.report.analysis import Analysis, Replicate, analyse, verdicts_json
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import draw_all
 from cnnlab.report.render import to_html, to_markdown
-from cnnlab.spec.design import Sweep, study_name, sweep_of_study
+from cnnlab.spec.design import Sweep, make_cell, study_name, sweep_of_study
+from cnnlab.spec.geometry import count_params
 from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
@@ -127,7 +128,28 @@ def analyse_results_csv(
     `cnnlab.stats.table.design_rows`), so figures, verdicts and summaries describe the same
     trials."""
     results = _design_results(sweep, results_csv)
-    return analyse(sweep, results, quick=quick, provenance=provenance or {})
+    analysis = analyse(sweep, results, quick=quick, provenance=provenance or {})
+    _check_draws(sweep, analysis.replicates, results_csv)
+    return analysis
+
+
+def _check_draws(sweep: Sweep, replicates: tuple[Replicate, ...], results_csv: Path) -> None:
+    """Refuse a randomized run whose trials were not the architectures the sweep draws now:
+    the report would name the wrong backgrounds. Parameter counts are the witness."""
+    labels = dict(sweep.arms())
+    for replicate in replicates:
+        for arm, recorded in replicate.params.items():
+            cell = make_cell(sweep, labels[arm], replicate.seed, replicate.background)
+            expected = count_params(cell.spec.arch)
+            if recorded != expected:
+                drawn = ", ".join(f"{path} = {value}" for path, value in replicate.drawn.items())
+                raise ReportError(
+                    f"{results_csv}: the trial {cell.key} has {recorded:,} parameters, but the "
+                    f"background the sweep draws for it ({drawn}) has {expected:,}. Its trials "
+                    "were drawn under another scheme (before 2026-12-04 every seed repeated the "
+                    "same backgrounds); rerun the sweep in a new study: python -m cnnlab.sweep "
+                    f"{sweep.name} --new-study"
+                )
 
 
 def _design_results(sweep: Sweep, results_csv: Path) -> pd.DataFrame:

@@ -14,10 +14,10 @@ from typing import Any
 
 from scipy import stats as sps
 
-from cnnlab.report.analysis import Analysis
+from cnnlab.report.analysis import Analysis, Replicate
 from cnnlab.report.figures import Figure
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
-from cnnlab.spec.design import Sweep, sweep_of_study
+from cnnlab.spec.design import Claim, Sweep, sweep_of_study
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.planning import GATE_DZ
 from cnnlab.stats.sequential import OperatingCharacteristics, SequentialClaim
@@ -438,6 +438,14 @@ def _cost_blocks(analysis: Analysis) -> list[Block]:
                 "an accuracy difference may come from capacity, not only from the factor.",
             )
         )
+    if analysis.replicates:
+        blocks.append(
+            Text(
+                "Each replicate drew its own architecture, so parameters, FLOPs and seconds "
+                "here are the first replicate's; every replicate's are under *Drawn "
+                "architectures* below."
+            )
+        )
     blocks.append(
         Table(
             (
@@ -456,6 +464,59 @@ def _cost_blocks(analysis: Analysis) -> list[Block]:
         )
     )
     return blocks
+
+
+def _replicate_blocks(analysis: Analysis) -> list[Block]:
+    """A randomized design's replicates: what each drew, and each arm's test accuracy."""
+    replicates = analysis.replicates
+    if not replicates:
+        return []
+    paths = list(replicates[0].drawn)
+    arms = [arm for arm in analysis.arms if arm in replicates[0].accuracy]
+    claims = [c for c in analysis.sweep.claims if c.metric == "test_accuracy"]
+    rows = []
+    for r in replicates:
+        params = sorted(set(r.params.values()))
+        rows.append(
+            (
+                str(r.seed),
+                str(r.background),
+                *(str(r.drawn[path]) for path in paths),
+                " / ".join(f"{p:,}" for p in params),
+                *(f"{100 * r.accuracy[arm]:.2f}" if arm in r.accuracy else "—" for arm in arms),
+                *(_difference(r, c) for c in claims),
+            )
+        )
+    architectures = {tuple(r.drawn.values()) for r in replicates}
+    return [
+        Heading(2, "Drawn architectures"),
+        Text(
+            f"Every replicate (seed, draw) drew its background fields at random, shared by "
+            f"all arms of that replicate: {len(replicates)} replicates, "
+            f"{len(architectures)} distinct architectures. Accuracies are test accuracy (%); "
+            "a difference is in percentage points, positive when the claim's better arm "
+            "is ahead."
+        ),
+        Table(
+            (
+                "Seed",
+                "Draw",
+                *paths,
+                "Parameters",
+                *(f"{arm} (%)" for arm in arms),
+                *(f"{c.better} − {c.worse} (pp)" for c in claims),
+            ),
+            tuple(rows),
+            element_id="replicates",
+        ),
+    ]
+
+
+def _difference(replicate: Replicate, claim: Claim) -> str:
+    accuracy = replicate.accuracy
+    if claim.better not in accuracy or claim.worse not in accuracy:
+        return "—"
+    return f"{100 * (accuracy[claim.better] - accuracy[claim.worse]):+.2f}"
 
 
 def _design_text(analysis: Analysis) -> Text:
@@ -557,6 +618,7 @@ def build_document(analysis: Analysis, figures: list[Figure], question: str) -> 
     blocks.append(_design_text(analysis))
     blocks += _omnibus_blocks(analysis)
     blocks += _cost_blocks(analysis)
+    blocks += _replicate_blocks(analysis)
     blocks.append(Heading(2, "Figures"))
     blocks += [FigureBlock(figure) for figure in figures]
     blocks += _provenance_blocks(analysis)

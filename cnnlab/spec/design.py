@@ -412,9 +412,18 @@ def _grid(label_lists: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     return combos
 
 
-def background_values(sweep: Sweep, background: int) -> dict[str, Any]:
-    """The background fields of draw `background`: fixed by the sweep name and draw index."""
-    rng = random.Random(f"{sweep.name}/background/{background}")
+# How a randomized design draws its backgrounds; part of its definition hash, so that a study
+# made under an earlier scheme is refused on resume rather than mixed with new draws. (Until
+# 2026-12-04 the draw depended on the draw index alone, so every seed repeated the same
+# `n_backgrounds` architectures instead of drawing its own.)
+BACKGROUND_DRAW = "per replicate: random.Random('NAME/background/SEED/DRAW')"
+
+
+def background_values(sweep: Sweep, seed: int, background: int) -> dict[str, Any]:
+    """The background fields of replicate (`seed`, draw `background`): drawn afresh for every
+    replicate, and fixed by the sweep name, the seed and the draw index (a rerun or another
+    worker draws the same)."""
+    rng = random.Random(f"{sweep.name}/background/{seed}/{background}")
     return {b.path: rng.choice(b.choices) for b in sweep.backgrounds}
 
 
@@ -441,7 +450,7 @@ def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int |
     """The cell of factor `labels` (path -> label) for one replicate (seed, background draw)."""
     spec = sweep.base
     if background is not None:
-        for path, value in background_values(sweep, background).items():
+        for path, value in background_values(sweep, seed, background).items():
             spec = replace_path(spec, path, value)
     for factor in sweep.factors:
         spec = replace_path(spec, factor.path, factor.level(labels[factor.path]))
@@ -472,12 +481,14 @@ def definition(sweep: Sweep) -> dict[str, Any]:
     does not change what its finished cells mean. Claims are hashed separately
     (`claims_hash`), so editing a claim never invalidates results.
     """
-    content = {
+    content: dict[str, Any] = {
         "base": definition_params(sweep.base),  # fields added later count once set
         "design": sweep.design,
         "factors": [_canonical(f) for f in sweep.factors],
         "backgrounds": [_canonical(b) for b in sweep.backgrounds],
     }
+    if sweep.design == "randomized":  # only there, so every other sweep keeps its hash
+        content["background_draw"] = BACKGROUND_DRAW
     plain: dict[str, Any] = json.loads(json.dumps(content, sort_keys=True, default=str))
     return plain
 
