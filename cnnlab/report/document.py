@@ -516,7 +516,8 @@ def _difference(replicate: Replicate, claim: Claim) -> str:
     accuracy = replicate.accuracy
     if claim.better not in accuracy or claim.worse not in accuracy:
         return "—"
-    return f"{100 * (accuracy[claim.better] - accuracy[claim.worse]):+.2f}"
+    # The report's own signed form ("−0.14", never "-0.14" or "−0.00"), the unit in the header.
+    return amount(accuracy[claim.better] - accuracy[claim.worse], claim.metric).removesuffix(" pp")
 
 
 def _design_text(analysis: Analysis) -> Text:
