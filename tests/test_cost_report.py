@@ -57,6 +57,19 @@ def test_each_arm_reads_its_exact_counts_and_its_median_time_as_ratios_to_max(
     )
     assert "median of 3 trainings per arm" in text and "at commit abcdef0" in text
     assert "TensorFlow limited to 1 thread:" in text
+    assert "slower on one repeat than on another" not in text  # spreads of ×1.39 at most
+
+
+def test_a_machine_whose_speed_comes_in_modes_is_said_so_beside_the_times(
+    tmp_path: Path,
+) -> None:
+    rows = [("max", 113_386, 2_827_008), ("none", 2_370_282, 15_727_360)]
+    reports = _reports(tmp_path, rows, {"max": 10.0, "none": 31.0})
+    timing_path = reports / "cost" / "timing.json"
+    timing = json.loads(timing_path.read_text())
+    timing["seconds"]["none"] = [23.7, 31.0, 41.0]  # one arm ×1.73 from its fastest
+    timing_path.write_text(json.dumps(timing))
+    assert "The same training ran up to ×1.7 slower on one repeat" in cost_markdown(reports)
 
 
 def test_an_untimed_arm_has_no_time_ratio(tmp_path: Path) -> None:

@@ -153,6 +153,15 @@ def cost_markdown(reports_dir: Path) -> str:
             f"{timing['measured']} at commit {str(timing.get('git_commit', '?'))[:7]} by "
             f"`{timing['command']}`.",
         ]
+        spread = max((c.seconds_range[1] / c.seconds_range[0] for c in costs if c.seconds_range),
+                     default=1.0)  # fmt: skip
+        if spread >= 1.5:  # say it where a reader compares times, not only in the benchmark
+            lines += [
+                "",
+                f"The same training ran up to ×{spread:.1f} slower on one repeat than on "
+                "another here (the fastest–slowest column): this machine's speed comes in "
+                "modes, so the time ratios, from medians, are rough; the counts are exact.",
+            ]
     return "\n".join(lines) + "\n"
 
 
