@@ -86,6 +86,16 @@ def test_a_statement_the_report_does_not_have_is_refused_with_what_it_has(
         seed_claims_table(tmp_path)
 
 
+def test_a_randomized_rows_pairs_say_seeds_times_draws(tmp_path: Path) -> None:
+    folder = tmp_path / "pooling_randomized"
+    _report(folder, "max pooling beats average pooling", {"verdict": "supported", "n": 10,
+            "mean": 0.0023, "ci": [0.0005, 0.0042], "ci_level": 0.9821})  # fmt: skip
+    provenance = json.loads((folder / "provenance.json").read_text())
+    (folder / "provenance.json").write_text(json.dumps({**provenance, "n_backgrounds": 2}))
+    row = next(line for line in seed_claims_table(tmp_path).splitlines() if "randomized" in line)
+    assert "| 10 (5 seeds × 2 draws) |" in row
+
+
 def test_a_report_without_its_provenance_is_refused_by_name(tmp_path: Path) -> None:
     _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", {"verdict": "supported"})
     (tmp_path / "dropout" / "provenance.json").unlink()

@@ -173,6 +173,12 @@ def _decided(claim: dict[str, Any]) -> str:
     return f"undecided at the last look ({standing['look']})"
 
 
+def _pairs(n: int, provenance: dict[str, Any]) -> str:
+    """Paired replicates: seeds, or seeds × draws in a randomized design (10 = 5 × 2)."""
+    draws = int(provenance.get("n_backgrounds", 1))
+    return str(n) if draws == 1 else f"{n} ({n // draws} seeds × {draws} draws)"
+
+
 def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> str:
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
     if report is None:
@@ -193,9 +199,10 @@ def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> st
     )
     dataset = provenance.get("dataset", "mnist")
     wall = provenance.get("sweep_wall_seconds")
+    pairs = _pairs(numbers["n"], provenance)
     return (
         f"| {claimed} | {evidence.statement} ({link}; {dataset}) | "
-        f"**{VERDICT_WORDS[numbers['verdict']]}** | {effect} | {numbers['n']} | "
+        f"**{VERDICT_WORDS[numbers['verdict']]}** | {effect} | {pairs} | "
         f"{_decided(claim)} | {format_duration(wall) if wall else 'n/a'} |"
     )
 
