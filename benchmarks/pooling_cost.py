@@ -11,7 +11,7 @@ the arms interleaved and their order rotated each repeat; medians, extremes and 
 `max`. On this 2-core machine a two-thread `fit` is bimodal (the same arm took 5.05 s and
 10.25 s on one afternoon), so the committed timing uses `--threads 1`, which is also how each
 sweep worker trains. Parameters, FLOPs and activation sizes are exact counts and come from the
-report (`cnnlab.report.cost`), not from here.
+report (`cnnlab.report.index.cost`), not from here.
 Run:   python benchmarks/pooling_cost.py --repeats 5 --threads 1 --data-dir DIR \
            --json reports/cost/timing.json     (then: python -m cnnlab.report --index)
 Cost:  about 10 minutes per 3 repeats on 2 cores (the `none` arm is about 3× the others).
@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from cnnlab.data import load_dataset, make_splits
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrainSpec, TrialSpec
-from cnnlab.sweep.provenance import git_commit, machine
+from cnnlab.sweep import git_commit, machine
 from cnnlab.training.runtime import set_intra_op_threads
 from cnnlab.training.train import train_and_evaluate
 

@@ -24,8 +24,7 @@ from cnnlab.data import load_dataset
 from cnnlab.spec.design import Factor, Sweep, cells
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
-from cnnlab.sweep.events import Done, Failed
-from cnnlab.sweep.workers import WorkerPool
+from cnnlab.sweep import Done, Failed, WorkerPool
 
 
 def rss_mib(pid: int) -> float:

@@ -189,9 +189,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_list(args: argparse.Namespace) -> int:
     from cnnlab.spec.design import cells
     from cnnlab.spec.loading import load_sweep, question, shipped_names
-    from cnnlab.sweep.calibration import machine_speed
-    from cnnlab.sweep.estimate import estimate_sweep, first_look_cells
-    from cnnlab.sweep.parallelism import parse_workers, resolve
+    from cnnlab.sweep import estimate_sweep, first_look_cells, machine_speed, parse_workers, resolve
 
     parallelism = resolve(parse_workers(args.workers))
     speed = machine_speed(args.runs_dir, parallelism)
@@ -226,8 +224,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_studies(args: argparse.Namespace) -> int:
-    from cnnlab.sweep.quiet import quiet_library_logging
-    from cnnlab.sweep.studies import default_storage_url, delete_study, list_studies, open_storage
+    from cnnlab.sweep import (
+        default_storage_url,
+        delete_study,
+        list_studies,
+        open_storage,
+        quiet_library_logging,
+    )
 
     quiet_library_logging()
 
@@ -235,7 +238,7 @@ def _cmd_studies(args: argparse.Namespace) -> int:
         print(f"No studies yet: {args.runs_dir / 'optuna.db'} does not exist.")
         return 0
     if args.storage is not None:
-        from cnnlab.sweep.preflight import check_storage
+        from cnnlab.sweep import check_storage
 
         check_storage(args.storage)  # a bad URL in words, before Optuna makes a database
     storage = open_storage(args.storage or default_storage_url(args.runs_dir))
@@ -286,7 +289,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from cnnlab.data import load_dataset, make_splits
     from cnnlab.spec.geometry import count_params, forward_flops
     from cnnlab.spec.specs import TrialSpec, flat_params
-    from cnnlab.sweep.provenance import package_versions
+    from cnnlab.sweep import package_versions
 
     spec = TrialSpec(
         arch=_arch_from_args(args),

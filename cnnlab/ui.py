@@ -42,7 +42,7 @@ def _port(text: str) -> int:
 
 def runs_table_urls(tracking_uri: str, port: int) -> list[tuple[str, str]]:
     """(experiment name, runs-table address) for every experiment in the store."""
-    from cnnlab.sweep.tracking import Tracker
+    from cnnlab.sweep import Tracker
 
     tracker = Tracker(tracking_uri, artifact_root=None)
     return [
@@ -53,7 +53,7 @@ def runs_table_urls(tracking_uri: str, port: int) -> list[tuple[str, str]]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from cnnlab.sweep.tracking import default_tracking_uri, quiet_mlflow_logging
+    from cnnlab.sweep import default_tracking_uri, quiet_mlflow_logging
 
     quiet_mlflow_logging()
     if args.runs_dir.exists() and not args.runs_dir.is_dir():

@@ -129,7 +129,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (tmp / "a-file").write_text("not a folder\n")
     runs = tmp / "runs"
     runs.mkdir()
-    from cnnlab.sweep.studies import default_storage_url, open_storage
+    from cnnlab.sweep.stores.studies import default_storage_url, open_storage
 
     open_storage(default_storage_url(runs))  # an empty study database, as after `cnnlab studies`
     (runs / "kept.txt").write_text("a file the runs folder already had\n")

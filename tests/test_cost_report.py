@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cnnlab.report.build import ReportError
-from cnnlab.report.cost import activations, cost_markdown
+from cnnlab.report.index.cost import activations, cost_markdown
 from cnnlab.spec.presets import small
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"

@@ -22,8 +22,8 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from cnnlab.sweep.keys import Key
-from cnnlab.sweep.studies import open_storage
+from cnnlab.sweep.stores.keys import Key
+from cnnlab.sweep.stores.studies import open_storage
 from tests.servers import (
     DB_PASSWORD,
     MlflowServer,

@@ -12,14 +12,17 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-import cnnlab.sweep.execution
+import cnnlab.sweep.trials.execution
 from cnnlab.spec.design import Cell, Factor, Sweep, cells
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrialSpec
-from cnnlab.sweep.artifacts import TrialFiles
-from cnnlab.sweep.claiming import next_enumerated_trial
-from cnnlab.sweep.events import Died, Done, Event, Failed
-from cnnlab.sweep.execution import (
+from cnnlab.sweep.stores.claiming import next_enumerated_trial
+from cnnlab.sweep.stores.keys import Key, State
+from cnnlab.sweep.stores.objective import cell_params
+from cnnlab.sweep.stores.studies import default_storage_url, open_storage
+from cnnlab.sweep.trials.artifacts import TrialFiles
+from cnnlab.sweep.trials.events import Died, Done, Event, Failed
+from cnnlab.sweep.trials.execution import (
     FailStatus,
     Pool,
     StopLatch,
@@ -28,9 +31,6 @@ from cnnlab.sweep.execution import (
     train_here,
     train_in_workers,
 )
-from cnnlab.sweep.keys import Key, State
-from cnnlab.sweep.objective import cell_params
-from cnnlab.sweep.studies import default_storage_url, open_storage
 from cnnlab.training.result import EpochRecord
 
 SWEEP = Sweep(
@@ -186,7 +186,7 @@ def test_an_interrupt_while_a_finished_trial_is_recorded_interrupts_it(
 ) -> None:
     # Before: the trial left `active` before `complete`, so Ctrl-C inside `complete` left its
     # MLflow run RUNNING.
-    monkeypatch.setattr(cnnlab.sweep.execution, "read_trial_files", lambda folder: None)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "read_trial_files", lambda folder: None)
     book, pool = Book(), OnePool(Done("trial-0", Path("/nowhere")))
     with pytest.raises(KeyboardInterrupt):
         _workers(book, _one_trial(), 1, pool, 1)
@@ -213,7 +213,7 @@ def test_an_error_that_a_stop_signal_caused_inside_training_is_the_stop_not_a_fa
         latch.arrived = KeyboardInterrupt()
         raise SystemError("Objects/listobject.c:338: bad argument to internal function")
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", stopped_inside_tensorflow)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", stopped_inside_tensorflow)
     book = Book()
     with pytest.raises(KeyboardInterrupt):
         train_here(book, _fake_trial(0), CELLS[0], cast(Any, None), latch=latch)
@@ -226,7 +226,7 @@ def test_an_error_in_training_without_a_stop_signal_is_a_failure_with_its_trace(
     def broken(*args: object, **kwargs: object) -> None:
         raise SystemError("a real bug")
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", broken)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", broken)
     book = Book()
     with pytest.raises(SystemError):
         train_here(book, _fake_trial(0), CELLS[0], cast(Any, None), latch=StopLatch())

@@ -27,7 +27,7 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.stores.keys import Key, State
 from tests.servers import (
     fill,
     running_mlflow_server,
@@ -186,7 +186,7 @@ def _epoch_logged(  # type: ignore[no-untyped-def]
 
 
 def _study_in(url: str) -> Callable[[], optuna.Study | None]:
-    from cnnlab.sweep.studies import open_storage
+    from cnnlab.sweep.stores.studies import open_storage
 
     storage = open_storage(url)
 
@@ -245,7 +245,8 @@ def test_a_database_or_tracking_server_lost_mid_sweep_is_a_clear_error_and_the_s
             print(f"MLflow server killed mid-trial: error {seconds:.1f} s later: {error}")
             assert "--tracking-uri" in error and "resumes" in error
             # Bounded by the epoch in progress and one call's retries as cnnlab sets them
-            # (cnnlab.sweep.tracking: ~15 s for a refused connection); later calls fail at once.
+            # (cnnlab.sweep.stores.tracking: ~15 s for a refused connection); later calls fail
+            # at once.
             assert seconds <= 40
 
         # Both back (the same database and MLflow store): the same command ends the sweep.
@@ -268,7 +269,7 @@ def test_a_database_or_tracking_server_lost_mid_sweep_is_a_clear_error_and_the_s
 # marker file: the kill lands there, not by chance.
 _PAUSING_SWEEP = """
 import sys, time, pathlib
-import cnnlab.sweep.tracking as tracking
+import cnnlab.sweep.stores.tracking as tracking
 upload = tracking.Tracker.log_artifacts
 def pausing(self, run_id, paths, subdir=None):
     marker = pathlib.Path(sys.argv[1])

@@ -116,7 +116,7 @@ def test_optuna_only_under_sweep() -> None:
 
 
 def test_mlflow_in_one_module() -> None:
-    assert _importers_of("mlflow") == {"cnnlab.sweep.tracking"}
+    assert _importers_of("mlflow") == {"cnnlab.sweep.stores.tracking"}
 
 
 def test_plotting_only_in_report() -> None:
@@ -144,12 +144,12 @@ def test_stats_imports_no_framework() -> None:
 
 def test_store_keys_are_spelled_only_in_the_key_table() -> None:
     # A `"cnnlab.…"` string that is not a module name is a store key (an Optuna attribute or
-    # an MLflow tag): it must come from cnnlab.sweep.keys, where each is defined once.
+    # an MLflow tag): it must come from cnnlab.sweep.stores.keys, where each is defined once.
     modules = set(_modules()) | {"cnnlab.experiments"}
     key_like = re.compile(r"^cnnlab\.[a-z_]+(\.[A-Za-z0-9_]*)*$")
     found = []
     for path in PACKAGE.rglob("*.py"):
-        if _module_name(path) == "cnnlab.sweep.keys":
+        if _module_name(path) == "cnnlab.sweep.stores.keys":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -220,7 +220,7 @@ from cnnlab.data import synthetic_dataset
 from cnnlab.spec.design import Factor, Sweep, cells
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
-from cnnlab.sweep.artifacts import write_trial_files
+from cnnlab.sweep.trials.artifacts import write_trial_files
 from cnnlab.training.cell import train_cell
 base = TrialSpec(arch=small, train=TrainSpec(epochs=1, batch_size=32),
                  data=DataSpec(dataset="mnist", validation_size=32))

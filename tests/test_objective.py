@@ -7,7 +7,7 @@ import optuna
 import pytest
 
 from cnnlab.spec.loading import load_sweep, shipped_names
-from cnnlab.sweep.objective import may_prune, pruner_for, report_epoch, sampler_for
+from cnnlab.sweep.stores.objective import may_prune, pruner_for, report_epoch, sampler_for
 from cnnlab.training.result import EpochRecord
 from tests.conftest import epoch_record
 

@@ -8,8 +8,8 @@ import pytest
 
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.loading import load_sweep
-from cnnlab.sweep.calibration import machine_speed, record
-from cnnlab.sweep.estimate import estimate_sweep, makespan, measured_speed
+from cnnlab.sweep.console.calibration import machine_speed, record
+from cnnlab.sweep.console.estimate import estimate_sweep, makespan, measured_speed
 from cnnlab.sweep.options import SweepOptions, effective_sweep
 from cnnlab.sweep.parallelism import _cgroup_cpu_limit, parse_workers, resolve
 

@@ -10,10 +10,10 @@ import pytest
 
 from cnnlab.errors import CnnlabError, did_you_mean
 from cnnlab.spec.design import definition_changes
-from cnnlab.sweep.failures import store_failure
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.preflight import check_output_folder, check_storage
-from cnnlab.sweep.redact import redact
+from cnnlab.sweep.stores.failures import store_failure
+from cnnlab.sweep.stores.preflight import check_output_folder, check_storage
+from cnnlab.sweep.stores.redact import redact
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,7 @@ def test_a_missing_postgres_driver_is_named_with_the_extra_that_installs_it() ->
     # A fresh interpreter where psycopg cannot be imported, as on a machine without the extra.
     code = (
         "import sys; sys.modules['psycopg'] = None\n"
-        "from cnnlab.sweep.preflight import check_storage\n"
+        "from cnnlab.sweep.stores.preflight import check_storage\n"
         "check_storage('postgresql://me:secret@127.0.0.1:1/db')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from cnnlab.sweep.keys import Key
-from cnnlab.sweep.results import trials_table
-from cnnlab.sweep.studies import default_storage_url, open_storage
+from cnnlab.sweep.stores.keys import Key
+from cnnlab.sweep.stores.results import trials_table
+from cnnlab.sweep.stores.studies import default_storage_url, open_storage
 from cnnlab.training.result import TrainingResult
 from tests.conftest import epoch_record
 

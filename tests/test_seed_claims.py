@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cnnlab.report.build import ReportError
-from cnnlab.report.readme import write_index
-from cnnlab.report.runs import RUNS_END, RUNS_START, runs_table
-from cnnlab.report.seed_claims import (
+from cnnlab.report.index.readme import write_index
+from cnnlab.report.index.runs import RUNS_END, RUNS_START, runs_table
+from cnnlab.report.index.seed_claims import (
     END,
     SEED_CLAIMS,
     START,
@@ -79,7 +79,7 @@ def test_a_statement_the_report_does_not_have_is_refused_with_what_it_has(
     _report(tmp_path / "dropout", "dropout 0.5 beats no dropout", {"verdict": "supported"})
     wrong = (Evidence(sweep="dropout", statement="dropout helps"),)
     monkeypatch.setattr(
-        "cnnlab.report.seed_claims.SEED_CLAIMS",
+        "cnnlab.report.index.seed_claims.SEED_CLAIMS",
         (type(SEED_CLAIMS[0])(number=6, text="Dropout helps", evidence=wrong),),
     )
     with pytest.raises(ReportError, match=r"dropout/verdicts.json has no claim 'dropout helps'"):

@@ -342,7 +342,7 @@ def test_a_rebuild_reads_the_plan_back_from_provenance(tmp_path: Path) -> None:
 def test_the_plan_line_says_what_the_first_look_costs() -> None:
     from cnnlab.report.durations import format_duration
     from cnnlab.spec.design import cells
-    from cnnlab.sweep.estimate import estimate_sweep
+    from cnnlab.sweep.console.estimate import estimate_sweep
     from cnnlab.sweep.launch import describe_plan
     from cnnlab.sweep.parallelism import resolve
 

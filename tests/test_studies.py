@@ -14,9 +14,9 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnlab.sweep.keys import Key
 from cnnlab.sweep.options import DEAD_AFTER_S
-from cnnlab.sweep.studies import (
+from cnnlab.sweep.stores.keys import Key
+from cnnlab.sweep.stores.studies import (
     Heartbeat,
     StudyMismatchError,
     default_storage_url,
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 OPEN_AND_CREATE = """
 import sys
-from cnnlab.sweep.studies import open_storage
+from cnnlab.sweep.stores.studies import open_storage
 import optuna
 storage = open_storage(sys.argv[1])
 optuna.create_study(study_name="s" + sys.argv[2], storage=storage)

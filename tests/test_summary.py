@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from cnnlab.report.build import analyse_results_csv, run_sweep_of
-from cnnlab.sweep.summary import claim_lines
+from cnnlab.sweep.console.summary import claim_lines
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
 

@@ -21,7 +21,7 @@ from cnnlab.spec.loading import load_sweep, shipped_names
 from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.parallelism import AUTO, resolve
 from cnnlab.sweep.runner import run_sweep
-from cnnlab.sweep.studies import default_storage_url, open_storage
+from cnnlab.sweep.stores.studies import default_storage_url, open_storage
 from tests.conftest import QuickSweep, open_report_in_browser
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -19,29 +19,29 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-import cnnlab.sweep.execution
 import cnnlab.sweep.runner
-import cnnlab.sweep.studies
-import cnnlab.sweep.tracking
-import cnnlab.sweep.workers
+import cnnlab.sweep.stores.studies
+import cnnlab.sweep.stores.tracking
+import cnnlab.sweep.trials.execution
+import cnnlab.sweep.trials.workers
 from cnnlab.data import synthetic_dataset
 from cnnlab.spec.design import Claim, Factor, Sweep
 from cnnlab.spec.presets import small
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
-from cnnlab.sweep.execution import WorkersDied
-from cnnlab.sweep.keys import Key
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.results import trials_table
 from cnnlab.sweep.runner import run_sweep
-from cnnlab.sweep.studies import (
+from cnnlab.sweep.stores.keys import Key
+from cnnlab.sweep.stores.results import trials_table
+from cnnlab.sweep.stores.studies import (
     StudyMismatchError,
     default_storage_url,
     open_storage,
     owner_record,
     reap_dead_trials,
 )
-from cnnlab.sweep.tracking import default_tracking_uri
+from cnnlab.sweep.stores.tracking import default_tracking_uri
+from cnnlab.sweep.trials.execution import WorkersDied
 
 pytestmark = pytest.mark.integration
 
@@ -218,7 +218,7 @@ def test_an_unexpected_error_fails_the_trial_and_stops_the_sweep(
     def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise MemoryError("no room for the activations")
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", broken)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", broken)
     with pytest.raises(MemoryError):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -233,7 +233,7 @@ def test_an_interrupt_while_ending_the_run_never_leaves_complete_beside_running(
 ) -> None:
     # Ctrl-C lands as the finished trial's MLflow run is ended. Before: Optuna was told
     # COMPLETE first, and the run stayed RUNNING.
-    real_end = cnnlab.sweep.tracking.Tracker.end
+    real_end = cnnlab.sweep.stores.tracking.Tracker.end
     calls = {"n": 0}
 
     def end_interrupted_once(self, run_id, status):  # type: ignore[no-untyped-def]
@@ -242,7 +242,7 @@ def test_an_interrupt_while_ending_the_run_never_leaves_complete_beside_running(
             raise KeyboardInterrupt
         real_end(self, run_id, status)
 
-    monkeypatch.setattr(cnnlab.sweep.tracking.Tracker, "end", end_interrupted_once)
+    monkeypatch.setattr(cnnlab.sweep.stores.tracking.Tracker, "end", end_interrupted_once)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
     [trial] = _study(tmp_path).get_trials()
@@ -256,14 +256,14 @@ def test_a_ctrl_c_swallowed_by_a_garbage_collector_callback_still_stops_the_swee
 ) -> None:
     # Python drops an exception raised in a weakref callback ("Exception ignored in ..."):
     # a Ctrl-C arriving there was lost and the sweep ran to the end.
-    real = cnnlab.sweep.execution.train_cell
+    real = cnnlab.sweep.trials.execution.train_cell
 
     def interrupted_in_a_callback(*args, **kwargs):  # type: ignore[no-untyped-def]
         with contextlib.suppress(KeyboardInterrupt):  # what the garbage collector does
             signal.raise_signal(signal.SIGINT)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", interrupted_in_a_callback)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", interrupted_in_a_callback)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     [trial] = _study(tmp_path).get_trials()
@@ -276,8 +276,8 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # One beat per epoch let a long epoch look dead to another host.
-    monkeypatch.setattr(cnnlab.sweep.studies, "HEARTBEAT_EVERY_S", 0.05)
-    real = cnnlab.sweep.execution.train_cell
+    monkeypatch.setattr(cnnlab.sweep.stores.studies, "HEARTBEAT_EVERY_S", 0.05)
+    real = cnnlab.sweep.trials.execution.train_cell
     beats: list[float] = []
 
     def slow_first_epoch(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -287,7 +287,7 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
             beats.append(running.user_attrs["cnnlab.heartbeat"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", slow_first_epoch)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", slow_first_epoch)
     outcome = _run(tmp_path, dataclasses.replace(SWEEP, seeds=1))
     assert outcome is not None and outcome.finished == 2
     assert beats[1] > beats[0] and beats[3] > beats[2]
@@ -297,14 +297,16 @@ def test_the_heartbeat_goes_on_while_a_trial_trains_and_stops_with_it(
 def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_submit = cnnlab.sweep.workers.WorkerPool.submit
+    real_submit = cnnlab.sweep.trials.workers.WorkerPool.submit
 
     def submit_then_kill_every_worker(self, job_id, cell):  # type: ignore[no-untyped-def]
         real_submit(self, job_id, cell)
         for process in self.processes:
             process.kill()
 
-    monkeypatch.setattr(cnnlab.sweep.workers.WorkerPool, "submit", submit_then_kill_every_worker)
+    monkeypatch.setattr(
+        cnnlab.sweep.trials.workers.WorkerPool, "submit", submit_then_kill_every_worker
+    )
     with pytest.raises(WorkersDied, match=r"All 2 worker processes died.*same command"):
         _run(tmp_path, workers=2)
     trials = _study(tmp_path).get_trials()
@@ -316,7 +318,7 @@ def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
 def test_interrupt_marks_the_running_trial_and_resume_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = cnnlab.sweep.execution.train_cell
+    real = cnnlab.sweep.trials.execution.train_cell
     calls = {"n": 0}
 
     def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -325,7 +327,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", interrupted_third)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", interrupted_third)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -335,7 +337,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
     assert statuses["t/max/seed=01"] == "KILLED" and statuses["t"] == "KILLED"
     finished_before = {t.number for t in trials if t.state == TrialState.COMPLETE}
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", real)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and not outcome.missing
     trials = _study(tmp_path).get_trials()
@@ -400,18 +402,18 @@ def test_max_time_keeps_finished_replicates_and_reports_the_missing(
     # the study is read, in milliseconds; a 1-ms budget was spent by that read alone), the
     # second never. A kept compiled model can train a tiny cell in under a second, so each
     # cell is made to last 1.2 s.
-    real = cnnlab.sweep.execution.train_cell
+    real = cnnlab.sweep.trials.execution.train_cell
 
     def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         time.sleep(1.2)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", slow)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", slow)
     outcome = _run(tmp_path, max_time=1.0)
     assert outcome is not None
     assert outcome.finished == 1 and len(outcome.missing) == 3
     assert {r.info.run_name: r.info.status for r in _runs(tmp_path)}["t"] == "KILLED"
-    monkeypatch.setattr(cnnlab.sweep.execution, "train_cell", real)
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", real)
     outcome = _run(tmp_path)
     assert outcome is not None and outcome.finished == 4 and not outcome.missing
 
@@ -571,7 +573,7 @@ def test_a_cell_another_host_holds_is_waited_for_then_reaped_when_it_falls_silen
     # The sweep's own process must not close the study while another host holds a cell; once
     # that host's heartbeat is older than the study's grace, the cell is reaped and run here.
     from cnnlab.spec.design import cells
-    from cnnlab.sweep.objective import cell_params
+    from cnnlab.sweep.stores.objective import cell_params
 
     monkeypatch.setattr(cnnlab.sweep.runner, "WAIT_POLL_S", 0.2)
     assert _run(tmp_path, max_time=0) is not None  # the study and its parent run, no cells

@@ -8,7 +8,7 @@ from cnnlab.spec import cells
 from cnnlab.spec.loading import load_sweep
 from cnnlab.spec.metrics import METRICS
 from cnnlab.stats.table import ResultRow
-from cnnlab.sweep.trials import epoch_metrics, final_metrics, run_params
+from cnnlab.sweep.trials.book import epoch_metrics, final_metrics, run_params
 from cnnlab.training.result import EpochRecord, TrainingResult
 from tests.conftest import epoch_record
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from cnnlab.sweep.tracking import Tracker, default_tracking_uri
+from cnnlab.sweep.stores.tracking import Tracker, default_tracking_uri
 from tests.conftest import ARTIFACTS, QuickSweep
 
 pytestmark = pytest.mark.integration

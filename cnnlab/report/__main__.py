@@ -3,7 +3,7 @@
 It reads `reports/NAME/results.csv` (or `reports/NAME-quick/` with `--quick`) and the run's
 `provenance.json`, recomputes every verdict and figure, and rewrites the folder.
 `python -m cnnlab.report --index` rewrites the seed-claims table of `reports/README.md` from the
-committed reports (`cnnlab.report.seed_claims`).
+committed reports (`cnnlab.report.index.seed_claims`).
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.name is not None:
         _rebuild(args)
     if args.index:
-        from cnnlab.report.cost import write_cost
-        from cnnlab.report.readme import write_index
+        from cnnlab.report.index.cost import write_cost
+        from cnnlab.report.index.readme import write_index
 
         print(f"Seed claims: {write_index(args.reports_dir)}")
         cost = write_cost(args.reports_dir)

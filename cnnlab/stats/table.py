@@ -3,7 +3,7 @@ by replicate, the design's own rows, and per-arm summaries.
 
 A results table has one row per finished cell. A *replicate* is (seed, background): the unit
 that pairs arms (the same seed, and the same background draw in a randomized design); a
-*cell* is one arm × one replicate. The sweep writes the table (`cnnlab.sweep.results`), the
+*cell* is one arm × one replicate. The sweep writes the table (`cnnlab.sweep.stores.results`), the
 report reads it back from results.csv (`cnnlab.report.build`), the statistics pair it here,
 and test fixtures build rows with `ResultRow`, so all of them agree on the columns.
 """

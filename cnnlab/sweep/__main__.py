@@ -173,7 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             outcome = run_launched(launched, options)
         except Exception as error:
-            from cnnlab.sweep.failures import store_failure
+            from cnnlab.sweep.stores.failures import store_failure
 
             failure = store_failure(error, options)
             if failure is None:

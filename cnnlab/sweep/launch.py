@@ -22,15 +22,20 @@ from typing import TYPE_CHECKING
 from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.sequential import SequentialPlan
-from cnnlab.sweep.calibration import machine_speed
-from cnnlab.sweep.estimate import MachineSpeed, SweepEstimate, estimate_sweep, first_look_cells
+from cnnlab.sweep.console.calibration import machine_speed
+from cnnlab.sweep.console.estimate import (
+    MachineSpeed,
+    SweepEstimate,
+    estimate_sweep,
+    first_look_cells,
+)
 from cnnlab.sweep.options import SweepOptions, effective_sweep, study_base_name
 from cnnlab.sweep.parallelism import Parallelism, resolve
-from cnnlab.sweep.preflight import check_joinable, check_run_inputs
-from cnnlab.sweep.workers import WorkerPool
+from cnnlab.sweep.stores.preflight import check_run_inputs
+from cnnlab.sweep.trials.workers import WorkerPool
 
 if TYPE_CHECKING:
-    from cnnlab.sweep.trials import TrialBook
+    from cnnlab.sweep.trials.book import TrialBook
 
 
 class Trainers:
@@ -101,6 +106,10 @@ def launch(
     check_run_inputs(options)  # before the dataset, the workers and TensorFlow
     sweep = effective_sweep(declared, options)
     if options.joins:
+        # A worker joins an existing study: refuse a missing one before loading data. Optuna is
+        # imported only on this path (a sweep's own start stays light: see the docstring).
+        from cnnlab.sweep.stores.studies import check_joinable
+
         check_joinable(study_base_name(sweep, options), sweep.name, options)
     design_cells = cells(sweep)
     parallelism = resolve(options.workers)

@@ -23,8 +23,8 @@ QUICK_EPOCHS = 1
 QUICK_TRAIN_IMAGES = 5_000
 QUICK_SEARCH_TRIALS = 4
 # Heartbeat age after which another host's trial counts as dead (`--dead-after`, kept in the
-# study: cnnlab.sweep.studies). Ten minutes: a host that loses the database for less than that
-# keeps its trials; a dead one's cell waits at most that long (plus a poll) to be rerun.
+# study: cnnlab.sweep.stores.studies). Ten minutes: a host that loses the database for less
+# than that keeps its trials; a dead one's cell waits at most that long (plus a poll) to be rerun.
 DEAD_AFTER_S = 600.0
 QUICK_PROBE_IMAGES = 2_000  # 17 probe passes over all 10,000 test images would triple a smoke run
 

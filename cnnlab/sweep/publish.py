@@ -18,9 +18,9 @@ from typing import Any
 from cnnlab.data import LoadedDataset
 from cnnlab.report.build import ReportError, WrittenReport, write_report
 from cnnlab.spec.design import Sweep, config_hash
-from cnnlab.sweep.keys import Key, claim_key, verdict_key
 from cnnlab.sweep.provenance import machine, package_versions
-from cnnlab.sweep.tracking import Tracker
+from cnnlab.sweep.stores.keys import Key, claim_key, verdict_key
+from cnnlab.sweep.stores.tracking import Tracker
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import optuna
 
-from cnnlab.sweep.tracking import quiet_mlflow_logging
+from cnnlab.sweep.stores.tracking import quiet_mlflow_logging
 
 
 def quiet_library_logging() -> None:

@@ -34,25 +34,18 @@ from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, analyse_results_csv
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.stats.claims import Judgement, cells_needed, judge
-from cnnlab.sweep.calibration import record as record_speed
-from cnnlab.sweep.claiming import next_enumerated_trial
-from cnnlab.sweep.estimate import MachineSpeed, cell_seconds, trial_seconds
-from cnnlab.sweep.execution import (
-    StopLatch,
-    SweepInterrupted,
-    stop_signals_as_interrupts,
-    train_here,
-    train_in_workers,
-)
-from cnnlab.sweep.keys import Key, State
+from cnnlab.sweep.console.calibration import record as record_speed
+from cnnlab.sweep.console.estimate import MachineSpeed, cell_seconds, trial_seconds
+from cnnlab.sweep.console.progress import Progress
+from cnnlab.sweep.console.summary import SweepOutcome, look_standing, summary_text
 from cnnlab.sweep.launch import Launched, Trainers, launch
-from cnnlab.sweep.objective import register_distributions, suggest_cell
 from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.parallelism import Parallelism
-from cnnlab.sweep.progress import Progress
 from cnnlab.sweep.publish import StudyFacts, TrainedWith, publish_report
-from cnnlab.sweep.results import append_timings, trials_table, write_tables
-from cnnlab.sweep.stores import (
+from cnnlab.sweep.stores.claiming import next_enumerated_trial
+from cnnlab.sweep.stores.keys import Key, State
+from cnnlab.sweep.stores.objective import register_distributions, suggest_cell
+from cnnlab.sweep.stores.opening import (
     Remaining,
     Stores,
     done_and_live,
@@ -61,11 +54,18 @@ from cnnlab.sweep.stores import (
     open_stores,
     reap,
 )
-from cnnlab.sweep.stores import remaining as remaining_work
-from cnnlab.sweep.studies import claim_trial, dead_after
-from cnnlab.sweep.summary import SweepOutcome, look_standing, summary_text
-from cnnlab.sweep.tracking import is_server
-from cnnlab.sweep.trials import TrialBook
+from cnnlab.sweep.stores.opening import remaining as remaining_work
+from cnnlab.sweep.stores.results import append_timings, trials_table, write_tables
+from cnnlab.sweep.stores.studies import claim_trial, dead_after
+from cnnlab.sweep.stores.tracking import is_server
+from cnnlab.sweep.trials.book import TrialBook
+from cnnlab.sweep.trials.execution import (
+    StopLatch,
+    SweepInterrupted,
+    stop_signals_as_interrupts,
+    train_here,
+    train_in_workers,
+)
 
 
 def _execute(
@@ -291,7 +291,7 @@ def run_launched(launched: Launched, options: SweepOptions) -> SweepOutcome | No
         sys.stderr.write(
             "Dry run: building every arm and training one batch; nothing is written.\n"
         )
-        from cnnlab.sweep.dry_run import dry_run  # TensorFlow: only a process that trains
+        from cnnlab.sweep.trials.dry_run import dry_run  # TensorFlow: only a process that trains
 
         dry_run(launched.sweep, launched.design_cells, launched.dataset)
         return None

@@ -3,7 +3,7 @@
 `reports/README.md` opens with a table of the seven claims (DESIGN.md §2), each tested as one
 or more claims of a shipped sweep. The table is written from the committed reports alone
 (`verdicts.json` and `provenance.json` in each `reports/NAME/`), never typed by hand:
-`python -m cnnlab.report --index` rewrites it between its two markers (`cnnlab.report.readme`)
+`python -m cnnlab.report --index` rewrites it between its two markers (`cnnlab.report.index.readme`)
 and leaves the rest of the README as written. A claim whose report is not committed yet
 reads "not run yet".
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.report.build import ReportError
-from cnnlab.report.cost import arm_costs
 from cnnlab.report.durations import format_duration
+from cnnlab.report.index.cost import arm_costs
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
 from cnnlab.spec.design import study_name
 
@@ -158,7 +158,7 @@ def _claim(report: CommittedReport, evidence: Evidence) -> dict[str, Any]:
     statements = [c["numbers"]["statement"] for c in claims if c["numbers"]]
     raise ReportError(
         f"{report.folder / 'verdicts.json'} has no claim {evidence.statement!r} (it has "
-        f"{statements}); correct the statement in cnnlab/report/seed_claims.py."
+        f"{statements}); correct the statement in cnnlab/report/index/seed_claims.py."
     )
 
 
@@ -208,7 +208,7 @@ def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> st
 
 
 def _cost_row(reports_dir: Path) -> str:
-    """Seed claim 5, from exact counts and the timing benchmark (`cnnlab.report.cost`)."""
+    """Seed claim 5, from exact counts and the timing benchmark (`cnnlab.report.index.cost`)."""
     claimed = "5. Pooling reduces computation, memory and parameters"
     link = "[`cost`](cost/README.md)"
     if not (reports_dir / "pooling" / "results.csv").is_file():

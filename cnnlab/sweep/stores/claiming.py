@@ -14,9 +14,9 @@ from optuna.trial import TrialState
 
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell
-from cnnlab.sweep.keys import Key, State
-from cnnlab.sweep.objective import cell_params
-from cnnlab.sweep.studies import claim_trial
+from cnnlab.sweep.stores.keys import Key, State
+from cnnlab.sweep.stores.objective import cell_params
+from cnnlab.sweep.stores.studies import claim_trial
 
 _CLAIM_ATTEMPTS = 1000  # each attempt that gives up closes one trial; far beyond any backlog
 

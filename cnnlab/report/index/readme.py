@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnlab.report.build import ReportError
-from cnnlab.report.runs import RUNS_END, RUNS_START, runs_table
-from cnnlab.report.seed_claims import END, START, seed_claims_table
+from cnnlab.report.index.runs import RUNS_END, RUNS_START, runs_table
+from cnnlab.report.index.seed_claims import END, START, seed_claims_table
 
 
 def _replace(text: str, start: str, end: str, block: str) -> str:

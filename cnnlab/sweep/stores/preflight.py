@@ -17,9 +17,9 @@ from pathlib import Path
 
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.redact import first_line, redact
+from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
+from cnnlab.sweep.stores.redact import redact
 
-CONNECT_TIMEOUT_S = 10  # a database server that does not answer: an error, not a silent wait
 SERVER_ANSWER_S = 5.0  # how long the start waits for a tracking server to answer at all
 
 
@@ -32,26 +32,6 @@ def check_run_inputs(options: SweepOptions) -> None:
         check_storage(options.storage)
     if options.tracking_uri is not None:
         check_tracking_uri(options.tracking_uri)
-
-
-def check_joinable(study_base: str, sweep_name: str, options: SweepOptions) -> None:
-    """A worker's study exists in its storage (a worker joins; it never creates one).
-
-    `open_stores` looks the study up again, with its definition: this first look costs a few
-    milliseconds and is what lets a worker refuse before it loads data and imports TensorFlow.
-    """
-    from cnnlab.sweep.studies import default_storage_url, join_study, open_storage
-
-    url = options.storage or default_storage_url(options.runs_dir)
-    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
-    if database is not None and not database.is_file():  # opening it would create it
-        raise CnnlabError(
-            f"{database} does not exist: a worker joins a sweep that has started. Start the "
-            f"sweep first (python -m cnnlab.sweep {sweep_name} …), and give the worker its "
-            "--storage and --tracking-uri (or its --runs-dir on this machine)."
-        )
-    where = redact(url)
-    join_study(open_storage(url), study_base, config_hash=None, sweep_name=sweep_name, where=where)
 
 
 def check_output_folder(option: str, folder: Path) -> None:
@@ -153,26 +133,3 @@ def check_server_answers(tracking_uri: str) -> None:
             "(mlflow server --host HOST --port PORT …), check the host and port, or leave "
             "--tracking-uri out to use RUNS_DIR/mlflow.db."
         ) from None
-
-
-def cannot_open_storage(url: str, error: BaseException) -> str:
-    return (
-        f"Cannot open the Optuna storage {redact(url)!r} (--storage): {type(error).__name__}: "
-        f"{first_line(error)}. Check the URL (e.g. sqlite:///runs/optuna.db or "
-        "postgresql://user@host:5432/db) and that the database server is running and "
-        "reachable from this machine."
-    )
-
-
-def missing_driver(url: str, module: str) -> str:
-    if module.startswith("psycopg"):
-        return (
-            f"The Optuna storage {redact(url)!r} (--storage) needs the PostgreSQL driver "
-            "psycopg, which is not installed here. Install it with: "
-            "pip install 'cnnlab[postgres]'  (or: pip install 'psycopg[binary]')."
-        )
-    return (
-        f"The Optuna storage {redact(url)!r} (--storage) needs the Python module {module!r}, "
-        "which is not installed here. Install the driver for that database, or use "
-        "sqlite:///… or postgresql://…."
-    )

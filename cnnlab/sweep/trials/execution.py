@@ -3,7 +3,7 @@
 `train_here` trains one trial in the sweep process; `train_in_workers` keeps N trials in
 flight in a pool of worker processes (the run's one pool, kept across a plan's looks and
 closed by its owner, `cnnlab.sweep.runner`). Both drive the same trial-book stages (`TrialStages`,
-implemented by `cnnlab.sweep.trials.TrialBook`), so Optuna and MLflow see the same thing
+implemented by `cnnlab.sweep.trials.book.TrialBook`), so Optuna and MLflow see the same thing
 either way. Ctrl-C and SIGTERM (`SweepInterrupted`) mark the running trials FAIL / KILLED
 before the exception leaves; when every worker process has died, their trials are marked
 FAIL / KILLED and `WorkersDied` says how to resume.
@@ -26,8 +26,8 @@ import optuna
 from cnnlab.data import LoadedDataset
 from cnnlab.errors import CnnlabError, TrainingFailed
 from cnnlab.spec.design import Cell
-from cnnlab.sweep.artifacts import TrialFiles, read_trial_files, write_trial_files
-from cnnlab.sweep.events import (
+from cnnlab.sweep.trials.artifacts import TrialFiles, read_trial_files, write_trial_files
+from cnnlab.sweep.trials.events import (
     Crashed,
     Died,
     Done,
@@ -45,7 +45,7 @@ Active = TypeVar("Active")
 
 
 class TrialStages(Protocol[Active]):
-    """The bookkeeping stages of a trial (`cnnlab.sweep.trials.TrialBook`); `Active` is the
+    """The bookkeeping stages of a trial (`cnnlab.sweep.trials.book.TrialBook`); `Active` is the
     book's handle of one running trial."""
 
     def begin(self, trial: optuna.Trial, cell: Cell) -> Active: ...
@@ -60,7 +60,7 @@ class TrialStages(Protocol[Active]):
 
 
 class Pool(Protocol):
-    """Worker processes fed with cells (`cnnlab.sweep.workers.WorkerPool`)."""
+    """Worker processes fed with cells (`cnnlab.sweep.trials.workers.WorkerPool`)."""
 
     def submit(self, job_id: str, cell: Cell) -> None: ...
     def request_prune(self, job_id: str) -> None: ...

@@ -1,8 +1,8 @@
 """Training processes for `--workers N`: the sweep process hands out cells, workers train them.
 
 Workers never touch the Optuna study or the MLflow store: they receive a cell, train it, and
-send back typed events (`cnnlab.sweep.events`) on a queue; the sweep process does all
-bookkeeping (`cnnlab.sweep.trials`). So SQLite stores see one writer however many workers run,
+send back typed events (`cnnlab.sweep.trials.events`) on a queue; the sweep process does all
+bookkeeping (`cnnlab.sweep.trials.book`). So SQLite stores see one writer however many workers run,
 and a worker that dies loses only its current cell (a `Died` event, made up by the pool).
 When every worker is dead, `all_dead` says so: nothing will ever answer.
 
@@ -26,7 +26,7 @@ from typing import Any
 from cnnlab.data import LoadedDataset
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell
-from cnnlab.sweep.events import (
+from cnnlab.sweep.trials.events import (
     Crashed,
     Died,
     Done,
@@ -64,7 +64,7 @@ def _worker_main(
     decline_unused_imports()  # a worker only trains: ~4 s less start-up (runtime says which)
     import_tensorflow_quietly()
     from cnnlab.errors import TrainingFailed
-    from cnnlab.sweep.artifacts import write_trial_files
+    from cnnlab.sweep.trials.artifacts import write_trial_files
     from cnnlab.training.cell import train_cell
 
     set_intra_op_threads(threads)
@@ -199,7 +199,9 @@ class WorkerPool:
         elif isinstance(event, Done | Failed | Pruned | Crashed | Died):
             self.running.pop(event.job_id, None)
         elif not isinstance(event, EpochDone):
-            raise UnknownEvent(f"a worker sent {event!r}, which is not a cnnlab.sweep.events event")
+            raise UnknownEvent(
+                f"a worker sent {event!r}, which is not a cnnlab.sweep.trials.events event"
+            )
         return event
 
     def _dead_worker_event(self) -> Event | None:

@@ -13,9 +13,9 @@ import errno
 from collections.abc import Iterator
 
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.redact import first_line, redact
-from cnnlab.sweep.studies import default_storage_url
-from cnnlab.sweep.tracking import default_tracking_uri, unreachable
+from cnnlab.sweep.stores.redact import first_line, redact
+from cnnlab.sweep.stores.studies import default_storage_url
+from cnnlab.sweep.stores.tracking import default_tracking_uri, unreachable
 
 RESUME = (
     "Finished cells are kept; the cell that was running is marked FAIL, or reaped by the next "

@@ -14,7 +14,7 @@ nothing heard from it for that long since it started (its process died between `
 writing the owner). A live worker's trial is never reaped. Every process on a study reads the
 grace period from the study, so they agree on it, and beats `heartbeat_every(grace)`.
 
-Storage URLs are printed only with their password masked (`cnnlab.sweep.redact`).
+Storage URLs are printed only with their password masked (`cnnlab.sweep.stores.redact`).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import definition_changes
-from cnnlab.sweep.keys import Key, State
-from cnnlab.sweep.options import DEAD_AFTER_S
-from cnnlab.sweep.preflight import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
+from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions
+from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
+from cnnlab.sweep.stores.keys import Key, State
+from cnnlab.sweep.stores.redact import redact
 
 HEARTBEAT_EVERY_S = 60.0  # the longest interval between beats; never over a tenth of the grace
 
@@ -230,6 +231,24 @@ def join_study(
             "and --dataset as the sweep's own process.",
         )
     return study
+
+
+def check_joinable(study_base: str, sweep_name: str, options: SweepOptions) -> None:
+    """A worker's study exists in its storage (a worker joins; it never creates one).
+
+    `open_stores` looks the study up again, with its definition: this first look costs a few
+    milliseconds and is what lets a worker refuse before it loads data and imports TensorFlow.
+    """
+    url = options.storage or default_storage_url(options.runs_dir)
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    if database is not None and not database.is_file():  # opening it would create it
+        raise CnnlabError(
+            f"{database} does not exist: a worker joins a sweep that has started. Start the "
+            f"sweep first (python -m cnnlab.sweep {sweep_name} …), and give the worker its "
+            "--storage and --tracking-uri (or its --runs-dir on this machine)."
+        )
+    where = redact(url)
+    join_study(open_storage(url), study_base, config_hash=None, sweep_name=sweep_name, where=where)
 
 
 # --- ownership and reaping ---------------------------------------------------------------

@@ -25,9 +25,9 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
 from cnnlab.errors import CnnlabError
-from cnnlab.sweep.keys import Key, Role
-from cnnlab.sweep.preflight import check_server_answers
-from cnnlab.sweep.redact import redact
+from cnnlab.sweep.stores.keys import Key, Role
+from cnnlab.sweep.stores.preflight import check_server_answers
+from cnnlab.sweep.stores.redact import redact
 
 RunStatus = Literal["FINISHED", "FAILED", "KILLED", "RUNNING"]  # MLflow's own vocabulary
 PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's key that nests a run under another
@@ -40,7 +40,7 @@ def quiet_mlflow_logging() -> None:
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # MLflow's database store logs every database error with its traceback, then raises it:
-    # cnnlab reports the raised error (cnnlab.sweep.failures), once, in words.
+    # cnnlab reports the raised error (cnnlab.sweep.stores.failures), once, in words.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 

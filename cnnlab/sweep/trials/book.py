@@ -25,13 +25,13 @@ from optuna.trial import TrialState
 
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.spec.specs import flat_params
-from cnnlab.sweep.artifacts import TrialFiles
-from cnnlab.sweep.execution import FailStatus
-from cnnlab.sweep.keys import Key, State, level_key
-from cnnlab.sweep.objective import may_prune, objective_metric, report_epoch
-from cnnlab.sweep.progress import Progress
-from cnnlab.sweep.studies import Heartbeat, dead_after, heartbeat_every
-from cnnlab.sweep.tracking import Tracker
+from cnnlab.sweep.console.progress import Progress
+from cnnlab.sweep.stores.keys import Key, State, level_key
+from cnnlab.sweep.stores.objective import may_prune, objective_metric, report_epoch
+from cnnlab.sweep.stores.studies import Heartbeat, dead_after, heartbeat_every
+from cnnlab.sweep.stores.tracking import Tracker
+from cnnlab.sweep.trials.artifacts import TrialFiles
+from cnnlab.sweep.trials.execution import FailStatus
 from cnnlab.training.result import EpochRecord, TrainingResult
 
 
@@ -110,7 +110,7 @@ def final_metrics(result: TrainingResult) -> dict[str, float]:
 
 
 class TrialBook:
-    """The stages of `cnnlab.sweep.execution.TrialStages`, written to Optuna and MLflow."""
+    """The stages of `cnnlab.sweep.trials.execution.TrialStages`, written to Optuna and MLflow."""
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """What this machine has measured: the ratio of each finished trial's seconds to its estimate.
 
-The shipped cost model (`cnnlab.sweep.estimate`) was calibrated on the project's own machine.
+The shipped cost model (`cnnlab.sweep.console.estimate`) was calibrated on the project's own
+machine.
 Every finished trial appends measured / estimated seconds to RUNS_DIR/calibration.json, kept
 per parallelism (`workers=2,threads=1`: the same code on one thread and on all cores is a
 different speed); the median of the recent ones (`MachineSpeed`) scales every later estimate
@@ -16,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cnnlab.sweep.estimate import MachineSpeed, measured_speed
+from cnnlab.sweep.console.estimate import MachineSpeed, measured_speed
 from cnnlab.sweep.parallelism import Parallelism
 
 FILE = "calibration.json"

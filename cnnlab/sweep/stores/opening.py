@@ -20,12 +20,12 @@ from optuna.trial import TrialState
 from cnnlab.data import LoadedDataset
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, definition, seeds_hash
-from cnnlab.sweep.keys import Key, State, version_key
-from cnnlab.sweep.objective import pruner_for, sampler_for
 from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
 from cnnlab.sweep.provenance import git_commit, package_versions
-from cnnlab.sweep.redact import redact
-from cnnlab.sweep.studies import (
+from cnnlab.sweep.stores.keys import Key, State, version_key
+from cnnlab.sweep.stores.objective import pruner_for, sampler_for
+from cnnlab.sweep.stores.redact import redact
+from cnnlab.sweep.stores.studies import (
     Reaped,
     default_storage_url,
     join_study,
@@ -33,7 +33,7 @@ from cnnlab.sweep.studies import (
     open_study,
     reap_dead_trials,
 )
-from cnnlab.sweep.tracking import Tracker, default_tracking_uri, is_server
+from cnnlab.sweep.stores.tracking import Tracker, default_tracking_uri, is_server
 
 
 @dataclass

@@ -21,7 +21,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from cnnlab.stats.table import ResultRow, results_frame
-from cnnlab.sweep.keys import Key
+from cnnlab.sweep.stores.keys import Key
 from cnnlab.training.result import TrainingResult
 
 
@@ -116,7 +116,7 @@ def _write_whole(table: pd.DataFrame, path: Path) -> None:
 
 def append_timings(rows: list[dict[str, Any]], folder: Path) -> Path | None:
     """Add this run's finished trials to `timings.csv` (where each trial's seconds went:
-    training, evaluation, Optuna, MLflow, artifacts; `cnnlab.sweep.trials.timing_row`),
+    training, evaluation, Optuna, MLflow, artifacts; `cnnlab.sweep.trials.book.timing_row`),
     after the rows of earlier runs of the study."""
     if not rows:
         return None

@@ -11,7 +11,7 @@ from cnnlab.data import LoadedDataset
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.spec.geometry import count_params
 from cnnlab.spec.specs import TrialSpec
-from cnnlab.sweep.objective import suggest_cell
+from cnnlab.sweep.stores.objective import suggest_cell
 from cnnlab.training.train import train_one_batch
 
 
