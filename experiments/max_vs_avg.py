@@ -8,7 +8,7 @@ Run:   python -m cnnlab.sweep max_vs_avg     (--quick for a smoke run)
 Cost:  2 arms × 5–20 paired seeds × 3 epochs at batch 128 (the pooling sweep's recipe). The seeds
        follow a sequential plan: at the pilot's effect (dz 1.75) the first look (10 trials)
        decides it about 58 % of the time, and 6.6 paired seeds are expected
-       (tests/test_sequential.py prints these figures).
+       (tests/stats/test_sequential.py prints these figures).
 """
 
 from cnnlab.spec import Claim, Factor, SequentialPlan, Sweep, TrainSpec, TrialSpec, small

@@ -26,10 +26,10 @@ from cnnlab.errors import SpecError
 
 Spending = Literal["pocock", "obrien-fleming", "hsd"]
 SPENDINGS: tuple[str, ...] = get_args(Spending)
-# Chosen by simulation for few expected seeds (tests/test_sequential.py prints the comparison):
-# at 5 seeds a t statistic has 4 degrees of freedom, and an O'Brien–Fleming-type first look
-# spends so little that it needs t ≈ 33 and never stops; Pocock-type spending stops a
-# dz = 1.75 claim at the first look about half the time.
+# Chosen by simulation for few expected seeds (tests/stats/test_sequential.py prints the
+# comparison): at 5 seeds a t statistic has 4 degrees of freedom, and an O'Brien–Fleming-type
+# first look spends so little that it needs t ≈ 33 and never stops; Pocock-type spending stops
+# a dz = 1.75 claim at the first look about half the time.
 DEFAULT_SPENDING: Spending = "pocock"
 MAX_LOOK = 10_000
 

@@ -14,7 +14,7 @@ k every claim still open is judged by the fixed-sample rule of `cnnlab.stats.pai
   boundary for each of the two tests of TOST (the interval at 1 − 2α_k,eq must lie in the
   ROPE). The z boundaries become t boundaries by their nominal levels: with 4 degrees of
   freedom at 5 seeds the t distribution matters, and the realised error rates are checked by
-  simulation (tests/test_sequential.py), not assumed from the normal theory.
+  simulation (tests/stats/test_sequential.py), not assumed from the normal theory.
 - The interval reported at the deciding look is that look's repeated confidence interval
   (Jennison & Turnbull 2000, ch. 9): at the nominal level that decided, so it matches the
   decision, and jointly over the looks it covers with probability at least 1 − α/m.
@@ -198,7 +198,7 @@ def operating_characteristics(
 
     The same rule as `judge_sequence` on normal differences (SD 1): TOST at the look's
     one-sided level, else the superiority interval with the P(A>B) gate, else futility.
-    tests/test_sequential.py checks it against `judge_sequence` itself, on the same `draws`
+    tests/stats/test_sequential.py checks it against `judge_sequence` itself, on the same `draws`
     (sims × last look differences, SD 1) when given. `per_seed` replicates per seed (the
     backgrounds of a randomized design) multiply every look's differences.
     """

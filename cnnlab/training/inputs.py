@@ -6,7 +6,7 @@ Datasets stay uint8 N×H×W everywhere else (`cnnlab.data`); the model sees floa
 `as_inputs` scales a NumPy array at once. `TrainingImages` keeps a split's training images as
 one uint8 tensor for the whole trial and scales each batch as it is drawn, in the epoch's
 order: the same float32 values, bit for bit (a float32 division by 255 either way; checked by
-tests/test_inputs.py), without building a 4-bytes-per-pixel copy of the training set every
+tests/training/test_inputs.py), without building a 4-bytes-per-pixel copy of the training set every
 epoch. Those copies cost more than the arithmetic: each is fresh memory (172 MB for 55,000
 MNIST images), and first-touching fresh memory took 0.2–2.8 s per copy on the 2-core machine
 (benchmarks/README.md).

@@ -13,7 +13,7 @@ dropout layers' seed-generator state, is assigned from a fresh *uncompiled* buil
 (building leaks nothing; it is tracing that does), and the optimizer's variables are set back
 to the values they had when it was built (zero moments, iteration 0, the learning rate).
 Keras resets the metrics at the start of every `fit` and `evaluate`. Weights and histories
-are bit-identical to training a fresh model (tests/test_reuse.py).
+are bit-identical to training a fresh model (tests/training/test_reuse.py).
 
 A returned model is valid until the next `ready` call for the same network: callers use it
 (probes, saved weights) before they start the next trial, as `train_cell` does.

@@ -47,7 +47,7 @@ _EVAL_BATCH = 1024  # evaluation has no gradient, so a large batch is just faste
 # takes ~20 ms on one core, and the per-call overhead (callbacks, the Python loop, the
 # iterator) is a measurable share of it: with one step per call an epoch took ×1.38 and ×1.64
 # as long in the throughput benchmark's single-thread pairs (benchmarks/README.md, row (e)),
-# and the weights are bit-identical (tests/test_inputs.py). Callbacks then see every 16th
+# and the weights are bit-identical (tests/training/test_inputs.py). Callbacks then see every 16th
 # batch, so divergence is caught within 16 batches.
 STEPS_PER_EXECUTION = 16
 DIVERGED_LOSS = 1e6  # a loss above this means the weights blew up (see the module docstring)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import missing
+from tests.end_to_end.servers import missing
 
 pytestmark = pytest.mark.integration
 

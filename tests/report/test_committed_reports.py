@@ -10,7 +10,7 @@ import pytest
 
 from cnnlab.report.build import rebuild
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 COMMITTED = sorted(p.parent.name for p in REPORTS.glob("*/provenance.json"))
 
 

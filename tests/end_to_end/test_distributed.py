@@ -2,7 +2,8 @@
 
 The sweep's own process (the coordinator) and two `cnnlab worker` processes share one study
 on a real PostgreSQL cluster and one parent run on a real MLflow tracking server, all on
-127.0.0.1 (tests/servers.py). Each process has its own runs folder, as separate hosts would.
+127.0.0.1 (tests/end_to_end/servers.py). Each process has its own runs folder, as separate
+hosts would.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from optuna.trial import TrialState
 
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.studies import open_storage
-from tests.servers import (
+from tests.end_to_end.servers import (
     DB_PASSWORD,
     MlflowServer,
     Postgres,

@@ -19,7 +19,7 @@ import pytest
 from scipy import optimize
 from scipy import stats as sps
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "pooling"
+REPORT = Path(__file__).resolve().parents[2] / "reports" / "pooling"
 ALPHA = 0.05
 
 

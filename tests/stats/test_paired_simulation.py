@@ -31,7 +31,7 @@ from cnnlab.stats.planning import outcome_probabilities, seeds_for
 pytestmark = pytest.mark.slow
 
 SIMS = 2000
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -28,14 +28,14 @@ from mlflow import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.sweep.stores.keys import Key, State
-from tests.servers import (
+from tests.end_to_end.servers import (
     fill,
     running_mlflow_server,
     running_postgres,
     second_host,
     small_filesystem,
 )
-from tests.test_distributed import _wait_for_parent_run
+from tests.end_to_end.test_distributed import _wait_for_parent_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

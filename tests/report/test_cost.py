@@ -14,7 +14,7 @@ from cnnlab.report.build import ReportError
 from cnnlab.report.index.cost import activations, cost_markdown
 from cnnlab.spec.presets import small
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def test_activations_count_every_layer_output_but_the_flatten() -> None:

@@ -19,7 +19,7 @@ from cnnlab.report.index.seed_claims import (
 )
 from cnnlab.spec.loading import load_sweep, shipped_names
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def test_every_seed_claim_names_a_claim_its_shipped_sweep_declares() -> None:

@@ -207,8 +207,8 @@ def test_augmentation_is_off_by_default_offers_no_flips_and_sits_in_the_train_sp
 
 def test_a_field_added_later_leaves_existing_definition_hashes_alone() -> None:
     # A study stores its sweep's definition hash and refuses to resume when it changes, so a
-    # new spec field at its default must hash as if it did not exist (tests/test_sweep_hashes.py
-    # pins the shipped sweeps' hashes).
+    # new spec field at its default must hash as if it did not exist
+    # (tests/spec/test_design_hashes.py pins the shipped sweeps' hashes).
     plain = TrialSpec(arch=small, train=TrainSpec(epochs=3, batch_size=128))
     augmented = dataclasses.replace(
         plain, train=dataclasses.replace(plain.train, augmentation=Augmentation(shift=1))

@@ -1,5 +1,5 @@
 """Claim statistics against hand-computed and published values and scipy (simulations live in
-tests/test_decision_simulation.py)."""
+tests/stats/test_paired_simulation.py)."""
 
 from __future__ import annotations
 

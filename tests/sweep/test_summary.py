@@ -8,7 +8,7 @@ from pathlib import Path
 from cnnlab.report.build import analyse_results_csv, run_sweep_of
 from cnnlab.sweep.console.summary import claim_lines
 
-REPORTS = Path(__file__).resolve().parents[1] / "reports"
+REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
 def test_a_claim_the_plan_stopped_says_why_it_stayed_open() -> None:
