@@ -8,6 +8,7 @@ rebuilds on a machine without TensorFlow or the stores.
 from __future__ import annotations
 
 import ast
+import graphlib
 import re
 import subprocess
 import sys
@@ -16,17 +17,28 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cnnlab"
+MAP = PACKAGE.parent / "docs" / "architecture.md"
 STAGES = ("spec", "data", "training", "sweep", "stats", "report")
+
+
+def rule_table(text: str, heading: str) -> dict[str, set[str]]:
+    """The "| part | may import | why |" table whose header row starts with `heading`, read
+    from docs/architecture.md: the document states the rules, this file holds the code to them."""
+    rows = text.split(f"| {heading} | may import | why |", 1)[1].split("\n\n", 1)[0]
+    table = {}
+    for line in rows.strip().splitlines()[1:]:  # the first is |---|
+        part, allowed = line.split("|")[1:3]
+        table[part.strip().strip("`")] = set(re.findall(r"`(\w+)`", allowed))
+    return table
+
+
 # Which stages each stage may import (cnnlab.errors is shared by all). The top level (cli, ui,
 # cliutil, the old-path shims) may import any stage; no stage imports the top level.
-MAY_IMPORT = {
-    "spec": set(),
-    "data": {"spec"},
-    "training": {"spec", "data"},
-    "stats": {"spec"},
-    "report": {"spec", "stats"},
-    "sweep": {"spec", "data", "training", "stats", "report"},
-}
+MAY_IMPORT = rule_table(MAP.read_text(), "stage")
+# Inside sweep/: which parts each part may import (tests below).
+SWEEP_MAY_IMPORT = rule_table(MAP.read_text(), "part of sweep")
+SWEEP_VALUES = {"options", "parallelism", "provenance"}
+SWEEP_FOLDERS = ("console", "stores", "trials")
 SHIMS = {"cnnlab.design", "cnnlab.space", "cnnlab.presets"}  # old import paths of sweep files
 TOP_LEVEL = {"cnnlab", "cnnlab.__main__", "cnnlab.cli", "cnnlab.cliutil", "cnnlab.ui"}
 SHARED = ("cnnlab.errors", "cnnlab.__version__")  # what every stage may use
@@ -87,6 +99,118 @@ def test_stages_import_only_the_stages_before_them() -> None:
             if target != stage and target not in MAY_IMPORT[stage]:
                 broken.append(f"{module} imports {name}")
     assert broken == []
+
+
+def test_the_rule_tables_are_read_from_the_map() -> None:
+    assert set(MAY_IMPORT) == set(STAGES) and MAY_IMPORT["spec"] == set()
+    assert MAY_IMPORT["report"] == {"spec", "stats"}
+    assert set(SWEEP_MAY_IMPORT) == {"values", *SWEEP_FOLDERS, "run"}
+
+
+def _sweep_part(module: str) -> str | None:
+    """`values`, `console`, `stores`, `trials` or `run` for a module of cnnlab.sweep."""
+    parts = module.split(".")
+    if parts[:2] != ["cnnlab", "sweep"]:
+        return None
+    if len(parts) > 2 and parts[2] in SWEEP_FOLDERS:
+        return parts[2]
+    return "values" if len(parts) > 2 and parts[2] in SWEEP_VALUES else "run"
+
+
+def sweep_rule_breaks(modules: dict[str, set[str]]) -> list[str]:
+    known = set(modules)
+    broken = []
+    for module, imports in modules.items():
+        part = _sweep_part(module)
+        if part is None or module == "cnnlab.sweep":  # the face re-exports every part
+            continue
+        for name in imports & known:
+            target = _sweep_part(name)
+            if target is not None and target != part and target not in SWEEP_MAY_IMPORT[part]:
+                broken.append(f"{module} ({part}) imports {name} ({target})")
+    return broken
+
+
+def test_the_parts_of_sweep_import_only_the_parts_below_them() -> None:
+    assert sweep_rule_breaks(_modules()) == []
+
+
+def test_a_planted_upward_import_inside_sweep_fails() -> None:
+    modules = _modules()
+    modules["cnnlab.sweep.console.progress"] |= {"cnnlab.sweep.stores.studies"}
+    modules["cnnlab.sweep.stores.keys"] |= {"cnnlab.sweep.runner"}
+    assert sorted(sweep_rule_breaks(modules)) == [
+        "cnnlab.sweep.console.progress (console) imports cnnlab.sweep.stores.studies (stores)",
+        "cnnlab.sweep.stores.keys (stores) imports cnnlab.sweep.runner (run)",
+    ]
+
+
+def _reach(modules: dict[str, set[str]], start: str) -> set[str]:
+    """Every name imported by `start` or by a cnnlab module it reaches, however deep."""
+    seen, todo, names = {start}, [start], set()
+    while todo:
+        for name in modules[todo.pop()]:
+            names.add(name)
+            if name in modules and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return names
+
+
+def test_the_console_reaches_no_optuna_or_mlflow_even_through_another_module() -> None:
+    modules = _modules()
+    for module in (m for m in modules if m.startswith("cnnlab.sweep.console")):
+        tops = {name.split(".")[0] for name in _reach(modules, module)}
+        assert not tops & {"optuna", "mlflow"}, module
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The cnnlab imports of a file that run: at any depth (a function's own import counts),
+    but not under `if TYPE_CHECKING:`, which names a type for the checker and imports nothing."""
+    names: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return names
+
+
+def import_cycle(modules: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of cnnlab modules importing each other, or None."""
+    graph = {m: {n for n in imports if n in modules and n != m} for m, imports in modules.items()}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as cycle:
+        return list(cycle.args[1])
+    return None
+
+
+def _runtime_modules() -> dict[str, set[str]]:
+    return {_module_name(path): _runtime_imports(path) for path in PACKAGE.rglob("*.py")}
+
+
+def test_no_import_cycle_anywhere_in_the_package() -> None:
+    # Lazy imports inside functions count: they are how the preflight <-> studies cycle hid.
+    assert import_cycle(_runtime_modules()) is None
+
+
+def test_a_planted_import_cycle_is_found() -> None:
+    modules = _runtime_modules()
+    modules["cnnlab.sweep.stores.redact"] |= {"cnnlab.sweep.stores.preflight"}
+    cycle = import_cycle(modules)
+    assert cycle is not None
+    assert {"cnnlab.sweep.stores.redact", "cnnlab.sweep.stores.preflight"} <= set(cycle)
 
 
 def test_no_stage_imports_the_top_level_or_the_old_paths() -> None:

@@ -74,8 +74,8 @@ def test_randomized_backgrounds_are_shared_within_a_replicate() -> None:
 
 
 def test_every_replicate_draws_its_own_background() -> None:
-    # "drawn at random per replicate" (DESIGN.md): a later seed must not repeat seed 0's
-    # architectures, as it did when the draw depended on the draw index alone.
+    # A randomized design draws its backgrounds at random per replicate: a later seed must not
+    # repeat seed 0's architectures, as it did when the draw depended on the draw index alone.
     choices = (16, 24, 32, 40, 48, 56, 64, 72)
     sweep = _sweep(
         design="randomized",
