@@ -187,7 +187,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from cnnlab.spec.design import cells
+    from cnnlab.spec.design import trial_count
     from cnnlab.spec.loading import load_sweep, question, shipped_names
     from cnnlab.sweep import estimate_sweep, first_look_cells, machine_speed, parse_workers, resolve
 
@@ -196,7 +196,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     rows = []
     for name in shipped_names():
         sweep = load_sweep(name)
-        trials = str(sweep.n_trials if sweep.design == "search" else len(cells(sweep)))
+        trials = str(trial_count(sweep))
         arms = f"{len(sweep.arm_labels())} arms"
         duration = estimate_sweep(sweep, parallelism, speed).short()
         if sweep.plan is not None:  # a sequential plan: from its first look to its last

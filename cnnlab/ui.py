@@ -47,7 +47,7 @@ def runs_table_urls(tracking_uri: str, port: int) -> list[tuple[str, str]]:
     tracker = Tracker(tracking_uri, artifact_root=None)
     return [
         (exp.name, tracker.runs_table_url(str(exp.experiment_id), port))
-        for exp in tracker.client.search_experiments()
+        for exp in tracker.experiments()
         if exp.name != "Default"
     ]
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cnnlab.report.provenance import Provenance
 from cnnlab.report.wording import claim_sentence
 from cnnlab.spec.design import Claim, Sweep, background_values, claims_hash, seeds_hash
 from cnnlab.spec.metrics import CORRECTNESS
@@ -78,7 +79,7 @@ class Analysis:
     factorial_note: str
     claims_edited: bool  # claims changed after the study (and its results) existed
     plan_edited: bool  # the seed plan changed after the study existed (a fixed count counts)
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: Provenance | None = None  # None: analysed without a run's provenance.json
     replicates: tuple[Replicate, ...] = ()  # a randomized design's, else none
 
     @property
@@ -183,7 +184,7 @@ def analyse(
     results: pd.DataFrame,
     *,
     quick: bool,
-    provenance: dict[str, Any],
+    provenance: Provenance | None,
 ) -> Analysis:
     """The report's content. `sweep` is the effective sweep (its seeds are the run's)."""
     judgement = judge(sweep, results, quick=quick)
@@ -191,8 +192,8 @@ def analyse(
     judged = judgement.judged
     omnibus_result, omnibus_note = _omnibus(sweep, results) if judged else (None, "")
     factorial_result, factorial_note = _factorial(sweep, results) if judged else (None, "")
-    recorded = provenance.get("claims_hash_at_start")
-    plan_at_start = provenance.get("plan_hash_at_start")
+    recorded = None if provenance is None else provenance.claims_hash_at_start
+    plan_at_start = None if provenance is None else provenance.plan_hash_at_start
     return Analysis(
         sweep=sweep,
         quick=quick,
@@ -205,7 +206,8 @@ def analyse(
         factorial=factorial_result,
         factorial_note=factorial_note,
         claims_edited=recorded is not None and recorded != claims_hash(sweep),
-        plan_edited=plan_at_start is not None and plan_at_start != seeds_hash(sweep),
+        # Only a recorded hash can differ: null (none at creation) and absent (older runs) cannot.
+        plan_edited=isinstance(plan_at_start, str) and plan_at_start != seeds_hash(sweep),
         provenance=provenance,
         replicates=replicates(sweep, results),
     )
@@ -259,7 +261,7 @@ def _plan_json(analysis: Analysis) -> dict[str, Any] | None:
     return {
         **asdict(plan),
         "plan_hash": plan_hash(plan),
-        "looks_levels": [asdict(level) for level in analysis.judgement.levels],
+        "looks_levels": [asdict(level) for level in analysis.judgement.looks],
     }
 
 

@@ -2,7 +2,8 @@
 
 A report folder `reports/<study>/` holds:
 - `results.csv` (one row per finished trial: the source of truth) and `epochs.csv`;
-- `provenance.json` (written by the sweep: what ran, where, with what; read back on rebuild);
+- `provenance.json` (written by the sweep: what ran, where, with what; read back on rebuild
+  as a `cnnlab.report.provenance.Provenance`);
 - `verdicts.json` (machine-readable verdicts, byte-identical on rebuild), `README.md`,
   `index.html` (self-contained) and `figures/*.png`.
 
@@ -13,28 +14,26 @@ which reloads the sweep definition named in provenance.json and applies the run'
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from cnnlab.errors import CnnlabError, did_you_mean
+from cnnlab.errors import did_you_mean
+from cnnlab.report import ReportError as ReportError  # its callers import it from here
 from cnnlab.report.analysis import Analysis, Replicate, analyse, verdicts_json
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import draw_all
+from cnnlab.report.provenance import Provenance
 from cnnlab.report.render import to_html, to_markdown
 from cnnlab.spec.design import Sweep, make_cell, study_name, sweep_of_study
 from cnnlab.spec.geometry import count_params
 from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
-
-
-class ReportError(CnnlabError):
-    """A report cannot be written or rebuilt from what is on disk."""
 
 
 @dataclass(frozen=True)
@@ -88,24 +87,26 @@ def write_report(
     folder: Path,
     *,
     quick: bool,
-    provenance: dict[str, Any],
+    provenance: Provenance,
     results_csv: Path | None = None,
     epochs_csv: Path | None = None,
+    analysis: Analysis | None = None,
 ) -> WrittenReport:
     """(Re)write the report in `folder` from `results_csv` (default: the folder's own).
 
     `sweep` is the effective sweep (the run's seeds); `provenance` is stored as provenance.json.
+    `analysis`, when the caller has already analysed the same results.csv with the same
+    provenance (the end of a sweep), is drawn as it is instead of judging the claims again.
     """
     folder.mkdir(parents=True, exist_ok=True)
     for source, name in ((results_csv, "results.csv"), (epochs_csv, "epochs.csv")):
         if source is not None and source.resolve() != (folder / name).resolve():
             shutil.copyfile(source, folder / name)
-    (folder / "provenance.json").write_text(
-        json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n"
-    )
+    (folder / "provenance.json").write_text(provenance.to_json())
     # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
     results = _design_results(sweep, folder / "results.csv")
-    analysis = analyse(sweep, results, quick=quick, provenance=provenance)
+    if analysis is None:
+        analysis = analyse(sweep, results, quick=quick, provenance=provenance)
     epochs = _read_epochs(folder / "epochs.csv")
     if not epochs.empty and "trial" in epochs and "trial" in results:
         epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
@@ -122,13 +123,13 @@ def write_report(
 
 
 def analyse_results_csv(
-    sweep: Sweep, results_csv: Path, *, quick: bool, provenance: dict[str, Any] | None = None
+    sweep: Sweep, results_csv: Path, *, quick: bool, provenance: Provenance | None = None
 ) -> Analysis:
     """The analysis of a results.csv: the design's own cells, once each (see
     `cnnlab.stats.table.design_rows`), so figures, verdicts and summaries describe the same
     trials."""
     results = _design_results(sweep, results_csv)
-    analysis = analyse(sweep, results, quick=quick, provenance=provenance or {})
+    analysis = analyse(sweep, results, quick=quick, provenance=provenance)
     _check_draws(sweep, analysis.replicates, results_csv)
     return analysis
 
@@ -177,23 +178,31 @@ def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
     return folder
 
 
-def run_sweep_of(provenance: dict[str, Any], folder: Path, sweep_path: str | None) -> Sweep:
-    """The sweep that produced the report, with the run's seeds and backgrounds applied."""
-    source = sweep_path or provenance.get("sweep_source") or provenance.get("sweep")
+def run_sweep_of(
+    provenance: Provenance | Mapping[str, Any], folder: Path, sweep_path: str | None
+) -> Sweep:
+    """The sweep that produced the report, with the run's seeds and backgrounds applied.
+
+    `provenance` may be provenance.json's parsed object, read as `Provenance.from_json` reads it.
+    """
+    if not isinstance(provenance, Provenance):
+        provenance = Provenance.from_json(provenance, origin=folder / "provenance.json")
+    source = sweep_path or provenance.sweep_source or provenance.sweep
     if not source:
         raise ReportError(
             f"{folder / 'provenance.json'}: field `sweep_source` is missing; pass --sweep "
             "NAME_OR_PATH to say which sweep definition the report is about."
         )
-    declared = load_sweep(str(source))
+    declared = load_sweep(source)
     changes: dict[str, Any] = {}
-    if provenance.get("sequential_plan"):
-        changes["seeds"] = SequentialPlan(**provenance["sequential_plan"])
-    elif "seeds" in provenance:
-        changes["seeds"] = tuple(int(s) for s in provenance["seeds"])
-    if "n_backgrounds" in provenance:
-        changes["n_backgrounds"] = int(provenance["n_backgrounds"])
-    dataset = provenance.get("dataset")
+    # A plan's run is rebuilt with its plan; a fixed run (null) or an older one (absent) with
+    # its seeds, even when the sweep declares a plan now.
+    if isinstance(provenance.sequential_plan, SequentialPlan):
+        changes["seeds"] = provenance.sequential_plan
+    else:
+        changes["seeds"] = provenance.seeds
+    changes["n_backgrounds"] = provenance.n_backgrounds
+    dataset = provenance.dataset
     if dataset and dataset != declared.base.data.dataset:  # a `--dataset` run: its own band
         data = dataclasses.replace(declared.base.data, dataset=dataset)
         changes["base"] = dataclasses.replace(declared.base, data=data)
@@ -205,14 +214,6 @@ def rebuild(
 ) -> WrittenReport:
     """Rebuild `reports_dir/NAME[-quick]/` from its own results.csv (no training)."""
     folder = report_folder(reports_dir, name, quick)
-    try:
-        provenance = json.loads((folder / "provenance.json").read_text())
-    except json.JSONDecodeError as error:
-        raise ReportError(
-            f"{folder / 'provenance.json'}: not valid JSON ({error}); rerun the sweep to "
-            "rewrite it."
-        ) from None
+    provenance = Provenance.read(folder / "provenance.json")
     sweep = run_sweep_of(provenance, folder, sweep_path)
-    return write_report(
-        sweep, folder, quick=bool(provenance.get("quick", quick)), provenance=provenance
-    )
+    return write_report(sweep, folder, quick=provenance.quick, provenance=provenance)

@@ -12,14 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from scipy import stats as sps
-
 from cnnlab.report.analysis import Analysis, Replicate
 from cnnlab.report.figures import Figure
+from cnnlab.report.provenance import ABSENT, Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
 from cnnlab.spec.design import Claim, Sweep, sweep_of_study
-from cnnlab.stats.paired import ClaimResult
-from cnnlab.stats.planning import GATE_DZ
+from cnnlab.stats.paired import ClaimResult, equivalence_level, superiority_thresholds
 from cnnlab.stats.sequential import OperatingCharacteristics, SequentialClaim
 from cnnlab.stats.testnoise import TestNoise
 
@@ -58,6 +56,7 @@ Block = Heading | Text | Banner | Table | FigureBlock
 
 def _banners(analysis: Analysis) -> list[Block]:
     blocks: list[Block] = []
+    prov = analysis.provenance
     if analysis.quick:
         blocks.append(
             Banner(
@@ -73,22 +72,23 @@ def _banners(analysis: Analysis) -> list[Block]:
                 "Not judged: " + "; ".join(analysis.judgement.reasons) + ".",
             )
         )
-    if analysis.claims_edited:
+    # Either flag implies a recorded hash, so a provenance to quote it from.
+    if analysis.claims_edited and prov is not None:
         blocks.append(
             Banner(
                 "edited",
                 "Claims edited after results existed: the claims declared now differ from those "
                 "hashed when the study started (hash "
-                f"{analysis.provenance.get('claims_hash_at_start')}), so they were not "
+                f"{prov.claims_hash_at_start}), so they were not "
                 "pre-registered; read the verdicts as exploratory.",
             )
         )
-    if analysis.plan_edited:
+    if analysis.plan_edited and prov is not None:
         blocks.append(
             Banner(
                 "edited",
                 "Seed plan changed after the study started: the study was created with plan "
-                f'hash {analysis.provenance.get("plan_hash_at_start")} ("fixed" is a fixed '
+                f'hash {prov.plan_hash_at_start} ("fixed" is a fixed '
                 "seed count), so the looks were not pre-registered; read the verdicts as "
                 "exploratory.",
             )
@@ -235,15 +235,14 @@ def _rules(sequential: bool) -> Text:
 
 def _sequential_blocks(analysis: Analysis) -> list[Block]:
     """The plan, each look's levels, where each claim stands, and the stopping probabilities."""
-    plan, levels = analysis.sweep.plan, analysis.judgement.levels
-    if plan is None or not levels:
+    plan, looks = analysis.sweep.plan, analysis.judgement.looks
+    if plan is None or not looks:
         return []
     m = len(analysis.sweep.claims)
-    first = levels[0]
+    first = looks[0]
     sweep = analysis.sweep
     pairs = first.seeds * sweep.replicates_per_seed  # paired differences at the first look
-    t_first = float(sps.t.ppf(1 - first.alpha / 2, pairs - 1))
-    dz_first = max(t_first / math.sqrt(pairs), GATE_DZ)
+    t_first, dz_first = superiority_thresholds(pairs, first.alpha)
     blocks: list[Block] = [
         Heading(2, "Sequential plan"),
         Text(
@@ -265,7 +264,7 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
             f"{first.seeds} seeds the first look can support or refute a claim only when "
             f"|t| ≥ {t_first:.2f} on {pairs - 1} degrees of freedom (an observed dz of at "
             f"least {dz_first:.2f}), and call it equivalent only when its "
-            f"{percent(1 - 2 * first.alpha_eq)} interval lies inside the ROPE."
+            f"{percent(equivalence_level(first.alpha_eq))} interval lies inside the ROPE."
         ),
         Table(
             ("Look", "Paired seeds", "Superiority interval", "TOST interval"),
@@ -274,9 +273,10 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
                     str(level.look),
                     str(level.seeds),
                     f"{percent(1 - level.alpha)} (α = {level.alpha:.3g})",
-                    f"{percent(1 - 2 * level.alpha_eq)} (α = {level.alpha_eq:.3g} per side)",
+                    f"{percent(equivalence_level(level.alpha_eq))} (α = {level.alpha_eq:.3g} "
+                    "per side)",
                 )
-                for level in levels
+                for level in looks
             ),
             element_id="looks",
         ),
@@ -525,13 +525,13 @@ def _design_text(analysis: Analysis) -> Text:
     sweep = analysis.sweep
     return Text(
         f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}; paired seeds "
-        f"{_seed_text(sweep)}; {prov.get('epochs', '?')} epoch(s) "
-        f"on {prov.get('train_images', '?'):,} {prov.get('dataset', '')} training images, "
-        f"batch {prov.get('batch_size', '?')}. Baseline (sanity gate) arm "
+        f"{_seed_text(sweep)}; {prov.epochs} epoch(s) "
+        f"on {prov.train_images:,} {prov.dataset} training images, "
+        f"batch {prov.batch_size}. Baseline (sanity gate) arm "
         f"{analysis.judgement.baseline.get('arm')!r}: mean test accuracy "
         f"{_pct(analysis.judgement.baseline.get('mean_test_accuracy'))}, declared band "
         f"{_band(analysis.judgement.baseline)}."
-        if isinstance(prov.get("train_images"), int)
+        if prov is not None
         else f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}."
     )
 
@@ -554,37 +554,25 @@ def _band(baseline: dict[str, Any]) -> str:
     return "none" if not band else f"{100 * band[0]:.1f}–{100 * band[1]:.1f} %"
 
 
-def _provenance_blocks(analysis: Analysis) -> list[Block]:
-    prov = analysis.provenance
-    versions = prov.get("versions", {})
-    machine = prov.get("machine", {})
+def _provenance_blocks(prov: Provenance) -> list[Block]:
     rows: list[tuple[str, str]] = [
-        ("Study", str(prov.get("study", ""))),
-        ("Git commit", str(prov.get("git_commit", "unknown"))),
-        ("Packages", ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))),
-        ("Data", f"{prov.get('dataset', '')} from {prov.get('data_source', '')}"),
-        *(
-            (f"sha256 {name}", digest)
-            for name, digest in sorted(prov.get("data_sha256", {}).items())
+        ("Study", prov.study),
+        ("Git commit", prov.git_commit),
+        ("Packages", ", ".join(f"{k} {v}" for k, v in sorted(prov.versions.items()))),
+        ("Data", f"{prov.dataset} from {prov.data_source}"),
+        *((f"sha256 {name}", digest) for name, digest in sorted(prov.data_sha256.items())),
+        ("Seeds", ", ".join(str(s) for s in prov.seeds)),
+        *((("Workers", prov.workers),) if prov.workers is not ABSENT else ()),
+        ("Threads", ", ".join(f"{k} {v}" for k, v in sorted(prov.threads.items()))),
+        ("Machine", ", ".join(f"{k}: {v}" for k, v in sorted(prov.machine.items()))),
+        ("Training time", f"{prov.trial_wall_seconds:,.0f} s summed over trials"),
+        (
+            "Sweep wall time",
+            f"{prov.sweep_wall_seconds:,.0f} s (the invocation that finished it)",
         ),
-        ("Seeds", ", ".join(str(s) for s in prov.get("seeds", []))),
-        *((("Workers", str(prov["workers"])),) if "workers" in prov else ()),
-        ("Threads", ", ".join(f"{k} {v}" for k, v in sorted(prov.get("threads", {}).items()))),
-        ("Machine", ", ".join(f"{k}: {v}" for k, v in sorted(machine.items()))),
-        ("Training time", f"{prov.get('trial_wall_seconds', 0):,.0f} s summed over trials"),
-        *(
-            (
-                (
-                    "Sweep wall time",
-                    f"{prov['sweep_wall_seconds']:,.0f} s (the invocation that finished it)",
-                ),
-            )
-            if "sweep_wall_seconds" in prov
-            else ()
-        ),
-        ("Finished", str(prov.get("finished", ""))),
-        ("Definition hash", str(prov.get("config_hash", ""))),
-        ("Claims hash at start", str(prov.get("claims_hash_at_start", ""))),
+        ("Finished", prov.finished),
+        ("Definition hash", prov.config_hash),
+        ("Claims hash at start", str(prov.claims_hash_at_start)),  # "None": not recorded
     ]
     return [
         Heading(2, "Provenance"),
@@ -596,9 +584,9 @@ def _provenance_blocks(analysis: Analysis) -> list[Block]:
     ]
 
 
-def _rebuild_args(prov: dict[str, Any]) -> str:
-    name = str(prov.get("report", ""))
-    return sweep_of_study(name) + " --quick" if prov.get("quick") else name
+def _rebuild_args(prov: Provenance) -> str:
+    name = prov.report
+    return sweep_of_study(name) + " --quick" if prov.quick else name
 
 
 def build_document(analysis: Analysis, figures: list[Figure], question: str) -> list[Block]:
@@ -622,7 +610,8 @@ def build_document(analysis: Analysis, figures: list[Figure], question: str) -> 
     blocks += _replicate_blocks(analysis)
     blocks.append(Heading(2, "Figures"))
     blocks += [FigureBlock(figure) for figure in figures]
-    blocks += _provenance_blocks(analysis)
+    if analysis.provenance is not None:  # a written report always has one (`write_report`)
+        blocks += _provenance_blocks(analysis.provenance)
     return blocks
 
 

@@ -446,6 +446,12 @@ def cells(sweep: Sweep) -> list[Cell]:
     ]
 
 
+def trial_count(sweep: Sweep) -> int:
+    """The most trials a run of the sweep trains: every cell of an enumerated design (a
+    sequential plan's every look), or a search's `n_trials`."""
+    return sweep.n_trials if sweep.design == "search" else len(cells(sweep))
+
+
 def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int | None) -> Cell:
     """The cell of factor `labels` (path -> label) for one replicate (seed, background draw)."""
     spec = sweep.base

@@ -41,9 +41,10 @@ class Judgement:
     reasons: tuple[str, ...]  # why not judged (empty when judged)
     results: tuple[ClaimResult, ...] = ()  # one per claim (a sequential claim's latest look)
     baseline: dict[str, Any] = field(default_factory=dict)
-    # A sequential plan's account: where each claim stands, and every look's levels.
+    # A sequential plan's account: where each claim stands, and every look's levels (stored
+    # in verdicts.json as `looks_levels`).
     sequence: tuple[SequentialClaim, ...] = ()
-    levels: tuple[LookLevel, ...] = ()
+    looks: tuple[LookLevel, ...] = ()
 
 
 def paired_differences(results: pd.DataFrame, claim: Claim) -> np.ndarray:
@@ -137,7 +138,7 @@ def _judge_looks(sweep: Sweep, results: pd.DataFrame, baseline: dict[str, Any]) 
     assert plan is not None
     series = [claim_series(sweep, results, c) for c in sweep.claims]
     sequence = tuple(judge_sequence(plan, series))
-    levels = look_levels(plan, len(sweep.claims))
+    looks = look_levels(plan, len(sweep.claims))
     if all(s.result is None for s in sequence):
         first = plan.looks[0]
         return Judgement(
@@ -148,7 +149,7 @@ def _judge_looks(sweep: Sweep, results: pd.DataFrame, baseline: dict[str, Any]) 
             ),
             baseline=baseline,
             sequence=sequence,
-            levels=levels,
+            looks=looks,
         )
     return Judgement(
         judged=True,
@@ -156,12 +157,13 @@ def _judge_looks(sweep: Sweep, results: pd.DataFrame, baseline: dict[str, Any]) 
         results=tuple(s.result for s in sequence if s.result is not None),
         baseline=baseline,
         sequence=sequence,
-        levels=levels,
+        looks=looks,
     )
 
 
-def cells_needed(sweep: Sweep, judgement: Judgement) -> list[Cell]:
-    """The cells a run must have trained for the judgement to move on (done ones included).
+def cells_needed(sweep: Sweep, judgement: Judgement | None) -> list[Cell]:
+    """The cells a run must have trained for the judgement to move on (done ones included);
+    a `judgement` of None (nothing finished, so nothing judged) is the start of the plan.
 
     Without a plan, every cell of the design. With one, the cells of the next look for the
     arms an open claim compares (seeds below the next look's count), and for a stopped claim's
@@ -179,7 +181,7 @@ def cells_needed(sweep: Sweep, judgement: Judgement) -> list[Cell]:
         for arm in (claim.better, claim.worse):
             wanted[arm] = plan.looks[0]
     # No sequence: a gate failed, and seeds past the first look would not help.
-    standings = judgement.sequence or ()
+    standings = (judgement.sequence if judgement is not None else None) or ()
     for claim, standing in zip(sweep.claims[: len(standings)], standings, strict=True):
         # an open claim needs its next look; a stopped one the look it stopped at
         reach = standing.next_seeds if standing.status == "open" else standing.seeds

@@ -65,6 +65,7 @@ __all__ = [
     "paired_p_value",
     "paired_summary",
     "paired_t_test",
+    "superiority_thresholds",
     "untestable_reason",
 ]
 
@@ -266,6 +267,16 @@ _NAN_PAIR = (math.nan, math.nan)
 def equivalence_level(alpha_eq: float) -> float:
     """The interval TOST at level α decides with: 1 − 2α (Lakens 2017), not 1 − α."""
     return 1 - 2 * alpha_eq
+
+
+def superiority_thresholds(n: int, alpha: float) -> tuple[float, float]:
+    """(|t|, |dz|) a claim judged on `n` paired differences at two-sided level `alpha` must
+    exceed to be supported or refuted: the t interval excludes 0 only when |t| exceeds the
+    (1 − α/2) quantile of t on n − 1 degrees of freedom, and the P(A>B) gate then needs
+    |dz| = |t|/√n at least `GATE_DZ` as well, so the observed dz must reach the larger of the two.
+    """
+    t = float(sps.t.ppf(1 - alpha / 2, n - 1))
+    return t, max(t / math.sqrt(n), GATE_DZ)
 
 
 def _differences(data: ClaimData) -> np.ndarray:

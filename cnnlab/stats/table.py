@@ -35,13 +35,17 @@ REQUIRED_COLUMNS = (
 
 @dataclass(frozen=True, kw_only=True)
 class ResultRow:
-    """One row of results.csv, in column order: identity, factor levels, replicate, metrics,
-    cost, pairing fingerprints, probe metrics, then the packed per-example correctness."""
+    """One row of results.csv, in column order: identity, factor labels, replicate, metrics,
+    cost, pairing fingerprints, probe metrics, then the packed per-example correctness.
+
+    `labels` spreads into one column per factor, named by its path (`arch.pooling`); the field's
+    own name is no column, so it is not a stored spelling (nor is the Optuna attribute it is
+    read from, `Key.LEVELS`, spelled after it)."""
 
     trial: int
     cell: str | None
     arm: str | None
-    levels: dict[str, str] = field(default_factory=dict)  # factor path -> label (own columns)
+    labels: dict[str, str] = field(default_factory=dict)  # factor path -> label (own columns)
     seed: int
     background: int | None
     test_accuracy: float
@@ -63,9 +67,9 @@ class ResultRow:
     test_correct: str = ""  # per-example correctness, packed (cnnlab.spec.metrics.CORRECTNESS)
 
     def to_record(self) -> dict[str, Any]:
-        """The row as a column -> value dict, factor levels and probes spread into columns."""
+        """The row as a column -> value dict, factor labels and probes spread into columns."""
         record: dict[str, Any] = {"trial": self.trial, "cell": self.cell, "arm": self.arm}
-        record.update(self.levels)
+        record.update(self.labels)
         for name in _ROW_FIELDS:
             record[name] = getattr(self, name)
         record.update(self.probes)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnlab.data import LoadedDataset, load_dataset
-from cnnlab.spec.design import Cell, Sweep, cells
+from cnnlab.spec.design import Cell, Sweep, cells, trial_count
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.console.calibration import machine_speed
 from cnnlab.sweep.console.estimate import (
@@ -29,7 +29,7 @@ from cnnlab.sweep.console.estimate import (
     estimate_sweep,
     first_look_cells,
 )
-from cnnlab.sweep.options import SweepOptions, effective_sweep, study_base_name
+from cnnlab.sweep.options import SweepOptions, effective_sweep
 from cnnlab.sweep.parallelism import Parallelism, resolve
 from cnnlab.sweep.stores.preflight import check_run_inputs
 from cnnlab.sweep.trials.workers import WorkerPool
@@ -108,9 +108,9 @@ def launch(
     if options.joins:
         # A worker joins an existing study: refuse a missing one before loading data. Optuna is
         # imported only on this path (a sweep's own start stays light: see the docstring).
-        from cnnlab.sweep.stores.studies import check_joinable
+        from cnnlab.sweep.stores.studies import StudyIdentity, check_joinable
 
-        check_joinable(study_base_name(sweep, options), sweep.name, options)
+        check_joinable(StudyIdentity.of(sweep, options), options)
     design_cells = cells(sweep)
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
@@ -132,16 +132,10 @@ def launch(
             keras_home=options.keras_home,
         )
     scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
-    most_cells = 0 if options.dry_run else _most_cells(sweep, design_cells)
+    most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
     trainers.start()
     return Launched(sweep, design_cells, parallelism, speed, dataset, trainers)
-
-
-def _most_cells(sweep: Sweep, design_cells: list[Cell]) -> int:
-    """The most cells a run may train, before the study is open: every cell of the design
-    (a plan's every look; its pool serves them all), or a search's trials."""
-    return sweep.n_trials if sweep.design == "search" else len(design_cells)
 
 
 def _looks(plan: SequentialPlan) -> str:

@@ -8,7 +8,6 @@ gets the report's files as artifacts under `report/` and each claim's verdict as
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import sys
 from dataclasses import dataclass
@@ -16,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.data import LoadedDataset
+from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, WrittenReport, write_report
+from cnnlab.report.provenance import Provenance
 from cnnlab.spec.design import Sweep, config_hash
 from cnnlab.sweep.provenance import machine, package_versions
 from cnnlab.sweep.stores.keys import Key, claim_key, verdict_key
-from cnnlab.sweep.stores.tracking import Tracker
+from cnnlab.sweep.stores.opening import Stores
 
 
 @dataclass(frozen=True)
@@ -42,82 +43,77 @@ class TrainedWith:
     threads: dict[str, int]
 
 
-def report_provenance(
-    sweep: Sweep,
-    study: StudyFacts,
-    dataset: LoadedDataset,
-    *,
-    quick: bool,
-    sweep_source: str,
-    sweep_seconds: float,
-    trial_seconds: float,
-    trained_with: TrainedWith,
-) -> dict[str, Any]:
-    """What ran, on what, where: stored as provenance.json and shown in the report."""
-    data = sweep.base.data
-    return {
-        "report": study.study_name,
-        "sweep": sweep.name,
-        "sweep_source": sweep_source,
-        "study": study.study_name,
-        "quick": quick,
-        "seeds": list(sweep.seed_values),
-        "n_backgrounds": sweep.n_backgrounds,
-        "epochs": sweep.base.train.epochs,
-        "batch_size": sweep.base.train.batch_size,
-        "train_images": data.train_subset or 60_000 - data.validation_size,
-        "dataset": data.dataset,
-        "data_source": dataset.source,
-        "data_sha256": dict(dataset.sha256),
-        "config_hash": config_hash(sweep),
-        "claims_hash_at_start": study.claims_hash_at_start,
-        "plan_hash_at_start": study.plan_hash_at_start,
-        "sequential_plan": None if sweep.plan is None else dataclasses.asdict(sweep.plan),
-        "git_commit": trained_with.git_commit,
-        "versions": package_versions(),
-        "workers": trained_with.workers,
-        "threads": dict(trained_with.threads),
-        "machine": machine(),
-        "trial_wall_seconds": round(trial_seconds, 1),
-        "sweep_wall_seconds": round(sweep_seconds, 1),
-        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+@dataclass(frozen=True)
+class RunFacts:
+    """What the end of a run knows of it, for its provenance: the sweep and study, the data,
+    how it was asked for, how long it took and what trained it."""
+
+    sweep: Sweep  # the effective sweep (the run's seeds, epochs, dataset)
+    study: StudyFacts
+    dataset: LoadedDataset
+    quick: bool
+    sweep_source: str  # how the sweep was named (name or path), for rebuilds
+    sweep_seconds: float
+    trial_seconds: float
+    trained_with: TrainedWith
+
+    def provenance(self) -> Provenance:
+        """What ran, on what, where: stored as provenance.json and shown in the report.
+
+        Every field is given, the later additions too (a null plan hash or plan where there
+        is none): only files written before those fields existed lack them.
+        """
+        sweep, study, data = self.sweep, self.study, self.sweep.base.data
+        return Provenance(
+            report=study.study_name,
+            sweep=sweep.name,
+            sweep_source=self.sweep_source,
+            study=study.study_name,
+            quick=self.quick,
+            seeds=tuple(sweep.seed_values),
+            n_backgrounds=sweep.n_backgrounds,
+            epochs=sweep.base.train.epochs,
+            batch_size=sweep.base.train.batch_size,
+            train_images=data.train_subset or 60_000 - data.validation_size,
+            dataset=data.dataset,
+            data_source=self.dataset.source,
+            data_sha256=dict(self.dataset.sha256),
+            config_hash=config_hash(sweep),
+            claims_hash_at_start=study.claims_hash_at_start,
+            plan_hash_at_start=study.plan_hash_at_start,
+            sequential_plan=sweep.plan,
+            git_commit=self.trained_with.git_commit,
+            versions=package_versions(),
+            workers=self.trained_with.workers,
+            threads=dict(self.trained_with.threads),
+            machine=machine(),
+            trial_wall_seconds=round(self.trial_seconds, 1),
+            sweep_wall_seconds=round(self.sweep_seconds, 1),
+            finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
 
 
 def publish_report(
-    sweep: Sweep,
-    study: StudyFacts,
-    dataset: LoadedDataset,
-    tracker: Tracker,
-    parent_run_id: str,
+    analysis: Analysis,
+    facts: RunFacts,
+    stores: Stores,
     *,
-    quick: bool,
-    sweep_source: str,
     results_csv: Path,
     reports_dir: Path,
-    sweep_seconds: float,
-    trial_seconds: float,
-    trained_with: TrainedWith,
 ) -> WrittenReport | None:
-    """Write the report and attach it to the parent run; None (with a message) if it cannot."""
-    provenance = report_provenance(
-        sweep,
-        study,
-        dataset,
-        quick=quick,
-        sweep_source=sweep_source,
-        sweep_seconds=sweep_seconds,
-        trial_seconds=trial_seconds,
-        trained_with=trained_with,
-    )
+    """Write the report of `analysis` (the end's one analysis of `results_csv`, made with
+    `analysis.provenance`) and attach it to the parent run; None (with a message) if it
+    cannot be written."""
+    provenance = analysis.provenance or facts.provenance()
     try:
         written = write_report(
-            sweep,
-            reports_dir / study.study_name,
-            quick=quick,
+            facts.sweep,
+            reports_dir / facts.study.study_name,
+            quick=facts.quick,
             provenance=provenance,
             results_csv=results_csv,
             epochs_csv=results_csv.with_name("epochs.csv"),
+            analysis=analysis,
         )
     except ReportError as error:
         # The results are safe in results.csv; say why there is no report and how to make one.
@@ -127,6 +123,6 @@ def publish_report(
     for i, outcome in enumerate(written.analysis.claims, start=1):
         tags[claim_key(i)] = outcome.claim.statement
         tags[verdict_key(i)] = outcome.result.verdict if outcome.result else "not judged"
-    tracker.set_tags(parent_run_id, tags)
-    tracker.log_artifacts(parent_run_id, written.files(), subdir="report")
+    stores.tracker.set_tags(stores.parent_run_id, tags)
+    stores.tracker.log_artifacts(stores.parent_run_id, written.files(), subdir="report")
     return written

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from cnnlab.report.build import ReportError, rebuild, write_report
+from cnnlab.report.provenance import Provenance
 from cnnlab.spec.design import cells, claims_hash
 from cnnlab.spec.loading import load_sweep_file
 from cnnlab.stats.table import ResultRow, results_frame
@@ -74,7 +75,7 @@ def _tables(sweep, drop_cell: str | None = None, shift: float = 0.0):  # type: i
                 trial=number,
                 cell=cell.key,
                 arm=cell.arm,
-                levels=dict(cell.labels),
+                labels=dict(cell.labels),
                 seed=cell.seed,
                 background=None,
                 test_accuracy=accuracy,
@@ -125,19 +126,30 @@ def _write(tmp_path: Path, sweep, source: Path, *, quick=False, **table_options)
     folder.mkdir(parents=True, exist_ok=True)
     results.to_csv(tmp_path / "results.csv", index=False)
     epochs.to_csv(tmp_path / "epochs.csv", index=False)
-    provenance = {
-        "report": "planted",
-        "sweep": "planted",
-        "sweep_source": str(source),
-        "quick": quick,
-        "seeds": list(sweep.seed_values),
-        "n_backgrounds": 1,
-        "claims_hash_at_start": claims_hash(sweep),
-        "epochs": 3,
-        "batch_size": 128,
-        "train_images": 55_000,
-        "dataset": "mnist",
-    }
+    provenance = Provenance(
+        report="planted",
+        sweep="planted",
+        sweep_source=str(source),
+        study="planted",
+        quick=quick,
+        seeds=tuple(sweep.seed_values),
+        n_backgrounds=1,
+        epochs=3,
+        batch_size=128,
+        train_images=55_000,
+        dataset="mnist",
+        data_source="synthetic",
+        data_sha256={},
+        config_hash="planted",
+        claims_hash_at_start=claims_hash(sweep),
+        git_commit="unknown",
+        versions={},
+        threads={},
+        machine={},
+        trial_wall_seconds=0.0,
+        sweep_wall_seconds=0.0,
+        finished="",
+    )
     return write_report(
         sweep,
         folder,
@@ -297,7 +309,7 @@ def _randomized_results(sweep, params_of) -> pd.DataFrame:  # type: ignore[no-un
         accuracy = 0.985 + 0.001 * cell.seed + (ahead if cell.arm == "max" else 0.0)
         rows.append(
             ResultRow(
-                trial=number, cell=cell.key, arm=cell.arm, levels=dict(cell.labels),
+                trial=number, cell=cell.key, arm=cell.arm, labels=dict(cell.labels),
                 seed=cell.seed, background=cell.background, test_accuracy=accuracy,
                 test_loss=0.04, val_accuracy=accuracy, val_loss=0.04, train_accuracy=accuracy,
                 train_loss=0.03, epochs=3, params=params_of(cell), flops=1, seconds_per_epoch=5.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cnnlab.report.index.seed_claims import (
     Evidence,
     seed_claims_table,
 )
+from cnnlab.report.provenance import Provenance
 from cnnlab.spec.loading import load_sweep, shipped_names
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
@@ -45,9 +47,10 @@ def _report(folder: Path, statement: str, numbers: dict[str, object], **claim: o
     folder.mkdir(parents=True)
     record = {"metric": "test_accuracy", "numbers": {"statement": statement, **numbers}, **claim}
     (folder / "verdicts.json").write_text(json.dumps({"claims": [record]}))
-    (folder / "provenance.json").write_text(
-        json.dumps({"dataset": "mnist", "sweep_wall_seconds": 1260.0})
-    )
+    # A committed run's provenance, with the two fields the table shows set here.
+    committed = Provenance.read(REPORTS / "dropout" / "provenance.json")
+    provenance = dataclasses.replace(committed, dataset="mnist", sweep_wall_seconds=1260.0)
+    (folder / "provenance.json").write_text(provenance.to_json())
 
 
 def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(

@@ -7,7 +7,11 @@ values were computed from the sweeps as committed before augmentation existed.
 
 from __future__ import annotations
 
+import importlib
 import re
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -58,3 +62,33 @@ def test_a_sweep_file_with_the_old_imports_loads_and_hashes_the_same(
     sweep = load_sweep_file(old)
     assert config_hash(sweep) == PINNED[name]
     assert claims_hash(sweep) == claims_hash(load_sweep(name))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("cnnlab.design", "cnnlab.spec.design"),
+        ("cnnlab.space", "cnnlab.spec.specs"),
+        ("cnnlab.presets", "cnnlab.spec.presets"),
+    ],
+)
+def test_an_old_import_path_warns_with_the_new_one_and_exports_only_its_names(
+    old: str, new: str
+) -> None:
+    # A fresh interpreter: a module warns once, when first imported.
+    code = f"import {old}"
+    done = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "from cnnlab.spec import" in done.stderr and new in done.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(old)
+    exported = set(module.__all__)
+    assert {"json", "hashlib", "annotations", "dataclass"}.isdisjoint(exported)
+    assert all(
+        getattr(module, name) is getattr(importlib.import_module(new), name) for name in exported
+    )

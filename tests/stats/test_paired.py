@@ -16,10 +16,13 @@ from cnnlab.stats.paired import (
     ALPHA,
     GATE_DZ,
     ClaimData,
+    decide_claim,
+    equivalence_level,
     evaluate_claims,
     holm,
     paired_p_value,
     paired_summary,
+    superiority_thresholds,
 )
 from cnnlab.stats.planning import advise, outcome_probabilities, seeds_for
 from cnnlab.stats.ranks import signed_rank, snap
@@ -37,7 +40,7 @@ def _interval_finite(values: tuple[float, float]) -> bool:
 
 
 def test_the_verdicts_power_is_the_noncentral_t_formula_of_the_design_notes() -> None:
-    # DESIGN.md §7b: power = nct.sf(max(t_crit, 0.674·√n), n − 1, √n·δ) when no ROPE interferes.
+    # docs/statistics.md: power = nct.sf(max(t_crit, 0.674·√n), n − 1, √n·δ) without a ROPE.
     n = np.array([5, 10, 20, 53, 200])
     chances = outcome_probabilities(0.8, 1e-9, n, ALPHA, ALPHA)["supported"]
     formula = [
@@ -193,6 +196,36 @@ def test_equivalence_is_tost_at_alpha_with_the_one_minus_two_alpha_interval() ->
     se = d.std(ddof=1) / math.sqrt(10)
     p = max(sps.t.sf((d.mean() + rope) / se, 9), sps.t.cdf((d.mean() - rope) / se, 9))
     assert result.p_equivalence == pytest.approx(p) and p < ALPHA
+
+
+def test_the_equivalence_level_is_one_minus_two_alpha() -> None:
+    assert equivalence_level(0.05) == pytest.approx(0.9)
+    assert equivalence_level(0.0179) == 1 - 2 * 0.0179  # the report's look table divides none
+
+
+def test_superiority_thresholds_are_the_t_quantile_and_the_gate() -> None:
+    # docs/statistics.md: at the default plan's first look (5 seeds, α = 0.0179 for one claim)
+    # a claim needs |t| ≥ 3.88, an observed dz ≥ 1.73; the t bound is the larger there.
+    t, dz = superiority_thresholds(5, 0.0179)
+    assert t == float(sps.t.ppf(1 - 0.0179 / 2, 4)) and round(t, 2) == 3.88
+    assert dz == t / math.sqrt(5) and round(dz, 2) == 1.73
+    # With many pairs the t bound falls below the P(A>B) gate, which then sets the dz needed.
+    t, dz = superiority_thresholds(60, 0.05)
+    assert t == pytest.approx(2.001, abs=1e-3) and t / math.sqrt(60) < GATE_DZ
+    assert dz == GATE_DZ
+
+
+@pytest.mark.parametrize(("n", "alpha"), [(5, 0.0179), (8, 0.05), (60, 0.05)])
+def test_superiority_thresholds_are_where_the_verdict_rule_turns(n: int, alpha: float) -> None:
+    # Differences with an observed dz just above the threshold are supported, just below not:
+    # the thresholds are the rule's own, in either regime (t bound or P(A>B) gate).
+    base = np.linspace(-1.0, 1.0, n)
+    z = (base - base.mean()) / base.std(ddof=1)  # mean 0, SD 1
+    _, dz = superiority_thresholds(n, alpha)
+    for factor, verdict in ((1.0001, "supported"), (0.9999, "inconclusive")):
+        d = 0.001 * (z + dz * factor)  # dz of d is dz · factor
+        result = decide_claim(ClaimData("c", tuple(d), 1e-9), alpha=alpha, alpha_eq=alpha)
+        assert result.verdict == verdict, (factor, result)
 
 
 def test_equivalence_has_its_own_holm_family() -> None:

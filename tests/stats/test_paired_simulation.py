@@ -154,7 +154,7 @@ def test_without_an_effect_false_verdicts_stay_at_or_below_alpha(n: int, noise: 
     if n <= 10:
         # not so conservative that it cannot find anything: at n ≤ 10 the t interval, not the
         # P(A>B) gate, is the binding condition (at n = 20 the gate binds: t ≥ 0.674·√20 = 3.0,
-        # a false rate near 0.007 — conservative by design, see DESIGN.md §7b).
+        # a false rate near 0.007 — conservative by design, see docs/statistics.md).
         assert figure.value >= ALPHA / 4, figure
 
 

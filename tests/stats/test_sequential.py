@@ -107,7 +107,7 @@ def test_the_looks_levels_are_the_spending_boundaries_nominal_levels() -> None:
 
 
 def test_an_obrien_fleming_first_look_at_five_seeds_cannot_stop() -> None:
-    # DESIGN.md §7b: at 5 seeds (4 df) the O'Brien–Fleming-type first look of a 5/10/20/40 plan
+    # docs/statistics.md: at 5 seeds (4 df) the O'Brien–Fleming-type first look of a 5/10/20/40 plan
     # needs t ≈ 33; Pocock-type spending needs a t a pilot-sized effect can reach.
     obf = look_levels(SequentialPlan(looks=(5, 10, 20, 40), spending="obrien-fleming"), 1)[0]
     pocock = look_levels(SequentialPlan(looks=(5, 10, 20, 40)), 1)[0]
@@ -325,10 +325,15 @@ def test_quick_and_seeds_replace_the_plan_by_fixed_seeds() -> None:
 
 def test_a_rebuild_reads_the_plan_back_from_provenance(tmp_path: Path) -> None:
     import dataclasses
+    import json
 
     from cnnlab.report.build import run_sweep_of
+    from cnnlab.report.provenance import ABSENT, Provenance
+    from tests.conftest import REPO
 
+    committed = json.loads((REPO / "reports" / "max_vs_avg" / "provenance.json").read_text())
     provenance = {
+        **committed,
         "sweep_source": "max_vs_avg",
         "seeds": list(range(20)),
         "sequential_plan": dataclasses.asdict(SequentialPlan(looks=(5, 10))),
@@ -337,6 +342,10 @@ def test_a_rebuild_reads_the_plan_back_from_provenance(tmp_path: Path) -> None:
     provenance["sequential_plan"] = None  # a fixed run of a sweep that now declares a plan
     assert run_sweep_of(provenance, tmp_path, None).seed_values == tuple(range(20))
     assert run_sweep_of(provenance, tmp_path, None).plan is None
+    del provenance["sequential_plan"]  # a run from before plans existed: its seeds as well
+    read = Provenance.from_json(provenance)
+    assert read.sequential_plan is ABSENT
+    assert run_sweep_of(read, tmp_path, None).seed_values == tuple(range(20))
 
 
 def test_the_plan_line_says_what_the_first_look_costs() -> None:

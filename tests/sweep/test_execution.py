@@ -46,7 +46,8 @@ BY_KEY = {cell.key: cell for cell in CELLS}
 class DeadPool:
     """A worker pool whose processes have all died (killed, or out of memory)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
         self.submitted: list[str] = []
         self.terminated = False
 
@@ -117,9 +118,8 @@ def _workers(
     trials: Callable[[], tuple[optuna.Trial, Cell] | None],
     count: int,
     pool: Pool,
-    workers: int,
 ) -> bool:
-    return train_in_workers(book, trials, count, pool, workers, None, latch=StopLatch())
+    return train_in_workers(book, trials, count, pool, deadline=None, latch=StopLatch())
 
 
 def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> None:
@@ -131,7 +131,7 @@ def test_when_every_worker_dies_the_held_trials_fail_and_the_sweep_stops() -> No
         return _fake_trial(next(numbers)), CELLS[0]
 
     with pytest.raises(WorkersDied, match=r"All 2 worker processes died .*-9.*same command"):
-        _workers(book, next_trial, 10, pool, 2)
+        _workers(book, next_trial, 10, pool)
     assert [active for active, _ in book.failed] == ["active-0", "active-1"]
     assert all("every worker process died" in f["message"] for _, f in book.failed)
     assert book.run_status == ["KILLED", "KILLED"]  # killed, not failed on their own
@@ -142,7 +142,7 @@ class OnePool(DeadPool):
     """A pool with live workers that reports one scripted event, then nothing."""
 
     def __init__(self, event: object) -> None:
-        super().__init__()
+        super().__init__(size=1)
         self.events = [event]
 
     def next_event(self, timeout: float) -> Event | None:
@@ -160,14 +160,14 @@ def _one_trial() -> Callable[[], tuple[optuna.Trial, Cell] | None]:
 def test_a_killed_worker_leaves_a_killed_run_not_a_failed_one() -> None:
     book = Book()
     pool = OnePool(Died("trial-0", "its worker process died (exit code -9)"))
-    _workers(book, _one_trial(), 1, pool, 1)
+    _workers(book, _one_trial(), 1, pool)
     assert book.failed[0][1]["reason"] == "worker_died" and book.run_status == ["KILLED"]
 
 
 def test_a_failed_training_fails_its_trial_with_the_reason() -> None:
     book = Book()
     pool = OnePool(Failed("trial-0", {"reason": "nan_loss", "message": "diverged"}))
-    _workers(book, _one_trial(), 1, pool, 1)
+    _workers(book, _one_trial(), 1, pool)
     assert book.failed == [("active-0", {"reason": "nan_loss", "message": "diverged"})]
     assert book.run_status == ["FAILED"]
 
@@ -177,7 +177,7 @@ def test_an_unknown_event_raises_instead_of_failing_the_trial() -> None:
     book = Book()
     pool = OnePool(SimpleNamespace(job_id="trial-0"))
     with pytest.raises(TypeError, match="not a final event"):
-        _workers(book, _one_trial(), 1, pool, 1)
+        _workers(book, _one_trial(), 1, pool)
     assert book.failed == []
 
 
@@ -189,7 +189,7 @@ def test_an_interrupt_while_a_finished_trial_is_recorded_interrupts_it(
     monkeypatch.setattr(cnnlab.sweep.trials.execution, "read_trial_files", lambda folder: None)
     book, pool = Book(), OnePool(Done("trial-0", Path("/nowhere")))
     with pytest.raises(KeyboardInterrupt):
-        _workers(book, _one_trial(), 1, pool, 1)
+        _workers(book, _one_trial(), 1, pool)
     assert book.interrupted == ["active-0"] and pool.terminated
 
 

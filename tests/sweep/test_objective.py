@@ -7,7 +7,8 @@ import optuna
 import pytest
 
 from cnnlab.spec.loading import load_sweep, shipped_names
-from cnnlab.sweep.stores.objective import may_prune, pruner_for, report_epoch, sampler_for
+from cnnlab.sweep.sources import cell_source
+from cnnlab.sweep.stores.objective import report_epoch
 from cnnlab.training.result import EpochRecord
 from tests.conftest import epoch_record
 
@@ -17,11 +18,11 @@ def _epoch(epoch: int, val_accuracy: float) -> EpochRecord:
 
 
 def _study(sweep_name: str) -> tuple[optuna.Study, bool]:
-    sweep = load_sweep(sweep_name)
+    sampling = cell_source(load_sweep(sweep_name)).sampling
     study = optuna.create_study(
-        direction="maximize", sampler=sampler_for(sweep), pruner=pruner_for(sweep)
+        direction="maximize", sampler=sampling.sampler, pruner=sampling.pruner
     )
-    return study, may_prune(sweep)
+    return study, sampling.prunes
 
 
 def _run_good_trials(study: optuna.Study, prune: bool, count: int) -> None:
@@ -61,10 +62,10 @@ def test_designs_that_test_claims_never_prune(name: str) -> None:
 
 
 def test_a_claim_design_never_prunes_even_under_a_pruner_that_would() -> None:
-    # The study's pruner is not what keeps claim designs whole: `may_prune` is.
-    sweep = load_sweep("pooling")
+    # The study's pruner is not what keeps claim designs whole: `Sampling.prunes` is.
+    sampling = cell_source(load_sweep("pooling")).sampling
     study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(0))
     _run_good_trials(study, False, 1)
     poor = study.ask()
-    assert not report_epoch(poor, _epoch(1, 0.01), prune=may_prune(sweep))
+    assert not report_epoch(poor, _epoch(1, 0.01), prune=sampling.prunes)
     assert poor.should_prune()  # the pruner would have pruned it

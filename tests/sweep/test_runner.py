@@ -31,6 +31,7 @@ from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
 from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.runner import run_sweep
+from cnnlab.sweep.sources import EnumeratedCells
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.results import trials_table
 from cnnlab.sweep.stores.studies import (
@@ -189,11 +190,11 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Two sweeps on one study: what the other finished after we looked must not run twice.
-    real = cnnlab.sweep.runner.remaining_work
+    real = EnumeratedCells.remaining
     looked: list[int] = []
 
-    def then_another_process_finishes_one(sweep, study, design_cells):  # type: ignore[no-untyped-def]
-        remaining = real(sweep, study, design_cells)
+    def then_another_process_finishes_one(self, study, design_cells):  # type: ignore[no-untyped-def]
+        remaining = real(self, study, design_cells)
         looked.append(remaining.count)
         if len(looked) > 1:  # the sweep looks again once its cells are run: once is enough
             return remaining
@@ -206,7 +207,7 @@ def test_a_cell_another_process_finished_meanwhile_is_not_run_again(
         study.add_trial(taken)
         return remaining
 
-    monkeypatch.setattr(cnnlab.sweep.runner, "remaining_work", then_another_process_finishes_one)
+    monkeypatch.setattr(EnumeratedCells, "remaining", then_another_process_finishes_one)
     _run(tmp_path)
     keys = [t.user_attrs.get("cnnlab.cell") for t in _study(tmp_path).get_trials()]
     assert sorted(keys) == ["avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"]
@@ -393,6 +394,42 @@ def test_search_design_samples_and_reports_validation_accuracy(tmp_path: Path) -
         if trial.state == TrialState.COMPLETE:
             result = trial.user_attrs["cnnlab.result"]
             assert trial.value == result["history"][-1]["val_accuracy"]
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: str, name: str) -> list[int]:
+    """Count calls of `module.name` wherever cnnlab imported it by name."""
+    original = getattr(sys.modules[module], name)
+    calls: list[int] = []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    for loaded in list(sys.modules.values()):
+        if getattr(loaded, "__name__", "").startswith("cnnlab") and (
+            getattr(loaded, name, None) is original
+        ):
+            monkeypatch.setattr(loaded, name, counted)
+    return calls
+
+
+def test_the_end_builds_the_results_table_once_and_judges_the_claims_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cnnlab.report.build
+    import cnnlab.stats.claims  # noqa: F401
+
+    sweep = dataclasses.replace(
+        SWEEP, claims=(Claim(statement="max beats avg", better="max", worse="avg"),)
+    )
+    tables = _count_calls(monkeypatch, "cnnlab.sweep.stores.results", "trials_table")
+    judged = _count_calls(monkeypatch, "cnnlab.stats.claims", "judge")
+    outcome = _run(tmp_path, sweep, reports_dir=tmp_path / "reports")
+    assert outcome is not None and outcome.finished == 4
+    # A fixed design judges nothing while it trains: every call is the end's.
+    assert (len(tables), len(judged)) == (1, 1)
+    printed = capsys.readouterr().out
+    assert "max beats avg" in printed and (tmp_path / "reports" / "t" / "index.html").is_file()
 
 
 def test_max_time_keeps_finished_replicates_and_reports_the_missing(

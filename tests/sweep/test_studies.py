@@ -18,6 +18,7 @@ from cnnlab.sweep.options import DEAD_AFTER_S
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.studies import (
     Heartbeat,
+    StudyIdentity,
     StudyMismatchError,
     default_storage_url,
     join_study,
@@ -129,17 +130,11 @@ def test_a_changed_definition_is_refused_with_what_changed_and_the_fix_for_each_
     storage = open_storage(default_storage_url(tmp_path))
     kept = {"train": {"epochs": 3}}
 
+    def identity(config_hash: str, definition: dict[str, Any]) -> StudyIdentity:
+        return StudyIdentity("s", "s", False, config_hash, "c", "fixed", definition)
+
     def reopen(config_hash: str, definition: dict[str, Any]) -> optuna.Study:
-        return open_study(
-            storage,
-            "s",
-            config_hash=config_hash,
-            definition=definition,
-            claims_hash="c",
-            sweep_name="s",
-            quick=False,
-            new_study=False,
-        )
+        return open_study(storage, identity(config_hash, definition))
 
     reopen("aaa", kept)
     changed = {"train": {"epochs": 5}}
@@ -150,7 +145,7 @@ def test_a_changed_definition_is_refused_with_what_changed_and_the_fix_for_each_
         resumed.value
     )
     with pytest.raises(StudyMismatchError) as joined:
-        join_study(storage, "s", config_hash="bbb", sweep_name="s", where="db", definition=changed)
+        join_study(storage, identity("bbb", changed), where="db")
     assert "Study 's' in 'db' was started from a different definition" in str(joined.value)
     assert "train.epochs" in str(joined.value) and "same sweep file" in str(joined.value)
-    assert join_study(storage, "s", config_hash="aaa", sweep_name="s", where="db").study_name == "s"
+    assert join_study(storage, identity("aaa", kept), where="db").study_name == "s"

@@ -32,7 +32,7 @@ TIMING = "timing.json"
 class ArmCost:
     arm: str
     params: int
-    flops: int  # forward FLOPs per image, 2 × multiply-accumulates (DESIGN.md §2)
+    flops: int  # forward FLOPs per image, 2 × multiply-accumulates (README.md)
     activations: int  # floats every layer outputs for one image, forward
     seconds: float | None  # median seconds per epoch, alone on the machine
     seconds_range: tuple[float, float] | None = None  # fastest and slowest training

@@ -8,12 +8,12 @@ printed before the start) belong in the README's prose under the table.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from cnnlab.report.durations import format_duration
+from cnnlab.report.provenance import Provenance
 
 RUNS_START = "<!-- runs: written by `python -m cnnlab.report --index`; do not edit -->"
 RUNS_END = "<!-- end of runs -->"
@@ -33,25 +33,26 @@ def runs_table(reports_dir: Path) -> str:
     ]
     for provenance_json in sorted(reports_dir.glob("*/provenance.json")):
         folder = provenance_json.parent
-        prov = json.loads(provenance_json.read_text())
+        prov = Provenance.read(provenance_json)
         trials = (
             len(pd.read_csv(folder / "results.csv")) if (folder / "results.csv").is_file() else 0
         )
-        kind = " (smoke run)" if prov.get("quick") else ""
-        images = prov.get("train_images")
-        epochs = prov.get("epochs", "?")
-        data = f"{prov.get('dataset', '?')}, {epochs} epoch{'' if epochs == 1 else 's'}" + (
-            f" on {images:,} images" if isinstance(images, int) else ""
+        kind = " (smoke run)" if prov.quick else ""
+        epochs = prov.epochs
+        data = (
+            f"{prov.dataset}, {epochs} epoch{'' if epochs == 1 else 's'} on "
+            f"{prov.train_images:,} images"
         )
-        machine = prov.get("machine", {})
-        training = prov.get("workers") or (
+        machine = prov.machine  # a map: its keys are whatever `machine()` recorded
+        # Runs from before worker processes record no `workers`: they trained in one process.
+        workers = prov.workers if isinstance(prov.workers, str) else ""
+        training = workers or (
             f"in one process, TensorFlow's default threads ({machine.get('cores', '?')} cores)"
         )
         lines.append(
             f"| [`{folder.name}/`]({folder.name}/README.md){kind} | {data} | "
-            f"`{str(prov.get('git_commit', '?'))[:7]}"
-            f"{'-dirty' if str(prov.get('git_commit', '')).endswith('-dirty') else ''}` | "
+            f"`{prov.git_commit[:7]}{'-dirty' if prov.git_commit.endswith('-dirty') else ''}` | "
             f"{training} | {machine.get('cores', '?')}-core {machine.get('cpu', '?')} | {trials} | "
-            f"{_wall(prov.get('sweep_wall_seconds'))} | {prov.get('finished', '?')} |"
+            f"{_wall(prov.sweep_wall_seconds)} | {prov.finished} |"
         )
     return "\n".join([*lines, RUNS_END])

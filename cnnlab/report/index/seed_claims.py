@@ -1,6 +1,6 @@
 """The seed documents' claims, and what the committed reports say of each.
 
-`reports/README.md` opens with a table of the seven claims (DESIGN.md §2), each tested as one
+`reports/README.md` opens with a table of the seed documents' seven claims, each tested as one
 or more claims of a shipped sweep. The table is written from the committed reports alone
 (`verdicts.json` and `provenance.json` in each `reports/NAME/`), never typed by hand:
 `python -m cnnlab.report --index` rewrites it between its two markers (`cnnlab.report.index.readme`)
@@ -18,6 +18,7 @@ from typing import Any
 from cnnlab.report.build import ReportError
 from cnnlab.report.durations import format_duration
 from cnnlab.report.index.cost import arm_costs
+from cnnlab.report.provenance import Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
 from cnnlab.spec.design import study_name
 
@@ -132,7 +133,7 @@ class CommittedReport:
 
     folder: Path
     verdicts: dict[str, Any]
-    provenance: dict[str, Any]
+    provenance: Provenance
 
 
 def _committed(reports_dir: Path) -> dict[str, CommittedReport]:
@@ -144,7 +145,9 @@ def _committed(reports_dir: Path) -> dict[str, CommittedReport]:
             found[name] = CommittedReport(
                 folder=folder,
                 verdicts=_read(folder / "verdicts.json"),
-                provenance=_read(folder / "provenance.json"),
+                provenance=Provenance.from_json(
+                    _read(folder / "provenance.json"), origin=folder / "provenance.json"
+                ),
             )
     return found
 
@@ -173,9 +176,9 @@ def _decided(claim: dict[str, Any]) -> str:
     return f"undecided at the last look ({standing['look']})"
 
 
-def _pairs(n: int, provenance: dict[str, Any]) -> str:
+def _pairs(n: int, provenance: Provenance) -> str:
     """Paired replicates: seeds, or seeds × draws in a randomized design (10 = 5 × 2)."""
-    draws = int(provenance.get("n_backgrounds", 1))
+    draws = provenance.n_backgrounds
     return str(n) if draws == 1 else f"{n} ({n // draws} seeds × {draws} draws)"
 
 
@@ -197,8 +200,8 @@ def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> st
         f"{amount(numbers['mean'], metric)} on {metric_label(metric)}{lower} "
         f"({percent(level)} {kind} interval {interval(low, high, metric)})"
     )
-    dataset = provenance.get("dataset", "mnist")
-    wall = provenance.get("sweep_wall_seconds")
+    dataset = provenance.dataset
+    wall = provenance.sweep_wall_seconds
     pairs = _pairs(numbers["n"], provenance)
     return (
         f"| {claimed} | {evidence.statement} ({link}; {dataset}) | "

@@ -9,6 +9,7 @@ writes files or MLflow runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -47,27 +48,34 @@ def suggest_cell(trial: optuna.Trial, sweep: Sweep) -> Cell:
     return make_cell(sweep, labels, sweep.seed_values[0], None)
 
 
-def objective_metric(sweep: Sweep) -> str:
-    """What a trial's value is: validation accuracy for a search (model selection never sees
-    the test set), test accuracy for designs that test claims."""
-    return "val_accuracy" if sweep.design == "search" else "test_accuracy"
+@dataclass(frozen=True)
+class Sampling:
+    """How Optuna treats a run's trials; the run's cell source (cnnlab.sweep.sources) picks
+    one of the two below once, from the design."""
+
+    sampler: optuna.samplers.BaseSampler
+    pruner: optuna.pruners.BasePruner | None
+    # What a trial's value is: validation accuracy for a search (model selection never sees
+    # the test set), test accuracy for designs that test claims.
+    objective_metric: str
+    # Only a search prunes: a claim needs every replicate of every arm to the last epoch.
+    prunes: bool
 
 
-def may_prune(sweep: Sweep) -> bool:
-    """Only a search prunes: a claim needs every replicate of every arm to the last epoch."""
-    return sweep.design == "search"
+def enumerated_sampling() -> Sampling:
+    """Designs that test claims: cells are enqueued, never sampled (the sampler only fills in
+    what an enqueued trial already fixes), and nothing is pruned."""
+    return Sampling(optuna.samplers.RandomSampler(seed=0), None, "test_accuracy", prunes=False)
 
 
-def sampler_for(sweep: Sweep) -> optuna.samplers.BaseSampler:
-    """TPE for a search; for enumerated designs the cells are enqueued, never sampled."""
-    if sweep.design == "search":
-        return optuna.samplers.TPESampler(seed=0)
-    return optuna.samplers.RandomSampler(seed=0)
-
-
-def pruner_for(sweep: Sweep) -> optuna.pruners.BasePruner | None:
-    """A search's median pruner (after 3 trials have reported); none for claim designs."""
-    return optuna.pruners.MedianPruner(n_startup_trials=3) if may_prune(sweep) else None
+def search_sampling() -> Sampling:
+    """A search: TPE picks levels; the median pruner stops poor trials after 3 have reported."""
+    return Sampling(
+        optuna.samplers.TPESampler(seed=0),
+        optuna.pruners.MedianPruner(n_startup_trials=3),
+        "val_accuracy",
+        prunes=True,
+    )
 
 
 def report_epoch(trial: optuna.Trial, record: EpochRecord, *, prune: bool) -> bool:

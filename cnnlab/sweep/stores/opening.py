@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from cnnlab.data import LoadedDataset
 from cnnlab.errors import CnnlabError
-from cnnlab.spec.design import Cell, Sweep, claims_hash, config_hash, definition, seeds_hash
-from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
+from cnnlab.spec.design import Cell, Sweep
+from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions
 from cnnlab.sweep.provenance import git_commit, package_versions
 from cnnlab.sweep.stores.keys import Key, State, version_key
-from cnnlab.sweep.stores.objective import pruner_for, sampler_for
+from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
 from cnnlab.sweep.stores.studies import (
     Reaped,
+    StudyIdentity,
     default_storage_url,
     join_study,
     open_storage,
@@ -46,6 +46,7 @@ class Stores:
     parent_run_id: str
     common_tags: dict[str, str]  # tags every trial's run gets too
     storage: BaseStorage  # the study's, for reaping while the sweep runs
+    sampling: Sampling  # the study's sampler and pruner, what a trial's value is, pruning
 
 
 @dataclass
@@ -57,10 +58,17 @@ class Remaining:
     pending: list[Cell]
     count: int
     running_elsewhere: int = 0  # cells of the design a live process (maybe another) holds
+    cells: list[Cell] = field(default_factory=list)  # what was counted: a look's or the design's
 
 
 def open_stores(
-    sweep: Sweep, options: SweepOptions, dataset: LoadedDataset, threads: dict[str, int]
+    sweep: Sweep,
+    identity: StudyIdentity,
+    sampling: Sampling,
+    options: SweepOptions,
+    *,
+    data_source: str,
+    threads: dict[str, int],
 ) -> Stores:
     """MLflow, then the Optuna study with dead trials reaped, then the parent run.
 
@@ -75,32 +83,11 @@ def open_stores(
     storage_url = options.storage or default_storage_url(options.runs_dir)
     storage = open_storage(storage_url)
     if options.joins:
-        study = join_study(
-            storage,
-            study_base_name(sweep, options),
-            config_hash=config_hash(sweep),
-            definition=definition(sweep),
-            sweep_name=sweep.name,
-            where=redact(storage_url),
-            sampler=sampler_for(sweep),
-            pruner=pruner_for(sweep),
-        )
+        study = join_study(storage, identity, where=redact(storage_url), sampling=sampling)
         experiment_id = tracker.existing_experiment_id(sweep.name)
     else:
         experiment_id = tracker.experiment_id(sweep.name)
-        study = open_study(
-            storage,
-            study_base_name(sweep, options),
-            config_hash=config_hash(sweep),
-            definition=definition(sweep),
-            sampler=sampler_for(sweep),
-            claims_hash=claims_hash(sweep),
-            plan_hash=seeds_hash(sweep),
-            sweep_name=sweep.name,
-            quick=options.quick,
-            new_study=options.new_study,
-            pruner=pruner_for(sweep),
-        )
+        study = open_study(storage, identity, sampling=sampling, new_study=options.new_study)
         if options.dead_after is not None or Key.DEAD_AFTER not in study.user_attrs:
             grace = DEAD_AFTER_S if options.dead_after is None else options.dead_after
             study.set_user_attr(Key.DEAD_AFTER, grace)
@@ -114,21 +101,21 @@ def open_stores(
         Key.GIT_COMMIT: git_commit(),
         Key.VERSIONS: json.dumps(versions, sort_keys=True),
         Key.THREADS: json.dumps(threads),
-        Key.DATA_SOURCE: dataset.source,
+        Key.DATA_SOURCE: data_source,
         **{version_key(package): version for package, version in versions.items()},
     }
     parent_tags = {
         **common_tags,
-        Key.CONFIG_HASH: config_hash(sweep),
-        Key.CLAIMS_HASH: claims_hash(sweep),
-        Key.PLAN_HASH: seeds_hash(sweep),
+        Key.CONFIG_HASH: identity.config_hash,
+        Key.CLAIMS_HASH: identity.claims_hash,
+        Key.PLAN_HASH: identity.plan_hash,
     }
     if options.joins:
         parent_run_id = _joined_parent_run(study, tracker)
     else:
         parent_run_id = tracker.parent_run(experiment_id, study.study_name, parent_tags)
         study.set_user_attr(Key.MLFLOW_PARENT_RUN_ID, parent_run_id)
-    return Stores(tracker, experiment_id, study, parent_run_id, common_tags, storage)
+    return Stores(tracker, experiment_id, study, parent_run_id, common_tags, storage, sampling)
 
 
 def _joined_parent_run(study: optuna.Study, tracker: Tracker) -> str:
@@ -170,18 +157,6 @@ def done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:
         if key:
             (done if trial.state == TrialState.COMPLETE else live).add(key)
     return done, live
-
-
-def remaining(sweep: Sweep, study: optuna.Study, design_cells: list[Cell]) -> Remaining:
-    """Finished cells are skipped; cells a live process is running are left to it."""
-    done, live = done_and_live(study)
-    if sweep.design == "search":
-        count = max(0, sweep.n_trials - finished_searches(study))
-        return Remaining(sweep.n_trials, sweep.n_trials - count, [], count)
-    pending = [c for c in design_cells if c.key not in done and c.key not in live]
-    running_elsewhere = len(live & {c.key for c in design_cells})
-    already = len(design_cells) - len(pending) - running_elsewhere
-    return Remaining(len(design_cells), already, pending, len(pending), running_elsewhere)
 
 
 def finished_seconds(study: optuna.Study) -> dict[str, list[float]]:

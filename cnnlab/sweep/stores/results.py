@@ -32,7 +32,7 @@ def result_row(trial: optuna.trial.FrozenTrial, result: TrainingResult) -> Resul
         trial=trial.number,
         cell=trial.user_attrs.get(Key.CELL),
         arm=trial.user_attrs.get(Key.ARM),
-        levels=dict(trial.user_attrs.get(Key.LEVELS, {})),
+        labels=dict(trial.user_attrs.get(Key.LEVELS, {})),
         seed=result.seed,
         background=trial.user_attrs.get(Key.BACKGROUND),
         test_accuracy=result.test_accuracy,

@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -34,10 +34,18 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
-from cnnlab.spec.design import definition_changes
-from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions
+from cnnlab.spec.design import (
+    Sweep,
+    claims_hash,
+    config_hash,
+    definition,
+    definition_changes,
+    seeds_hash,
+)
+from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
 from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
 from cnnlab.sweep.stores.keys import Key, State
+from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
 
 HEARTBEAT_EVERY_S = 60.0  # the longest interval between beats; never over a tenth of the grace
@@ -119,30 +127,52 @@ def _versions(storage: BaseStorage, base: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
+@dataclass(frozen=True)
+class StudyIdentity:
+    """What a run's study is, built once from the effective sweep and passed as one value:
+    its base name (`pooling`, `pooling-quick`; versions add `-v2`), the sweep, whether it is a
+    smoke run, and the hashes of its definition, claims and seed plan."""
+
+    base_name: str
+    sweep_name: str
+    quick: bool
+    config_hash: str
+    claims_hash: str
+    plan_hash: str
+    definition: dict[str, Any]
+
+    @classmethod
+    def of(cls, sweep: Sweep, options: SweepOptions) -> StudyIdentity:
+        return cls(
+            base_name=study_base_name(sweep, options),
+            sweep_name=sweep.name,
+            quick=options.quick,
+            config_hash=config_hash(sweep),
+            claims_hash=claims_hash(sweep),
+            plan_hash=seeds_hash(sweep),
+            definition=definition(sweep),
+        )
+
+
 def open_study(
     storage: BaseStorage,
-    base_name: str,
+    identity: StudyIdentity,
     *,
-    config_hash: str,
-    definition: dict[str, Any] | None = None,
-    claims_hash: str,
-    plan_hash: str = "fixed",
-    sweep_name: str,
-    quick: bool,
-    new_study: bool,
-    direction: Literal["minimize", "maximize"] = "maximize",
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
+    sampling: Sampling | None = None,
+    new_study: bool = False,
 ) -> optuna.Study:
-    """The newest study of `base_name`, or a new one; refuses a changed definition."""
+    """The newest study of the identity's base name, or a new one; refuses a changed
+    definition. `sampling` gives the sampler and pruner (Optuna's defaults without it)."""
+    base_name = identity.base_name
+    sampler = None if sampling is None else sampling.sampler
+    pruner = None if sampling is None else sampling.pruner
     versions = _versions(storage, base_name)
     if versions and not new_study:
         name = versions[-1][1]
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
         _refuse_changed_definition(
             study,
-            config_hash,
-            definition,
+            identity,
             head=f"The sweep definition changed since study {name!r} was started",
             fix="its finished cells would not mean the same thing. Run again with --new-study "
             f"to start {base_name}-v{versions[-1][0] + 1} (the old study and its runs are "
@@ -152,15 +182,15 @@ def open_study(
     version = versions[-1][0] + 1 if versions else 1
     name = base_name if version == 1 else f"{base_name}-v{version}"
     study = optuna.create_study(
-        study_name=name, storage=storage, direction=direction, sampler=sampler, pruner=pruner
+        study_name=name, storage=storage, direction="maximize", sampler=sampler, pruner=pruner
     )
     for key, value in (
-        (Key.SWEEP, sweep_name),
-        (Key.CONFIG_HASH, config_hash),
-        (Key.DEFINITION, definition),
-        (Key.CLAIMS_HASH, claims_hash),
-        (Key.PLAN_HASH, plan_hash),
-        (Key.QUICK, quick),
+        (Key.SWEEP, identity.sweep_name),
+        (Key.CONFIG_HASH, identity.config_hash),
+        (Key.DEFINITION, identity.definition),
+        (Key.CLAIMS_HASH, identity.claims_hash),
+        (Key.PLAN_HASH, identity.plan_hash),
+        (Key.QUICK, identity.quick),
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
     ):
         study.set_user_attr(key, value)
@@ -168,19 +198,13 @@ def open_study(
 
 
 def _refuse_changed_definition(
-    study: optuna.Study,
-    config_hash: str,
-    definition: dict[str, Any] | None,
-    *,
-    head: str,
-    fix: str,
+    study: optuna.Study, identity: StudyIdentity, *, head: str, fix: str
 ) -> None:
-    """Raise `head (what changed): fix` unless `study` was started from `config_hash`."""
+    """Raise `head (what changed): fix` unless `study` was started from the same definition."""
     stored = study.user_attrs.get(Key.CONFIG_HASH)
-    if stored != config_hash:
-        raise StudyMismatchError(
-            f"{head} ({_changed(study, definition, stored, config_hash)}): {fix}"
-        )
+    if stored != identity.config_hash:
+        changed = _changed(study, identity.definition, stored, identity.config_hash)
+        raise StudyMismatchError(f"{head} ({changed}): {fix}")
 
 
 def _changed(
@@ -197,58 +221,50 @@ def _changed(
 
 
 def join_study(
-    storage: BaseStorage,
-    base_name: str,
-    *,
-    config_hash: str | None,
-    sweep_name: str,
-    where: str,
-    definition: dict[str, Any] | None = None,
-    sampler: optuna.samplers.BaseSampler | None = None,
-    pruner: optuna.pruners.BasePruner | None = None,
+    storage: BaseStorage, identity: StudyIdentity, *, where: str, sampling: Sampling | None = None
 ) -> optuna.Study:
-    """The newest study of `base_name`, made by the sweep's own process, for a worker to join;
-    refuses a missing study or a different definition (`where` names the storage; a
-    `config_hash` of None checks only that the study exists)."""
+    """The newest study of the identity's base name, made by the sweep's own process, for a
+    worker to join; refuses a missing study or a different definition (`where` names the
+    storage)."""
+    base_name = identity.base_name
     versions = _versions(storage, base_name)
     if not versions:
         raise CnnlabError(
             f"There is no study {base_name!r} in the Optuna storage {where!r} (--storage): a "
             "worker joins a sweep that has started. Start the sweep first, on the first host, "
             "with the same sweep, options, --storage and --tracking-uri: python -m cnnlab.sweep "
-            f"{sweep_name} --storage … --tracking-uri …"
+            f"{identity.sweep_name} --storage … --tracking-uri …"
         )
     name = versions[-1][1]
-    study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-    if config_hash is not None:
-        _refuse_changed_definition(
-            study,
-            config_hash,
-            definition,
-            head=f"Study {name!r} in {where!r} was started from a different definition of the "
-            "sweep",
-            fix="give the worker the same sweep file and the same --quick, --seeds, --epochs "
-            "and --dataset as the sweep's own process.",
-        )
+    study = optuna.load_study(
+        study_name=name,
+        storage=storage,
+        sampler=None if sampling is None else sampling.sampler,
+        pruner=None if sampling is None else sampling.pruner,
+    )
+    _refuse_changed_definition(
+        study,
+        identity,
+        head=f"Study {name!r} in {where!r} was started from a different definition of the sweep",
+        fix="give the worker the same sweep file and the same --quick, --seeds, --epochs "
+        "and --dataset as the sweep's own process.",
+    )
     return study
 
 
-def check_joinable(study_base: str, sweep_name: str, options: SweepOptions) -> None:
-    """A worker's study exists in its storage (a worker joins; it never creates one).
-
-    `open_stores` looks the study up again, with its definition: this first look costs a few
-    milliseconds and is what lets a worker refuse before it loads data and imports TensorFlow.
-    """
+def check_joinable(identity: StudyIdentity, options: SweepOptions) -> None:
+    """A worker's study exists in its storage, from the same definition (a worker joins; it
+    never creates one): refused in milliseconds, before the worker loads data and imports
+    TensorFlow. `open_stores` joins the study again, with the sampler and pruner."""
     url = options.storage or default_storage_url(options.runs_dir)
     database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     if database is not None and not database.is_file():  # opening it would create it
         raise CnnlabError(
             f"{database} does not exist: a worker joins a sweep that has started. Start the "
-            f"sweep first (python -m cnnlab.sweep {sweep_name} …), and give the worker its "
-            "--storage and --tracking-uri (or its --runs-dir on this machine)."
+            f"sweep first (python -m cnnlab.sweep {identity.sweep_name} …), and give the "
+            "worker its --storage and --tracking-uri (or its --runs-dir on this machine)."
         )
-    where = redact(url)
-    join_study(open_storage(url), study_base, config_hash=None, sweep_name=sweep_name, where=where)
+    join_study(open_storage(url), identity, where=redact(url))
 
 
 # --- ownership and reaping ---------------------------------------------------------------

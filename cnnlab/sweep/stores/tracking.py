@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -90,35 +91,29 @@ def unreachable(error: BaseException) -> bool:
     )
 
 
-class _ServerCalls:
-    """A tracking server's MlflowClient that stops calling a server that stopped answering.
+class _ServerGuard:
+    """Stops calling a tracking server that stopped answering: every Tracker call runs in it.
 
     Each failing call costs MLflow's retries (~15 s, `SERVER_RETRIES`); after the first, the
     trial's failure record and the parent run's end would each cost as much again. Once one
     call found the server gone, every later call raises that error at once, so a lost server
-    stops the sweep within one call's retries.
+    stops the sweep within one call's retries. A local store is never "gone": not watched.
     """
 
-    def __init__(self, client: MlflowClient) -> None:
-        self._client = client
+    def __init__(self, watching: bool) -> None:
+        self.watching = watching
         self.lost: BaseException | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self.lost is not None:
-                raise self.lost
-            try:
-                return attribute(*args, **kwargs)
-            except Exception as error:
-                if unreachable(error):
-                    self.lost = error
-                raise
-
-        return call
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        if self.lost is not None:
+            raise self.lost
+        try:
+            yield
+        except Exception as error:
+            if self.watching and unreachable(error):
+                self.lost = error
+            raise
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -147,11 +142,11 @@ class Tracker:
         if is_server(tracking_uri):
             check_server_answers(tracking_uri)
             bound_server_retries()
+        self._server = _ServerGuard(watching=is_server(tracking_uri))
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
-            if is_server(tracking_uri):
-                self.client = cast(MlflowClient, _ServerCalls(self.client))
-            self.client.search_experiments(max_results=1)  # creates/migrates the store now
+            with self._server():
+                self.client.search_experiments(max_results=1)  # creates/migrates the store now
         except Exception as error:
             raise CnnlabError(
                 f"Cannot open the MLflow store {redact(tracking_uri)!r}: {type(error).__name__}: "
@@ -161,51 +156,57 @@ class Tracker:
 
     def experiment_id(self, name: str) -> str:
         """The id of experiment `name`, created (with artifacts under the runs folder) if new."""
-        found = self.client.get_experiment_by_name(name)
-        if found is not None:
-            return str(found.experiment_id)
-        location = None
-        if self.artifact_root is not None:
-            location = (self.artifact_root / name).resolve().as_uri()
-        return str(self.client.create_experiment(name, artifact_location=location))
+        with self._server():
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return str(found.experiment_id)
+            location = None
+            if self.artifact_root is not None:
+                location = (self.artifact_root / name).resolve().as_uri()
+            return str(self.client.create_experiment(name, artifact_location=location))
 
     def existing_experiment_id(self, name: str) -> str:
         """The id of experiment `name`, which the sweep's own process created (a worker's)."""
-        found = self.client.get_experiment_by_name(name)
-        if found is None:
-            raise CnnlabError(
-                f"The tracking store {redact(self.tracking_uri)!r} (--tracking-uri) has no "
-                f"experiment {name!r}: give the worker the same --tracking-uri as the sweep's "
-                "own process."
-            )
-        return str(found.experiment_id)
+        with self._server():
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise CnnlabError(
+                    f"The tracking store {redact(self.tracking_uri)!r} (--tracking-uri) has no "
+                    f"experiment {name!r}: give the worker the same --tracking-uri as the sweep's "
+                    "own process."
+                )
+            return str(found.experiment_id)
 
     def has_run(self, run_id: str) -> bool:
-        try:
-            self.client.get_run(run_id)
-        except Exception:  # MLflow raises its own RestException / MlflowException: not found
-            return False
-        return True
+        with self._server():
+            try:
+                self.client.get_run(run_id)
+            except Exception as error:  # MLflow's RestException / MlflowException: not found
+                if self._server.watching and unreachable(error):
+                    self._server.lost = error  # gone, not missing: later calls fail at once
+                return False
+            return True
 
     def parent_run(self, experiment_id: str, study_name: str, tags: dict[str, str]) -> str:
         """The parent run of `study_name`: reused on resume, created the first time."""
-        runs = self.client.search_runs(
-            [experiment_id],
-            filter_string=(
-                f"tags.`{Key.STUDY}` = '{study_name}' and tags.`{Key.ROLE}` = '{Role.PARENT}'"
-            ),
-            max_results=1,
-        )
-        if runs:
-            run_id = str(runs[0].info.run_id)
-            self.client.update_run(run_id, status="RUNNING")
-            return run_id
-        run = self.client.create_run(
-            experiment_id,
-            run_name=study_name,
-            tags=_plain({**tags, Key.STUDY: study_name, Key.ROLE: Role.PARENT}),
-        )
-        return str(run.info.run_id)
+        with self._server():
+            runs = self.client.search_runs(
+                [experiment_id],
+                filter_string=(
+                    f"tags.`{Key.STUDY}` = '{study_name}' and tags.`{Key.ROLE}` = '{Role.PARENT}'"
+                ),
+                max_results=1,
+            )
+            if runs:
+                run_id = str(runs[0].info.run_id)
+                self.client.update_run(run_id, status="RUNNING")
+                return run_id
+            run = self.client.create_run(
+                experiment_id,
+                run_name=study_name,
+                tags=_plain({**tags, Key.STUDY: study_name, Key.ROLE: Role.PARENT}),
+            )
+            return str(run.info.run_id)
 
     def start_child(
         self,
@@ -215,41 +216,52 @@ class Tracker:
         params: dict[str, Any],
         tags: dict[str, str],
     ) -> str:
-        run = self.client.create_run(
-            experiment_id,
-            run_name=run_name,
-            tags=_plain({**tags, PARENT_RUN_TAG: parent_run_id, Key.ROLE: Role.TRIAL}),
-        )
-        run_id = str(run.info.run_id)
-        self.client.log_batch(
-            run_id, params=[Param(k, _param_value(v)) for k, v in sorted(params.items())]
-        )
-        return run_id
+        with self._server():
+            run = self.client.create_run(
+                experiment_id,
+                run_name=run_name,
+                tags=_plain({**tags, PARENT_RUN_TAG: parent_run_id, Key.ROLE: Role.TRIAL}),
+            )
+            run_id = str(run.info.run_id)
+            self.client.log_batch(
+                run_id, params=[Param(k, _param_value(v)) for k, v in sorted(params.items())]
+            )
+            return run_id
 
     def log_epoch(self, run_id: str, epoch: int, values: dict[str, float]) -> None:
-        stamp = _now_ms()
-        self.client.log_batch(
-            run_id, metrics=[Metric(k, float(v), stamp, epoch) for k, v in values.items()]
-        )
+        with self._server():
+            stamp = _now_ms()
+            self.client.log_batch(
+                run_id, metrics=[Metric(k, float(v), stamp, epoch) for k, v in values.items()]
+            )
 
     def log_final(self, run_id: str, metrics: dict[str, float], tags: dict[str, str]) -> None:
-        stamp = _now_ms()
-        self.client.log_batch(
-            run_id,
-            metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
-            tags=[RunTag(str(k), str(v)) for k, v in tags.items()],
-        )
+        with self._server():
+            stamp = _now_ms()
+            self.client.log_batch(
+                run_id,
+                metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                tags=[RunTag(str(k), str(v)) for k, v in tags.items()],
+            )
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
-        self.client.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
+        with self._server():
+            self.client.log_batch(run_id, tags=[RunTag(str(k), str(v)) for k, v in tags.items()])
 
     def log_artifacts(self, run_id: str, paths: Iterable[Path], subdir: str | None = None) -> None:
-        for path in paths:
-            self.client.log_artifact(run_id, str(path), artifact_path=subdir)
+        with self._server():
+            for path in paths:
+                self.client.log_artifact(run_id, str(path), artifact_path=subdir)
 
     def end(self, run_id: str, status: RunStatus) -> None:
         """End a run: FINISHED, FAILED or KILLED."""
-        self.client.set_terminated(run_id, status=status)
+        with self._server():
+            self.client.set_terminated(run_id, status=status)
+
+    def experiments(self) -> list[Any]:
+        """Every experiment in the store (MLflow's records)."""
+        with self._server():
+            return list(self.client.search_experiments())
 
     def runs_table_url(self, experiment_id: str, port: int = 5000) -> str:
         # MLflow 3's UI opens an experiment in its GenAI view; the runs table has its own route.

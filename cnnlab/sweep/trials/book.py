@@ -23,13 +23,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from cnnlab.spec.design import Cell, Sweep
+from cnnlab.spec.design import Cell
 from cnnlab.spec.specs import flat_params
 from cnnlab.sweep.console.progress import Progress
 from cnnlab.sweep.stores.keys import Key, State, level_key
-from cnnlab.sweep.stores.objective import may_prune, objective_metric, report_epoch
+from cnnlab.sweep.stores.objective import report_epoch
+from cnnlab.sweep.stores.opening import Stores
 from cnnlab.sweep.stores.studies import Heartbeat, dead_after, heartbeat_every
-from cnnlab.sweep.stores.tracking import Tracker
 from cnnlab.sweep.trials.artifacts import TrialFiles
 from cnnlab.sweep.trials.execution import FailStatus
 from cnnlab.training.result import EpochRecord, TrainingResult
@@ -114,23 +114,18 @@ class TrialBook:
 
     def __init__(
         self,
-        sweep: Sweep,
-        study: optuna.Study,
-        tracker: Tracker,
-        experiment_id: str,
-        parent_run_id: str,
+        stores: Stores,
         progress: Progress,
-        common_tags: dict[str, str],
         on_complete: Callable[[Cell, float], None] | None = None,
     ) -> None:
-        self.sweep, self.study, self.tracker = sweep, study, tracker
-        self.experiment_id, self.parent_run_id = experiment_id, parent_run_id
-        self.progress, self.common_tags = progress, common_tags
+        self.study, self.tracker, self.sampling = stores.study, stores.tracker, stores.sampling
+        self.experiment_id, self.parent_run_id = stores.experiment_id, stores.parent_run_id
+        self.progress, self.common_tags = progress, stores.common_tags
         self.on_complete = on_complete  # (cell, seconds from begin to complete)
         self.timings: list[dict[str, Any]] = []  # where each finished trial's time went
         self.failed: list[str] = []
         # Every process on the study beats at the pace its grace period asks (studies.py).
-        self.heartbeat_every = heartbeat_every(dead_after(study))
+        self.heartbeat_every = heartbeat_every(dead_after(stores.study))
 
     def set_threads(self, settings: dict[str, int]) -> None:
         """The thread settings trials now train with (a worker pool's, once it is ready): each
@@ -190,7 +185,7 @@ class TrialBook:
             self.tracker.log_epoch(active.run_id, record.epoch, epoch_metrics(record))
         self.progress.epoch(record.epoch, active.cell.spec.train.epochs, record.val_accuracy)
         with timed(active.spent, "optuna"):
-            return report_epoch(active.trial, record, prune=may_prune(self.sweep))
+            return report_epoch(active.trial, record, prune=self.sampling.prunes)
 
     def complete(self, active: ActiveTrial, files: TrialFiles) -> None:
         from cnnlab.report.curves import learning_curve_png
@@ -216,7 +211,7 @@ class TrialBook:
             )
             self.tracker.log_artifacts(active.run_id, [files.summary, curve])
             self.tracker.log_artifacts(active.run_id, [files.weights], subdir="weights")
-        value = getattr(result.final, objective_metric(self.sweep))
+        value = getattr(result.final, self.sampling.objective_metric)
         active.heartbeat.stop()
         # Tagged COMPLETE only now, not with the metrics: a run killed while its artifacts
         # upload must not say COMPLETE. Then MLflow before Optuna: interrupted between the two,

@@ -62,6 +62,8 @@ class TrialStages(Protocol[Active]):
 class Pool(Protocol):
     """Worker processes fed with cells (`cnnlab.sweep.trials.workers.WorkerPool`)."""
 
+    @property
+    def size(self) -> int: ...  # how many processes: the most trials in flight at once
     def submit(self, job_id: str, cell: Cell) -> None: ...
     def request_prune(self, job_id: str) -> None: ...
     def next_event(self, timeout: float) -> Event | None: ...
@@ -115,12 +117,18 @@ def stop_signals_as_interrupts() -> Iterator[StopLatch]:
             signal.signal(sig, handler)
 
 
-def train_cell(cell: Cell, dataset: LoadedDataset, **options: Any) -> TrainingResult:
+def train_cell(
+    cell: Cell,
+    dataset: LoadedDataset,
+    *,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainingResult:
     """`cnnlab.training.cell.train_cell`, imported on first use: TensorFlow is imported only by
     a process that trains (the sweep process with --workers 1, or a worker)."""
     from cnnlab.training.cell import train_cell as train
 
-    return train(cell, dataset, **options)
+    return train(cell, dataset, on_epoch=on_epoch, progress=progress)
 
 
 def train_here(
@@ -178,12 +186,13 @@ def train_in_workers(
     next_trial: Callable[[], tuple[optuna.Trial, Cell] | None],
     count: int,
     pool: Pool,
-    workers: int,
-    deadline: float | None,
     *,
+    deadline: float | None,
     latch: StopLatch,
 ) -> bool:
-    """Keep `workers` trials in flight until `count` have run; True if stopped by the deadline."""
+    """Keep one trial per worker in flight until `count` have run; True if stopped by the
+    deadline."""
+    workers = pool.size
     active: dict[str, Active] = {}
     started, stopped = 0, False
     try:

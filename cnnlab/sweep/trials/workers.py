@@ -214,6 +214,11 @@ class WorkerPool:
                         return Died(job_id, message)
         return None
 
+    @property
+    def size(self) -> int:
+        """How many worker processes there are (started, alive or not)."""
+        return len(self.processes)
+
     def all_dead(self) -> bool:
         """True when no worker is left to take a job: waiting would wait forever."""
         return not any(process.is_alive() for process in self.processes)
