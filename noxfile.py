@@ -15,9 +15,21 @@ def _install(session: nox.Session, extras: str) -> None:
     session.install("-r", LOCK, "-e", f".[{extras}]")
 
 
+# The fast tests: no real MNIST, no command line end to end, no servers or browser (about
+# 2 minutes on 2 cores). `all` is the whole suite, as the README's test command and CI run it.
+FAST = "not slow and not integration"
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (pass pytest arguments after --, e.g. -- -m 'not slow')."""
+    """Run the fast tests (pass pytest arguments after --, e.g. -- tests/stats)."""
+    _install(session, "test")
+    session.run("pytest", "-m", FAST, *session.posargs)
+
+
+@nox.session(name="all")
+def all_tests(session: nox.Session) -> None:
+    """Run the whole test suite, slow and integration tests included (about 30 minutes)."""
     _install(session, "test")
     session.run("pytest", *session.posargs)
 

@@ -432,7 +432,7 @@ def test_the_end_builds_the_results_table_once_and_judges_the_claims_once(
     assert "max beats avg" in printed and (tmp_path / "reports" / "t" / "index.html").is_file()
 
 
-def test_max_time_keeps_finished_replicates_and_reports_the_missing(
+def test_max_time_keeps_finished_cells_and_reports_the_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A budget of one second, and cells that take longer: the first starts at once (after
