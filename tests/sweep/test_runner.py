@@ -364,12 +364,6 @@ def test_reaping_takes_dead_owners_only(tmp_path: Path) -> None:
     assert states == {"dead": TrialState.FAIL, "live": TrialState.RUNNING}
 
 
-def test_dry_run_writes_nothing(tmp_path: Path) -> None:
-    runs = tmp_path / "runs"
-    assert _run(runs, dry_run=True) is None
-    assert not runs.exists()
-
-
 def test_search_design_samples_and_reports_validation_accuracy(tmp_path: Path) -> None:
     sweep = Sweep(
         name="s",
