@@ -116,7 +116,7 @@ def _claim_outcomes(
 
 
 def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> TestNoise | None:
-    """The two-level bootstrap and McNemar counts of a test-accuracy claim, at the level of
+    """The two-level interval and McNemar counts of a test-accuracy claim, at the level of
     its deciding interval, on the replicates its verdict used."""
     if result is None or claim.metric != "test_accuracy" or CORRECTNESS not in results:
         return None

@@ -3,11 +3,21 @@
 One 10,000-image test set is a sample too: its binomial SD near 99 % accuracy is about 0.1 pp,
 as large as the seed-to-seed SD of a small CNN (Jordan 2024). The verdict's t interval
 (`cnnlab.stats.paired`) treats each seed's accuracy as exact, so it answers "would another seed
-differ?" for *this* test set. The two-level bootstrap answers it for a new test set as well:
-each draw resamples the seeds (with replacement) and, once per draw, the test examples, the
-same example indices for every arm and every seed (the arms are compared on one test set, and
-the seeds share it). It needs each trial's per-example correctness (`test_correct`, see
-cnnlab.spec.metrics.CORRECTNESS); results recorded before that column existed give None.
+differ?" for *this* test set. The two-level interval answers it for a new test set as well.
+
+A paired difference d[s, e] (seed s, test image e: −1, 0 or +1) is read as a crossed model,
+d = μ + a_s + b_e + (ab)_se: a seed effect, an image effect shared by every seed, and their
+interaction (which images one seed happens to get wrong). The mean difference over n seeds and
+N images varies by Var(a)/n + Var(b)/N + Var(ab)/(nN). The seed means' spread already carries the
+interaction (each seed's mean over the images holds its own (ab) share), so the images are
+counted for their main effect only: the seed means' variance over n, plus the variance of
+the image effects b_e (column means, shrunk by the method of moments so that it is Var(b) and
+not Var(b) + Var(ab)/n) over N, with a Student t quantile (Welch–Satterthwaite degrees of
+freedom): at 5 seeds a percentile bootstrap of the seeds is far narrower than the t interval
+that decides. An earlier version bootstrapped seeds and whole images together, which counted
+the interaction twice (and inherited the bootstrap's narrowness at few seeds). It needs each
+trial's per-example correctness (`test_correct`, see cnnlab.spec.metrics.CORRECTNESS); results
+recorded before that column existed give None.
 
 The seed-only t interval decides verdicts; this interval is a diagnostic shown beside it,
 and so are the per-seed disagreement counts: on how many test images A was right and B wrong,
@@ -25,7 +35,6 @@ import numpy as np
 from scipy import stats as sps
 
 DRAWS = 2000
-_BLOCK = 20_000_000  # int8s per vectorised block (seeds × draws × examples): about 20 MB
 
 
 def unpack_correct(text: str) -> np.ndarray:
@@ -45,36 +54,59 @@ def correctness(texts: Sequence[object]) -> np.ndarray | None:
     return np.stack(rows)
 
 
-def two_level_interval(
-    better: np.ndarray,
-    worse: np.ndarray,
-    level: float,
-    *,
-    draws: int = DRAWS,
-    seed: int = 0,
-    resample_examples: bool = True,
-) -> tuple[float, float]:
-    """Percentile interval of the mean accuracy difference, resampling seeds and test examples.
+def image_effects(diff: np.ndarray) -> np.ndarray:
+    """Each test image's main effect b_e in the crossed model, shrunk to the variance the
+    image effect itself has (the column means also hold the interaction, averaged over n
+    seeds): b_e scaled by sqrt(max(0, Var(col means) − Var(ab)/n) / Var(col means))."""
+    seeds, examples = diff.shape
+    seed_means = diff.mean(axis=1, dtype=np.float64)
+    column_means = diff.mean(axis=0, dtype=np.float64)
+    grand = float(seed_means.mean())
+    effects: np.ndarray = column_means - grand
+    spread = float(effects.var(ddof=1)) if examples > 1 else 0.0
+    if seeds < 2 or spread == 0.0:
+        return effects  # one seed (or none differing): nothing to separate
+    residual = diff - seed_means[:, None] - column_means[None, :] + grand
+    interaction = float((residual**2).sum()) / ((seeds - 1) * (examples - 1))
+    shrink = math.sqrt(max(0.0, spread - interaction / seeds) / spread)
+    shrunk: np.ndarray = effects * shrink
+    return shrunk
 
-    `better` and `worse` are seeds × examples booleans (row s of each is seed s). With
-    `resample_examples=False` it is the seed-only bootstrap, for comparison.
+
+def two_level_interval(better: np.ndarray, worse: np.ndarray, level: float) -> tuple[float, float]:
+    """The interval of the mean accuracy difference over new seeds and new test images (see
+    the module docstring: each variance component counted once).
+
+    `better` and `worse` are seeds × examples booleans (row s of each is seed s). The variance
+    is the seed means' (which carry the interaction) over n plus the image main effect's over
+    N; the quantile is Student t with Welch–Satterthwaite degrees of freedom, so with a large
+    test set it is the deciding t interval, and with identical seeds the binomial interval of
+    the paired per-image differences.
     """
     diff = better.astype(np.int8) - worse.astype(np.int8)  # −1, 0, +1 per seed and example
     seeds, examples = diff.shape
-    # Two streams, so the seed resamples are the same draws with or without example resampling.
+    seed_means = diff.mean(axis=1, dtype=np.float64)
+    mean = float(seed_means.mean())
+    seed_part = float(seed_means.var(ddof=1)) / seeds if seeds > 1 else 0.0
+    image_part = float(image_effects(diff).var(ddof=1)) / examples if examples > 1 else 0.0
+    total = seed_part + image_part
+    if total == 0.0:
+        return mean, mean
+    df = total**2 / (
+        (seed_part**2 / (seeds - 1) if seeds > 1 else 0.0) + image_part**2 / (examples - 1)
+    )
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * math.sqrt(total)
+    return mean - half, mean + half
+
+
+def seed_bootstrap_interval(
+    better: np.ndarray, worse: np.ndarray, level: float, *, draws: int = DRAWS, seed: int = 0
+) -> tuple[float, float]:
+    """The percentile bootstrap of the seeds alone (this test set's images fixed)."""
+    diff = better.astype(np.int8) - worse.astype(np.int8)
+    seeds = diff.shape[0]
     chosen = np.random.default_rng([seed, 0]).integers(0, seeds, size=(draws, seeds))
-    rng = np.random.default_rng([seed, 1])
-    per_seed = np.empty((draws, seeds))
-    chunk = max(1, _BLOCK // (seeds * examples))
-    for start in range(0, draws, chunk):
-        block = min(chunk, draws - start)
-        if resample_examples:
-            picks = rng.integers(0, examples, size=(block, examples))
-            # seeds × block × examples, averaged over the examples of each draw
-            per_seed[start : start + block] = diff[:, picks].mean(axis=2, dtype=np.float64).T
-        else:
-            per_seed[start : start + block] = diff.mean(axis=1, dtype=np.float64)
-    means = np.take_along_axis(per_seed, chosen, axis=1).mean(axis=1)
+    means = diff.mean(axis=1, dtype=np.float64)[chosen].mean(axis=1)
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)
@@ -88,7 +120,7 @@ class TestNoise:
 
     level: float
     two_level: tuple[float, float]
-    seed_only: tuple[float, float]  # the same bootstrap without resampling examples
+    seed_only: tuple[float, float]  # the percentile bootstrap of the seeds alone
     examples: int
     only_better_right: tuple[int, ...]  # per seed: test images A got right and B wrong
     only_worse_right: tuple[int, ...]  # per seed: the reverse
@@ -112,10 +144,8 @@ def noise_diagnostics(
     )
     return TestNoise(
         level=level,
-        two_level=two_level_interval(better, worse, level, draws=draws, seed=seed),
-        seed_only=two_level_interval(
-            better, worse, level, draws=draws, seed=seed, resample_examples=False
-        ),
+        two_level=two_level_interval(better, worse, level),
+        seed_only=seed_bootstrap_interval(better, worse, level, draws=draws, seed=seed),
         examples=better.shape[1],
         only_better_right=tuple(int(x) for x in only_better),
         only_worse_right=tuple(int(x) for x in only_worse),
