@@ -45,15 +45,27 @@ SHARED = ("cnnlab.errors", "cnnlab.__version__")  # what every stage may use
 ENTRY_HELPERS = "cnnlab.cliutil"  # for the stages' own entry points (`python -m cnnlab.sweep`)
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, *, runtime_only: bool = False) -> set[str]:
+    """The modules a file imports, at any depth (a function's own import counts). With
+    `runtime_only`, not those under `if TYPE_CHECKING:`, which name a type for the checker and
+    import nothing."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+
+    def visit(node: ast.AST) -> None:
+        if runtime_only and isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for child in node.orelse:
+                visit(child)
+            return
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             # `from cnnlab.spec import presets` imports the module cnnlab.spec.presets
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
     return names
 
 
@@ -164,28 +176,6 @@ def test_the_console_reaches_no_optuna_or_mlflow_even_through_another_module() -
         assert not tops & {"optuna", "mlflow"}, module
 
 
-def _runtime_imports(path: Path) -> set[str]:
-    """The cnnlab imports of a file that run: at any depth (a function's own import counts),
-    but not under `if TYPE_CHECKING:`, which names a type for the checker and imports nothing."""
-    names: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(ast.parse(path.read_text()))
-    return names
-
-
 def import_cycle(modules: dict[str, set[str]]) -> list[str] | None:
     """A cycle of cnnlab modules importing each other, or None."""
     graph = {m: {n for n in imports if n in modules and n != m} for m, imports in modules.items()}
@@ -197,7 +187,7 @@ def import_cycle(modules: dict[str, set[str]]) -> list[str] | None:
 
 
 def _runtime_modules() -> dict[str, set[str]]:
-    return {_module_name(path): _runtime_imports(path) for path in PACKAGE.rglob("*.py")}
+    return {_module_name(path): _imports(path, runtime_only=True) for path in PACKAGE.rglob("*.py")}
 
 
 def test_no_import_cycle_anywhere_in_the_package() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,15 +177,8 @@ def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
     return folder
 
 
-def run_sweep_of(
-    provenance: Provenance | Mapping[str, Any], folder: Path, sweep_path: str | None
-) -> Sweep:
-    """The sweep that produced the report, with the run's seeds and backgrounds applied.
-
-    `provenance` may be provenance.json's parsed object, read as `Provenance.from_json` reads it.
-    """
-    if not isinstance(provenance, Provenance):
-        provenance = Provenance.from_json(provenance, origin=folder / "provenance.json")
+def run_sweep_of(provenance: Provenance, folder: Path, sweep_path: str | None) -> Sweep:
+    """The sweep that produced the report, with the run's seeds and backgrounds applied."""
     source = sweep_path or provenance.sweep_source or provenance.sweep
     if not source:
         raise ReportError(

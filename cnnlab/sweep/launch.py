@@ -29,7 +29,7 @@ from cnnlab.sweep.console.estimate import (
     estimate_sweep,
     first_look_cells,
 )
-from cnnlab.sweep.options import SweepOptions, effective_sweep
+from cnnlab.sweep.options import StudyIdentity, SweepOptions, effective_sweep
 from cnnlab.sweep.parallelism import Parallelism, resolve
 from cnnlab.sweep.stores.preflight import check_run_inputs
 from cnnlab.sweep.trials.workers import WorkerPool
@@ -88,6 +88,7 @@ class Launched:
     """A run whose plan is printed, whose dataset is loaded and whose workers are starting."""
 
     sweep: Sweep  # the declared sweep with the options applied
+    identity: StudyIdentity  # its study's name and hashes, built once here
     design_cells: list[Cell]
     parallelism: Parallelism
     speed: MachineSpeed
@@ -105,12 +106,13 @@ def launch(
     """
     check_run_inputs(options)  # before the dataset, the workers and TensorFlow
     sweep = effective_sweep(declared, options)
+    identity = StudyIdentity.of(sweep, options)
     if options.joins:
         # A worker joins an existing study: refuse a missing one before loading data. Optuna is
         # imported only on this path (a sweep's own start stays light: see the docstring).
-        from cnnlab.sweep.stores.studies import StudyIdentity, check_joinable
+        from cnnlab.sweep.stores.studies import check_joinable
 
-        check_joinable(StudyIdentity.of(sweep, options), options)
+        check_joinable(identity, options)
     design_cells = cells(sweep)
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
@@ -135,7 +137,7 @@ def launch(
     most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
     trainers.start()
-    return Launched(sweep, design_cells, parallelism, speed, dataset, trainers)
+    return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers)
 
 
 def _looks(plan: SequentialPlan) -> str:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from cnnlab.errors import SpecError
-from cnnlab.spec.design import Sweep, study_name
+from cnnlab.spec.design import (
+    Sweep,
+    claims_hash,
+    config_hash,
+    definition,
+    seeds_hash,
+    study_name,
+)
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.parallelism import AUTO, WorkersRequest
 
@@ -124,3 +131,30 @@ def seeds_for_count(
 def study_base_name(sweep: Sweep, options: SweepOptions) -> str:
     """The study (and report folder) of this run: `pooling`, `pooling-quick`, ..."""
     return study_name(sweep.name, quick=options.quick, dataset=sweep.base.data.dataset)
+
+
+@dataclass(frozen=True)
+class StudyIdentity:
+    """What a run's study is, built once from the effective sweep and passed as one value:
+    its base name (`pooling`, `pooling-quick`; versions add `-v2`), the sweep, whether it is a
+    smoke run, and the hashes of its definition, claims and seed plan."""
+
+    base_name: str
+    sweep_name: str
+    quick: bool
+    config_hash: str
+    claims_hash: str
+    plan_hash: str
+    definition: dict[str, Any]
+
+    @classmethod
+    def of(cls, sweep: Sweep, options: SweepOptions) -> StudyIdentity:
+        return cls(
+            base_name=study_base_name(sweep, options),
+            sweep_name=sweep.name,
+            quick=options.quick,
+            config_hash=config_hash(sweep),
+            claims_hash=claims_hash(sweep),
+            plan_hash=seeds_hash(sweep),
+            definition=definition(sweep),
+        )

@@ -52,7 +52,7 @@ from cnnlab.sweep.stores.opening import (
     reap,
 )
 from cnnlab.sweep.stores.results import append_timings, trials_table, write_tables
-from cnnlab.sweep.stores.studies import StudyIdentity, dead_after
+from cnnlab.sweep.stores.studies import dead_after
 from cnnlab.sweep.stores.tracking import is_server
 from cnnlab.sweep.trials.book import TrialBook
 from cnnlab.sweep.trials.execution import (
@@ -121,7 +121,7 @@ class SweepRun:
         self.source: CellSource = cell_source(sweep)
         self.stores: Stores = open_stores(
             sweep,
-            StudyIdentity.of(sweep, options),
+            launched.identity,
             self.source.sampling,
             options,
             data_source=launched.dataset.source,
@@ -137,6 +137,11 @@ class SweepRun:
                 f"Resuming study {self.stores.study.study_name}: {self.first.already} of "
                 f"{self.first.total} cells finished; {self.first.count} to run.\n"
             )
+        parallelism = launched.parallelism
+        # Each cell's (or a search trial's) estimated seconds: the ETA's start and, against
+        # the measured seconds, this machine's calibration.
+        self.estimates = {c.key: cell_seconds(c, parallelism) for c in launched.design_cells}
+        self.search_estimate = trial_seconds(sweep.base, parallelism)
         self.progress = self._progress()
         self.book = TrialBook(self.stores, self.progress, on_complete=self._calibrate)
         self.latch = StopLatch()  # replaced by the signal handlers' own while training
@@ -192,7 +197,7 @@ class SweepRun:
             self.latch.raise_if_stopped()
             if deadline is not None and time.monotonic() > deadline:
                 return True
-            found = self.source.next_trial(study, remaining, self.tried)
+            found = next_trial()
             if found is None:
                 break
             train_here(self.book, *found, trainers.dataset, latch=self.latch, progress=batches)
@@ -388,8 +393,6 @@ class SweepRun:
     def _progress(self) -> Progress:
         launched, first = self.launched, self.first
         parallelism, speed = launched.parallelism, launched.speed
-        self.estimates = {c.key: cell_seconds(c, parallelism) for c in launched.design_cells}
-        self.search_estimate = trial_seconds(self.sweep.base, parallelism)
         per_arm = {c.arm: self.estimates[c.key] * speed.factor for c in launched.design_cells}
         progress = Progress(
             total=first.total,

@@ -338,10 +338,12 @@ def test_a_rebuild_reads_the_plan_back_from_provenance(tmp_path: Path) -> None:
         "seeds": list(range(20)),
         "sequential_plan": dataclasses.asdict(SequentialPlan(looks=(5, 10))),
     }
-    assert run_sweep_of(provenance, tmp_path, None).plan == SequentialPlan(looks=(5, 10))
+    planned = Provenance.from_json(provenance)
+    assert run_sweep_of(planned, tmp_path, None).plan == SequentialPlan(looks=(5, 10))
     provenance["sequential_plan"] = None  # a fixed run of a sweep that now declares a plan
-    assert run_sweep_of(provenance, tmp_path, None).seed_values == tuple(range(20))
-    assert run_sweep_of(provenance, tmp_path, None).plan is None
+    fixed = Provenance.from_json(provenance)
+    assert run_sweep_of(fixed, tmp_path, None).seed_values == tuple(range(20))
+    assert run_sweep_of(fixed, tmp_path, None).plan is None
     del provenance["sequential_plan"]  # a run from before plans existed: its seeds as well
     read = Provenance.from_json(provenance)
     assert read.sequential_plan is ABSENT

@@ -14,11 +14,10 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
-from cnnlab.sweep.options import DEAD_AFTER_S
+from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.studies import (
     Heartbeat,
-    StudyIdentity,
     StudyMismatchError,
     default_storage_url,
     join_study,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from cnnlab.report.build import analyse_results_csv, run_sweep_of
+from cnnlab.report.provenance import Provenance
 from cnnlab.sweep.console.summary import claim_lines
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
@@ -17,7 +17,7 @@ def test_a_claim_the_plan_stopped_says_why_it_stayed_open() -> None:
     # the stop, while the report said "stopped for futility".
 
     folder = REPORTS / "first_kernel"
-    provenance = json.loads((folder / "provenance.json").read_text())
+    provenance = Provenance.read(folder / "provenance.json")
     sweep = run_sweep_of(provenance, folder, None)
     analysis = analyse_results_csv(sweep, folder / "results.csv", quick=False)
     lines = claim_lines(analysis.judgement, quick=False)

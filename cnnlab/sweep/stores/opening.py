@@ -19,14 +19,13 @@ from optuna.trial import TrialState
 
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell, Sweep
-from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions
+from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity, SweepOptions
 from cnnlab.sweep.provenance import git_commit, package_versions
 from cnnlab.sweep.stores.keys import Key, State, version_key
 from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
 from cnnlab.sweep.stores.studies import (
     Reaped,
-    StudyIdentity,
     default_storage_url,
     join_study,
     open_storage,

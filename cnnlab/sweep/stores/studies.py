@@ -34,15 +34,8 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
-from cnnlab.spec.design import (
-    Sweep,
-    claims_hash,
-    config_hash,
-    definition,
-    definition_changes,
-    seeds_hash,
-)
-from cnnlab.sweep.options import DEAD_AFTER_S, SweepOptions, study_base_name
+from cnnlab.spec.design import definition_changes
+from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity, SweepOptions
 from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
 from cnnlab.sweep.stores.keys import Key, State
 from cnnlab.sweep.stores.objective import Sampling
@@ -125,33 +118,6 @@ def _versions(storage: BaseStorage, base: str) -> list[tuple[int, str]]:
         if match:
             found.append((int(match.group(1) or 1), study.study_name))
     return sorted(found)
-
-
-@dataclass(frozen=True)
-class StudyIdentity:
-    """What a run's study is, built once from the effective sweep and passed as one value:
-    its base name (`pooling`, `pooling-quick`; versions add `-v2`), the sweep, whether it is a
-    smoke run, and the hashes of its definition, claims and seed plan."""
-
-    base_name: str
-    sweep_name: str
-    quick: bool
-    config_hash: str
-    claims_hash: str
-    plan_hash: str
-    definition: dict[str, Any]
-
-    @classmethod
-    def of(cls, sweep: Sweep, options: SweepOptions) -> StudyIdentity:
-        return cls(
-            base_name=study_base_name(sweep, options),
-            sweep_name=sweep.name,
-            quick=options.quick,
-            config_hash=config_hash(sweep),
-            claims_hash=claims_hash(sweep),
-            plan_hash=seeds_hash(sweep),
-            definition=definition(sweep),
-        )
 
 
 def open_study(
