@@ -3,6 +3,7 @@
 `SweepOptions` is the typed record of the command line (`python -m cnnlab.sweep`); the CLI
 reads the environment and fills it. `effective_sweep` applies `--quick`, `--seeds`,
 `--epochs` and `--dataset` to the declared sweep; everything downstream sees only the result.
+`StudyIdentity` is that sweep's study (name and hashes), built once at launch and passed on.
 """
 
 from __future__ import annotations
