@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -283,39 +284,49 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def _finished(runs: Path) -> collections.Counter[str]:
-    """COMPLETE trials per cell, read from the study's SQLite file as it is."""
+def _query(path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on a SQLite file as the next sweep would find it, or [] before its schema.
+
+    Read-write on purpose: a sweep killed mid-write leaves a hot journal, which a read-only
+    connection cannot roll back (it fails with "attempt to write a readonly database"); a
+    read-write one rolls it back first, as the resuming sweep does. Only a missing table (the
+    schema is being created) reads as nothing: any other error fails the test.
+    """
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(f"file:{runs / 'optuna.db'}?mode=ro", uri=True)) as db:
+    if not path.exists():
+        return []
+    # mode=rw: never create the file (a sweep killed before it made one has none)
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=30)) as db:
         try:
-            rows = db.execute(
-                "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
-                "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'cnnlab.cell'"
-            ).fetchall()
-        except sqlite3.OperationalError:  # the schema is being created
-            return collections.Counter()
+            return db.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):
+                return []
+            raise
+
+
+def _finished(runs: Path) -> collections.Counter[str]:
+    """COMPLETE trials per cell, read from the study's SQLite file."""
+    rows = _query(
+        runs / "optuna.db",
+        "SELECT a.value_json FROM trials t JOIN trial_user_attributes a "
+        "ON a.trial_id = t.trial_id WHERE t.state = 'COMPLETE' AND a.key = 'cnnlab.cell'",
+    )
     return collections.Counter(json.loads(value) for (value,) in rows)
 
 
 def _epochs_since(runs: Path, since_ms: int, epochs: int) -> int:
     """Mid-trial epochs (not a trial's last) logged since `since_ms` by runs still RUNNING."""
-    import sqlite3
-
-    path = runs / "mlflow.db"
-    if not path.exists():
-        return 0
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        try:
-            [(count,)] = db.execute(
-                "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.run_uuid = m.run_uuid "
-                "WHERE m.key = 'val_accuracy' AND r.status = 'RUNNING' AND m.step < ? "
-                "AND m.timestamp >= ?",
-                (epochs, since_ms),
-            ).fetchall()
-        except sqlite3.OperationalError:  # the schema is being created
-            return 0
-    return int(count)
+    rows = _query(
+        runs / "mlflow.db",
+        "SELECT COUNT(*) FROM metrics m JOIN runs r ON r.run_uuid = m.run_uuid "
+        "WHERE m.key = 'val_accuracy' AND r.status = 'RUNNING' AND m.step < ? "
+        "AND m.timestamp >= ?",
+        epochs,
+        since_ms,
+    )
+    return int(rows[0][0]) if rows else 0
 
 
 def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_design_size(
@@ -338,7 +349,7 @@ def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_des
     for number, kind in enumerate(kinds):
         log, marker = tmp_path / f"run{number}.log", tmp_path / f"bookkeeping{number}"
         since_ms = int(time.time() * 1000)
-        before = _finished(runs) if (runs / "optuna.db").exists() else collections.Counter()
+        before = _finished(runs)
         wait_for = rng.choice([1, 2])  # mid-trial epochs to see before the kill
         if kind == "bookkeeping":
             command = [sys.executable, "-c", _PAUSING_SWEEP, str(marker), *argv]
@@ -352,7 +363,7 @@ def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_des
         while time.monotonic() < deadline and sweep.poll() is None:
             if kind == "bookkeeping" and marker.exists():
                 break
-            if not finish_seen and (runs / "optuna.db").exists() and _finished(runs) != before:
+            if not finish_seen and _finished(runs) != before:
                 finish_seen, since_ms = True, int(time.time() * 1000)
             seen = finish_seen and kind == "mid-trial"
             if seen and _epochs_since(runs, since_ms, epochs) >= wait_for:
@@ -392,7 +403,7 @@ def test_a_disk_that_fills_mid_sweep_is_a_clear_error_with_no_half_written_resul
         sweep = _start(argv, log)
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and sweep.poll() is None:
-            if (runs / "optuna.db").exists() and _finished(runs):
+            if _finished(runs):
                 break
             time.sleep(0.1)
         filler = fill(disk)  # after at least one COMPLETE trial
