@@ -22,7 +22,7 @@ from cnnlab.spec.design import Claim, Sweep, background_values, claims_hash, see
 from cnnlab.spec.metrics import CORRECTNESS
 from cnnlab.spec.sequential import plan_hash
 from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
-from cnnlab.stats.claims import Judgement, judge, paired_differences
+from cnnlab.stats.claims import Judgement, claim_differences, judge
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.sequential import (
     OperatingCharacteristics,
@@ -94,7 +94,7 @@ def _claim_outcomes(
     standings = {s.statement: s for s in judgement.sequence}
     outcomes = []
     for claim in sweep.claims:
-        d = paired_differences(results, claim) if claim.metric in results else np.array([])
+        d = claim_differences(sweep, results, claim) if claim.metric in results else np.array([])
         result = by_statement.get(claim.statement)
         standing = standings.get(claim.statement)
         if standing is not None and result is not None:
@@ -109,20 +109,22 @@ def _claim_outcomes(
                 sentence=claim_sentence(claim, result, wins, len(d), standing),
                 standing=standing,
                 characteristics=_characteristics(sweep, result),
-                noise=_noise(results, claim, result),
+                noise=_noise(results, claim, result, sweep.replicates_per_seed),
             )
         )
     return tuple(outcomes)
 
 
-def _noise(results: pd.DataFrame, claim: Claim, result: ClaimResult | None) -> TestNoise | None:
+def _noise(
+    results: pd.DataFrame, claim: Claim, result: ClaimResult | None, per_seed: int
+) -> TestNoise | None:
     """The two-level interval and McNemar counts of a test-accuracy claim, at the level of
     its deciding interval, on the replicates its verdict used."""
     if result is None or claim.metric != "test_accuracy" or CORRECTNESS not in results:
         return None
     better, worse = paired(results, CORRECTNESS, claim.better, claim.worse)
-    a = correctness(list(better)[: result.n])
-    b = correctness(list(worse)[: result.n])
+    a = correctness(list(better)[: result.n * per_seed])
+    b = correctness(list(worse)[: result.n * per_seed])
     if a is None or b is None or a.shape != b.shape or len(a) < 2:
         return None
     if not claim.higher_is_better:  # the claim's direction, as its differences are
@@ -142,7 +144,6 @@ def _characteristics(
             len(sweep.claims),
             delta,
             result.rope / result.sd,
-            per_seed=sweep.replicates_per_seed,
         )
         for delta in SHOWN_EFFECTS
     )

@@ -68,6 +68,9 @@ class Provenance:
     plan_hash_at_start: str | Absent | None = ABSENT  # "fixed" for a fixed seed count
     sequential_plan: SequentialPlan | Absent | None = ABSENT  # None: a fixed seed count
     workers: str | Absent = ABSENT  # e.g. "2 worker processes, 1 thread each (2 cores)"
+    # The verdict rule when the study was created (`cnnlab.stats.calibration.RULE`); None or
+    # ABSENT: before the rule was recorded, so verdicts under today's rule came after the data.
+    rule_at_start: str | Absent | None = ABSENT
 
     @classmethod
     def read(cls, path: Path) -> Provenance:
@@ -235,6 +238,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "plan_hash_at_start": _optional_text,
     "sequential_plan": _plan,
     "workers": _text,
+    "rule_at_start": _optional_text,
 }
 # The keys every provenance.json has: the fields without a default.
 _REQUIRED = tuple(

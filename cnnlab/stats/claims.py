@@ -1,7 +1,8 @@
 """Judging a sweep's declared claims on its results table: pairing, gates, verdicts.
 
 Differences are paired by replicate: the same seed (and background, in a randomized design)
-in the two arms a claim compares. Two gates come before any verdict:
+in the two arms a claim compares; a randomized design's replicates are averaged per seed, its
+independent unit. Two gates come before any verdict:
 - completeness: every declared cell (arm × replicate) must be in the table;
   a missing one makes the report "not judged" (a partial run is no evidence). A sweep with a
   sequential plan is judged look by look instead (`cnnlab.stats.sequential`): a claim is judged
@@ -24,7 +25,7 @@ import pandas as pd
 from cnnlab.spec.design import Cell, Claim, Sweep, cells
 from cnnlab.spec.metrics import resolution
 from cnnlab.spec.specs import TEST_IMAGES
-from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims
+from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims, seed_means
 from cnnlab.stats.sequential import (
     ClaimSeries,
     LookLevel,
@@ -52,6 +53,16 @@ def paired_differences(results: pd.DataFrame, claim: Claim) -> np.ndarray:
     better, worse = paired(results, claim.metric, claim.better, claim.worse)
     d: np.ndarray = better.to_numpy(dtype=float) - worse.to_numpy(dtype=float)
     return d if claim.higher_is_better else -d
+
+
+def claim_differences(sweep: Sweep, results: pd.DataFrame, claim: Claim) -> np.ndarray:
+    """The differences a claim is judged on, in seed order: one per replicate, or in a design
+    with several replicates per seed (a randomized one) the mean of each seed's (`seed_means`)."""
+    d = paired_differences(results, claim)
+    if sweep.replicates_per_seed == 1:
+        return d
+    better, _ = paired(results, claim.metric, claim.better, claim.worse)
+    return seed_means(better.index.get_level_values("seed"), d)[1]
 
 
 def judge(
@@ -104,7 +115,7 @@ def judge(
     claims = [
         ClaimData(
             c.statement,
-            tuple(float(x) for x in paired_differences(results, c)),
+            tuple(float(x) for x in claim_differences(sweep, results, c)),
             c.rope,
             resolution(c.metric, test_images),
         )

@@ -83,6 +83,22 @@ class PairedSummary:
         return self.dz * math.sqrt(self.n) if self.n else math.nan
 
 
+def seed_means(
+    seeds: Sequence[int], differences: Sequence[float] | np.ndarray
+) -> tuple[tuple[int, ...], np.ndarray]:
+    """One difference per seed, in seed order: the mean of the seed's replicates.
+
+    A randomized design pairs arms within (seed, background) replicates, but its replicates
+    share a seed (its data order), so they need not be independent: the seed is the unit that
+    is, and judging its mean keeps the t test valid whatever the correlation within a seed.
+    Treating every replicate as an independent pair is anti-conservative when they correlate.
+    """
+    d = np.asarray(differences, dtype=float)
+    keys = np.asarray(seeds, dtype=int)
+    unique = np.unique(keys)
+    return tuple(int(k) for k in unique), np.array([d[keys == k].mean() for k in unique])
+
+
 def paired_summary(differences: Sequence[float] | np.ndarray) -> PairedSummary:
     d = np.asarray(differences, dtype=float)
     n = len(d)

@@ -35,12 +35,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.boundaries import spending_boundaries
+from cnnlab.stats.calibration import Calibration, calibration
 from cnnlab.stats.intervals import hedges
-from cnnlab.stats.paired import ClaimData, ClaimResult, decide_claim
+from cnnlab.stats.paired import ClaimData, ClaimResult, decide_claim, seed_means
 from cnnlab.stats.planning import GATE_DZ, outcome_probabilities
 
 Status = Literal["decided", "futile", "open", "final"]
@@ -58,8 +60,29 @@ class LookLevel:
 
 @functools.lru_cache(maxsize=256)
 def look_levels(plan: SequentialPlan, claims: int) -> tuple[LookLevel, ...]:
-    """Each look's nominal levels for one of `claims` claims (cached: the boundaries are solved
-    by numerical integration, and a plan is frozen)."""
+    """Each look's nominal levels for one of `claims` claims: the levels at which Student t
+    crosses the plan's calibrated critical values (`cnnlab.stats.calibration`)."""
+    return levels_at(plan, calibration(plan, claims))
+
+
+def levels_at(plan: SequentialPlan, found: Calibration) -> tuple[LookLevel, ...]:
+    """The levels at which a t statistic with n − 1 degrees of freedom crosses each look's
+    critical values: a look decides "supported" when the (1 − alpha) interval excludes 0,
+    exactly when |t| ≥ its superiority value."""
+    return tuple(
+        LookLevel(
+            k + 1,
+            n,
+            float(2 * sps.t.sf(found.superiority[k], n - 1)),
+            float(sps.t.sf(found.equivalence[k], n - 1)),
+        )
+        for k, n in enumerate(plan.looks)
+    )
+
+
+def z_derived_levels(plan: SequentialPlan, claims: int) -> tuple[LookLevel, ...]:
+    """The rule before calibration: the z boundaries' nominal levels used for t. Kept to show
+    (and test) what it spent: more than α, most of all under skew."""
     per_claim = plan.alpha / max(claims, 1)
     fractions = [n / plan.seed_count for n in plan.looks]
     superiority = spending_boundaries(
@@ -86,11 +109,17 @@ class ClaimSeries:
     per_seed: int = 1  # replicates per seed (backgrounds of a randomized design)
 
     def at(self, seeds: int) -> ClaimData | None:
-        """The claim's data at a look of `seeds` seeds, or None while that look is incomplete."""
-        chosen = [d for s, d in zip(self.seeds, self.differences, strict=True) if s < seeds]
-        if len(chosen) < seeds * self.per_seed:
+        """The claim's data at a look of `seeds` seeds (one difference per seed: the mean of
+        its replicates, see `seed_means`), or None while that look is incomplete."""
+        pairs = [(s, d) for s, d in zip(self.seeds, self.differences, strict=True) if s < seeds]
+        if len(pairs) < seeds * self.per_seed:
             return None
-        return ClaimData(self.statement, tuple(chosen), self.rope, self.resolution)
+        if self.per_seed == 1:
+            chosen = tuple(d for _, d in pairs)
+        else:
+            _, means = seed_means([s for s, _ in pairs], [d for _, d in pairs])
+            chosen = tuple(float(x) for x in means)
+        return ClaimData(self.statement, chosen, self.rope, self.resolution)
 
 
 @dataclass(frozen=True)
@@ -106,8 +135,8 @@ class SequentialClaim:
     next_seeds: int | None  # seeds the next look needs (open claims only)
 
 
-def futile(result: ClaimResult, last: LookLevel, threshold: float, per_seed: int = 1) -> bool:
-    """Whether the rule's own power at the last look (last.seeds × per_seed replicates), at the
+def futile(result: ClaimResult, last: LookLevel, threshold: float) -> bool:
+    """Whether the rule's own power at the last look (last.seeds seeds), at the
     estimated effect, is below `threshold` for every outcome (non-binding: see the module
     docstring)."""
     if not (result.sd > 0 and math.isfinite(result.mean)) or result.untestable:
@@ -116,7 +145,7 @@ def futile(result: ClaimResult, last: LookLevel, threshold: float, per_seed: int
     chances = outcome_probabilities(
         effect,
         result.rope / result.sd,
-        np.array([last.seeds * per_seed]),
+        np.array([last.seeds]),
         last.alpha,
         last.alpha_eq,
     )
@@ -146,7 +175,7 @@ def judge_sequence(
                 break
             if level is levels[-1]:
                 status = "final"
-            elif plan.futility and futile(result, levels[-1], plan.futility_power, claim.per_seed):
+            elif plan.futility and futile(result, levels[-1], plan.futility_power):
                 status = "futile"
                 break
         upcoming = (
@@ -183,6 +212,61 @@ class OperatingCharacteristics:
     sims: int
 
 
+OUTCOMES = ("equivalent", "supported", "refuted", "futile")
+
+
+@dataclass(frozen=True)
+class SimulatedPlan:
+    """Each simulated claim's end under a plan: `outcome[i]` indexes `OUTCOMES` (−1: still
+    undecided after the last look), `look[i]` is the 0-based look it stopped at (−1: none)."""
+
+    outcome: npt.NDArray[np.int64]
+    look: npt.NDArray[np.int64]
+
+
+def simulate_plan(
+    plan: SequentialPlan, levels: tuple[LookLevel, ...], draws: np.ndarray, rope_sd: float
+) -> SimulatedPlan:
+    """The rule of `judge_sequence`, vectorised over rows of `draws` (sims × last look
+    differences in SD units): TOST at the look's one-sided level, else the superiority interval
+    with the P(A>B) gate, else (before the last look, when the plan has it) futility."""
+    sims = len(draws)
+    outcome = np.full(sims, -1, dtype=np.int64)
+    look = np.full(sims, -1, dtype=np.int64)
+    for k, level in enumerate(levels):
+        alive = outcome < 0
+        n = level.seeds  # differences at this look (one per seed)
+        x = draws[:, :n]
+        mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
+        se = sd / math.sqrt(n)
+        t_sup = sps.t.ppf(1 - level.alpha / 2, n - 1)
+        t_eq = sps.t.ppf(1 - level.alpha_eq, n - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dz = mean / sd
+        equivalent = (mean - t_eq * se > -rope_sd) & (mean + t_eq * se < rope_sd)
+        hits = (
+            equivalent,
+            ~equivalent & (mean - t_sup * se > 0) & (dz >= GATE_DZ),
+            ~equivalent & (mean + t_sup * se < 0) & (dz <= -GATE_DZ),
+        )
+        for code, hit in enumerate(hits):
+            chosen = alive & hit
+            outcome[chosen], look[chosen] = code, k
+            alive &= ~hit
+        if plan.futility and level is not levels[-1] and alive.any():
+            last, open_ = levels[-1], np.flatnonzero(alive)
+            chances = outcome_probabilities(
+                hedges(1.0, n) * dz[open_],
+                rope_sd / sd[open_],
+                np.full(len(open_), last.seeds),
+                last.alpha,
+                last.alpha_eq,
+            )
+            hopeless = open_[np.all([p < plan.futility_power for p in chances.values()], axis=0)]
+            outcome[hopeless], look[hopeless] = OUTCOMES.index("futile"), k
+    return SimulatedPlan(outcome, look)
+
+
 def operating_characteristics(
     plan: SequentialPlan,
     claims: int,
@@ -192,63 +276,33 @@ def operating_characteristics(
     sims: int = 20_000,
     seed: int = 0,
     draws: np.ndarray | None = None,
-    per_seed: int = 1,
+    levels: tuple[LookLevel, ...] | None = None,
 ) -> OperatingCharacteristics:
-    """Stopping probabilities per look and expected seeds, simulating the rule vectorised.
+    """Stopping probabilities per look and expected seeds, by `simulate_plan` on normal
+    differences (SD 1) unless `draws` (sims × last look, SD units) are given.
 
-    The same rule as `judge_sequence` on normal differences (SD 1): TOST at the look's
-    one-sided level, else the superiority interval with the P(A>B) gate, else futility.
-    tests/stats/test_sequential.py checks it against `judge_sequence` itself, on the same `draws`
-    (sims × last look differences, SD 1) when given. `per_seed` replicates per seed (the
-    backgrounds of a randomized design) multiply every look's differences.
+    tests/stats/test_sequential.py checks it against `judge_sequence` itself on the same draws.
+    A randomized design's unit is the seed (the mean of its replicates), so the draws are per
+    seed there too; `levels` replaces the plan's own (to compare rules).
     """
-    levels = look_levels(plan, claims)
+    levels = look_levels(plan, claims) if levels is None else levels
     if draws is None:
-        size = (sims, plan.seed_count * per_seed)
+        size = (sims, plan.seed_count)
         draws = delta + np.random.default_rng(seed).normal(size=size)
     sims = len(draws)
-    alive = np.ones(sims, dtype=bool)
-    stopped_at = np.full(sims, plan.seed_count)  # in seeds, as the looks count them
-    per_look = []
-    for level in levels:
-        n = level.seeds * per_seed  # differences at this look
-        before = alive.copy()
-        x = draws[:, :n]
-        mean, sd = x.mean(axis=1), x.std(axis=1, ddof=1)
-        se = sd / math.sqrt(n)
-        t_sup = sps.t.ppf(1 - level.alpha / 2, n - 1)
-        t_eq = sps.t.ppf(1 - level.alpha_eq, n - 1)
-        dz = mean / sd
-        equivalent = (mean - t_eq * se > -rope_sd) & (mean + t_eq * se < rope_sd)
-        hits = {
-            "equivalent": equivalent,
-            "supported": ~equivalent & (mean - t_sup * se > 0) & (dz >= GATE_DZ),
-            "refuted": ~equivalent & (mean + t_sup * se < 0) & (dz <= -GATE_DZ),
-        }
-        row: dict[str, float] = {}
-        for name, hit in hits.items():
-            row[name] = float(np.mean(alive & hit))
-            alive &= ~hit
-        row["futile"] = 0.0
-        if plan.futility and level is not levels[-1] and alive.any():
-            last, open_ = levels[-1], np.flatnonzero(alive)
-            chances = outcome_probabilities(
-                hedges(1.0, n) * dz[open_],
-                rope_sd / sd[open_],
-                np.full(len(open_), last.seeds * per_seed),
-                last.alpha,
-                last.alpha_eq,
-            )
-            hopeless = np.all([p < plan.futility_power for p in chances.values()], axis=0)
-            row["futile"] = float(np.count_nonzero(hopeless)) / sims
-            alive[open_[hopeless]] = False
-        per_look.append(row)
-        stopped_at[before & ~alive] = level.seeds
+    ends = simulate_plan(plan, levels, draws, rope_sd)
+    per_look = tuple(
+        {name: float(np.mean((ends.look == k) & (ends.outcome == code)))
+         for code, name in enumerate(OUTCOMES)}
+        for k in range(len(levels))
+    )  # fmt: skip
+    seeds = np.array([level.seeds for level in levels])
+    stopped_at = np.where(ends.look >= 0, seeds[np.maximum(ends.look, 0)], plan.seed_count)
     return OperatingCharacteristics(
         delta=delta,
         rope_sd=rope_sd,
-        stop=tuple(per_look),
-        inconclusive=float(np.mean(alive)),
+        stop=per_look,
+        inconclusive=float(np.mean(ends.outcome < 0)),
         expected_seeds=float(stopped_at.mean()),
         sims=sims,
     )

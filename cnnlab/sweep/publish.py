@@ -31,6 +31,7 @@ class StudyFacts:
     study_name: str
     claims_hash_at_start: str | None  # hashed when the study was created: pre-registration
     plan_hash_at_start: str | None = None  # the sequential plan's ("fixed": none), likewise
+    rule_at_start: str | None = None  # the verdict rule when the study was created, likewise
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class RunFacts:
             config_hash=config_hash(sweep),
             claims_hash_at_start=study.claims_hash_at_start,
             plan_hash_at_start=study.plan_hash_at_start,
+            rule_at_start=study.rule_at_start,
             sequential_plan=sweep.plan,
             git_commit=self.trained_with.git_commit,
             versions=package_versions(),

@@ -418,7 +418,10 @@ class SweepRun:
     def _facts(self, trial_seconds_total: float) -> RunFacts:
         attrs = self.stores.study.user_attrs
         study = StudyFacts(
-            self.stores.study.study_name, attrs.get(Key.CLAIMS_HASH), attrs.get(Key.PLAN_HASH)
+            self.stores.study.study_name,
+            attrs.get(Key.CLAIMS_HASH),
+            attrs.get(Key.PLAN_HASH),
+            attrs.get(Key.RULE),
         )
         commit = self.stores.common_tags[Key.GIT_COMMIT]  # recorded as the sweep started
         trained_with = TrainedWith(commit, self.launched.parallelism.describe(), self.book.threads)

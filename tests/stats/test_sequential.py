@@ -17,7 +17,6 @@ from cnnlab.spec.design import Claim, Factor, Sweep, config_hash
 from cnnlab.spec.presets import small
 from cnnlab.spec.sequential import SequentialPlan, plan_hash
 from cnnlab.spec.specs import TrainSpec, TrialSpec
-from cnnlab.stats.boundaries import spending_boundaries
 from cnnlab.stats.claims import cells_needed, judge
 from cnnlab.stats.sequential import (
     ClaimSeries,
@@ -94,16 +93,11 @@ def test_bad_plans_are_refused_by_field(looks: tuple[int, ...], message: str) ->
     assert error.value.field == "seeds.looks"
 
 
-def test_the_looks_levels_are_the_spending_boundaries_nominal_levels() -> None:
+def test_every_look_is_stricter_than_the_fixed_designs_share() -> None:
+    # (tests/stats/test_calibration.py checks the levels against the calibrated values)
     levels = look_levels(PLAN, 3)
-    fractions = [n / 20 for n in PLAN.looks]
-    two = spending_boundaries(fractions, ALPHA / 3, "pocock", sides=2).nominal()
-    one = spending_boundaries(fractions, ALPHA / 3, "pocock", sides=1).nominal()
-    assert [lv.alpha for lv in levels] == pytest.approx(two)
-    assert [lv.alpha_eq for lv in levels] == pytest.approx(one)
     assert [lv.seeds for lv in levels] == [5, 8, 12, 20]
-    # every look is stricter than a fixed design's α/3
-    assert all(lv.alpha < ALPHA / 3 for lv in levels)
+    assert all(lv.alpha < ALPHA / 3 and lv.alpha_eq < ALPHA / 3 for lv in levels)
 
 
 def test_an_obrien_fleming_first_look_at_five_seeds_cannot_stop() -> None:
@@ -255,7 +249,8 @@ def test_the_vectorised_characteristics_are_judge_sequence_on_the_same_draws(
 @pytest.mark.slow
 def test_a_large_effect_stops_after_about_eight_seeds() -> None:
     assert simulate(1.75)["expected_seeds"] <= 8.0  # one claim at α
-    assert simulate(1.75, claims=3)["expected_seeds"] <= 8.6  # one of three (α/3 each)
+    # one of three (α/3 each): the calibrated values cost about 2 seeds here (docs/statistics.md)
+    assert simulate(1.75, claims=3)["expected_seeds"] <= 10.5
 
 
 @pytest.mark.slow

@@ -188,6 +188,7 @@ def test_store_keys_and_state_values_never_change() -> None:
         "DEFINITION": "cnnlab.definition",
         "CLAIMS_HASH": "cnnlab.claims_hash",
         "PLAN_HASH": "cnnlab.plan_hash",
+        "RULE": "cnnlab.rule",
         "QUICK": "cnnlab.quick",
         "CREATED": "cnnlab.created",
         "MLFLOW_PARENT_RUN_ID": "cnnlab.mlflow_parent_run_id",

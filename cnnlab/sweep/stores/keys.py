@@ -23,6 +23,7 @@ class Key(StrEnum):
     DEFINITION = "cnnlab.definition"  # S: the definition hashed, to name what changed
     CLAIMS_HASH = "cnnlab.claims_hash"  # S, M: claims hash when the study was created
     PLAN_HASH = "cnnlab.plan_hash"  # S, M: sequential plan hash ("fixed": none) at creation
+    RULE = "cnnlab.rule"  # S: the verdict rule (`cnnlab.stats.calibration.RULE`) at creation
     QUICK = "cnnlab.quick"  # S, M: a smoke run (`--quick`)
     CREATED = "cnnlab.created"  # S: when the study was created
     MLFLOW_PARENT_RUN_ID = "cnnlab.mlflow_parent_run_id"  # S: the study's parent run

@@ -35,6 +35,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import definition_changes
+from cnnlab.stats.calibration import RULE
 from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity, SweepOptions
 from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
 from cnnlab.sweep.stores.keys import Key, State
@@ -156,6 +157,7 @@ def open_study(
         (Key.DEFINITION, identity.definition),
         (Key.CLAIMS_HASH, identity.claims_hash),
         (Key.PLAN_HASH, identity.plan_hash),
+        (Key.RULE, RULE),
         (Key.QUICK, identity.quick),
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
     ):
