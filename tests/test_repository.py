@@ -71,6 +71,7 @@ def test_the_wheel_ships_and_imports_every_subpackage(tmp_path: Path) -> None:
     assert "cnnlab/experiments/pooling.py" in names
     assert "cnnlab/experiments/__init__.py" in names
     assert "cnnlab/data/load.py" in names and "cnnlab/report/curves.py" in names
+    assert "cnnlab/stats/calibrated_boundaries.json" in names  # data, not a module
     installed = tmp_path / "installed"
     wheel.extractall(installed)
     # -S: no site-packages processing, so the editable install's finder is not loaded; the
