@@ -100,16 +100,17 @@ def _claim_outcomes(
         if standing is not None and result is not None:
             d = d[: result.n]  # the differences the deciding look judged (seed order)
         wins = int((d > 0).sum())
+        noise = _noise(results, claim, result, sweep.replicates_per_seed)
         outcomes.append(
             ClaimOutcome(
                 claim=claim,
                 result=result,
                 differences=tuple(float(x) for x in d),
                 wins=wins,
-                sentence=claim_sentence(claim, result, wins, len(d), standing),
+                sentence=claim_sentence(claim, result, wins, len(d), standing, noise),
                 standing=standing,
                 characteristics=_characteristics(sweep, result),
-                noise=_noise(results, claim, result, sweep.replicates_per_seed),
+                noise=noise,
             )
         )
     return tuple(outcomes)

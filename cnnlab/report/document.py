@@ -365,7 +365,11 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
             )
         )
     skews = [(o.claim.statement, _skewness(o.differences)) for o in analysis.claims]
-    shown = [f"{name}: {g[0]:+.2f} (SE {g[1]:.2f})" for name, g in skews if g is not None]
+    shown = [
+        f"{name}: {f'{g[0]:+.2f}'.replace('-', '−')} (SE {g[1]:.2f})"
+        for name, g in skews
+        if g is not None
+    ]
     if shown:
         beyond = [name for name, g in skews if g is not None and skew_beyond_guarantee(*g)]
         blocks.append(

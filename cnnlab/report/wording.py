@@ -11,6 +11,7 @@ import math
 from cnnlab.spec.design import Claim
 from cnnlab.stats.paired import ClaimResult
 from cnnlab.stats.sequential import SequentialClaim
+from cnnlab.stats.testnoise import TestNoise
 
 _LABELS = {
     "test_accuracy": "test accuracy",
@@ -180,9 +181,11 @@ def claim_sentence(
     wins: int,
     n: int,
     standing: SequentialClaim | None = None,
+    noise: TestNoise | None = None,
 ) -> str:
     """The verdict in plain words, with the numbers behind it (and, in a sequential plan, the
-    look that decided it)."""
+    look that decided it); an equivalence says whether it holds beyond this test set (`noise`:
+    the two-level interval over seeds and test images)."""
     label = metric_label(claim.metric)
     a, b = claim.better, claim.worse
     if result is None and standing is not None:
@@ -216,6 +219,7 @@ def claim_sentence(
         return (
             f"{a} and {b} are practically equivalent: the whole {percent(level)} interval lies "
             f"within ±{rope}, the region declared too small to matter. {advantage}.{when}"
+            + _equivalence_scope(noise, result.rope, claim.metric)
         )
     more = seeds_phrase(result)
     if standing is not None and standing.status == "open":
@@ -229,14 +233,35 @@ def claim_sentence(
     )
 
 
+def _equivalence_scope(noise: TestNoise | None, rope: float, metric: str) -> str:
+    """Whether "practically equivalent" holds for the task or only for this test set."""
+    if noise is None:
+        return (
+            " Whether it holds beyond this test set is not known: the runs kept no per-image "
+            "results to count the test set's own noise."
+        )
+    low, high = noise.two_level
+    two_level = f"{percent(noise.level)} two-level interval {interval(low, high, metric)}"
+    if -rope < low and high < rope:
+        return (
+            f" It holds for the task, not only for this test set: counting new test images as "
+            f"well as new seeds, the {two_level} lies inside the ROPE too."
+        )
+    return (
+        f" It is shown for this test set only: counting new test images as well as new seeds, "
+        f"the {two_level} reaches outside ±{amount(rope, metric, signed=False)}."
+    )
+
+
 def _sequential_stop(standing: SequentialClaim | None) -> str:
     """Where an undecided claim of a sequential plan stopped (empty for a fixed design)."""
     if standing is None or standing.look is None:
         return ""
     if standing.status == "futile":
         return (
-            f" (stopped for futility at look {standing.look}: at the estimated effect the "
-            "plan's last look would decide it with less than the futility power)"
+            f" (stopped at look {standing.look}: at the estimated effect more seeds were "
+            "unlikely to decide it; the plan's last look would decide it with less than the "
+            "futility power. A futility stop, not evidence of no difference)"
         )
     if standing.status == "final":
         return f" at the plan's last look ({standing.seeds} seeds)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -16,6 +17,11 @@ from cnnlab.report.index.seed_claims import (
     SEED_CLAIMS,
     START,
     Evidence,
+    Row,
+    SeedClaim,
+    _confirmations,
+    _reading,
+    _shared,
     seed_claims_table,
 )
 from cnnlab.report.provenance import Provenance
@@ -64,11 +70,13 @@ def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(
     row = next(line for line in table.splitlines() if line.startswith("| 6. Dropout"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1:] == [
-        "dropout 0.5 beats no dropout ([`dropout`](dropout/README.md); mnist)",
+        "dropout 0.5 beats no dropout ([`dropout`](dropout/README.md); `small`, 3 epochs, mnist)",
         "**Supported**",
+        "supports",
         "+0.31 pp on test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
         "5",
-        "look 1",
+        "sequential (α = 0.05), decided at look 1",
+        "none",
         "21 min 00 s",
     ]
     later = [line for line in table.splitlines() if "(pooling_x_kernel/README.md)" in line]
@@ -89,14 +97,14 @@ def test_a_statement_the_report_does_not_have_is_refused_with_what_it_has(
         seed_claims_table(tmp_path)
 
 
-def test_a_randomized_rows_pairs_say_seeds_times_draws(tmp_path: Path) -> None:
+def test_a_randomized_row_says_its_seeds_are_means_over_draws(tmp_path: Path) -> None:
     folder = tmp_path / "pooling_randomized"
-    _report(folder, "max pooling beats average pooling", {"verdict": "supported", "n": 10,
+    _report(folder, "max pooling beats average pooling", {"verdict": "supported", "n": 5,
             "mean": 0.0023, "ci": [0.0005, 0.0042], "ci_level": 0.9821})  # fmt: skip
     provenance = json.loads((folder / "provenance.json").read_text())
     (folder / "provenance.json").write_text(json.dumps({**provenance, "n_backgrounds": 2}))
     row = next(line for line in seed_claims_table(tmp_path).splitlines() if "randomized" in line)
-    assert "| 10 (5 seeds × 2 draws) |" in row
+    assert "| 5 (the mean of 2 draws each) |" in row
 
 
 def test_a_report_without_its_provenance_is_refused_by_name(tmp_path: Path) -> None:
@@ -136,3 +144,55 @@ def test_an_equivalence_shows_the_tost_interval_that_decided_it(tmp_path: Path) 
     row = next(line for line in seed_claims_table(tmp_path).splitlines() if "| 6. " in line)
     assert "−0.04 pp on test accuracy (95.09% TOST interval −0.10 pp to +0.02 pp)" in row
     assert "**Practically equivalent**" in row
+
+
+@pytest.mark.parametrize(
+    ("verdict", "supports_when", "reading"),
+    [
+        ("supported", "supported", "supports"),
+        ("refuted", "supported", "contradicts"),
+        ("equivalent", "supported", "contradicts"),
+        ("inconclusive", "supported", "leaves open"),
+        ("refuted", "refuted", "supports"),  # a claim worded against the seed's statement
+        ("supported", "refuted", "contradicts"),
+    ],
+)
+def test_a_rows_reading_follows_the_direction_the_seed_claims(
+    verdict: str, supports_when: Literal["supported", "refuted"], reading: str
+) -> None:
+    evidence = Evidence(sweep="pooling", statement="x", supports_when=supports_when)
+    assert _reading(verdict, evidence) == reading
+
+
+def _row_of(seed: SeedClaim, verdict: str, cells: set[str]) -> Row:
+    evidence = Evidence(sweep="pooling", statement=f"{verdict} {sorted(cells)}")
+    claim = {"numbers": {"verdict": verdict}}
+    return Row(seed=seed, evidence=evidence, report=None, claim=claim, cells=frozenset(cells))
+
+
+def test_rows_that_share_cells_are_one_confirmation() -> None:
+    seed = SEED_CLAIMS[0]
+    rows = [
+        _row_of(seed, "supported", {"a", "b"}),
+        _row_of(seed, "supported", {"b", "c"}),  # shares b with the first
+        _row_of(seed, "supported", {"d"}),
+        _row_of(seed, "supported", {"c", "e"}),  # joins the first group through c
+        _row_of(seed, "inconclusive", {"d", "f"}),  # shares d, but does not support
+    ]
+    line = _confirmations(seed, rows)
+    assert "4 row(s) support it, 0 contradict it, 1 leave it open" in line
+    assert line.endswith("independent confirmations (rows that share cells counted once): 2.")
+    assert _shared(rows[0], rows).startswith("1 of 2 with `pooling` supported ['b', 'c']")
+
+
+def test_the_same_arm_spec_and_seed_is_one_cell_across_sweeps() -> None:
+    from cnnlab.report.index.seed_claims import _fingerprint
+    from cnnlab.spec.design import cells
+
+    pooling, dropout = load_sweep("pooling"), load_sweep("dropout")
+    max_cells = {c.seed: _fingerprint(c) for c in cells(pooling) if c.arm == "max"}
+    d0_cells = {c.seed: _fingerprint(c) for c in cells(dropout) if c.arm == "d0"}
+    avg_cells = {c.seed: _fingerprint(c) for c in cells(pooling) if c.arm == "avg"}
+    assert max_cells == d0_cells  # `small` with dropout 0 is `small` with max pooling
+    assert not set(max_cells.values()) & set(avg_cells.values())
+    assert len(set(max_cells.values())) == len(max_cells)  # each seed its own cell

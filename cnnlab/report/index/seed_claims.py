@@ -10,17 +10,19 @@ reads "not run yet".
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from cnnlab.report.build import ReportError
+from cnnlab.report.build import ReportError, run_sweep_of
 from cnnlab.report.durations import format_duration
 from cnnlab.report.index.cost import arm_costs
 from cnnlab.report.provenance import Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
-from cnnlab.spec.design import study_name
+from cnnlab.spec.design import Cell, cells, study_name
+from cnnlab.spec.specs import flat_params
 
 START = "<!-- seed claims: written by `python -m cnnlab.report --index`; do not edit -->"
 END = "<!-- end of seed claims -->"
@@ -28,11 +30,16 @@ END = "<!-- end of seed claims -->"
 
 @dataclass(frozen=True, kw_only=True)
 class Evidence:
-    """One claim of a shipped sweep, run on `dataset`: `statement` as the sweep declares it."""
+    """One claim of a shipped sweep, run on `dataset`: `statement` as the sweep declares it.
+
+    `supports_when` is the verdict that bears the seed's statement out ("refuted" where the
+    sweep's claim is worded against it); `network` names the network it was tested in."""
 
     sweep: str
     statement: str
     dataset: str = "mnist"
+    supports_when: Literal["supported", "refuted"] = "supported"
+    network: str = "`small`"
 
     @property
     def report(self) -> str:
@@ -47,8 +54,23 @@ class SeedClaim:
     evidence: tuple[Evidence, ...]
 
 
-def _in(sweep: str, *statements: str, dataset: str = "mnist") -> tuple[Evidence, ...]:
-    return tuple(Evidence(sweep=sweep, statement=s, dataset=dataset) for s in statements)
+def _in(
+    sweep: str,
+    *statements: str,
+    dataset: str = "mnist",
+    supports_when: Literal["supported", "refuted"] = "supported",
+    network: str = "`small`",
+) -> tuple[Evidence, ...]:
+    return tuple(
+        Evidence(
+            sweep=sweep,
+            statement=s,
+            dataset=dataset,
+            supports_when=supports_when,
+            network=network,
+        )
+        for s in statements
+    )
 
 
 SEED_CLAIMS: tuple[SeedClaim, ...] = (
@@ -61,7 +83,11 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
             "max beats avg with a 3×3 first kernel",
             "max beats avg with a 7×7 first kernel",
         )
-        + _in("pooling_randomized", "max pooling beats average pooling")
+        + _in(
+            "pooling_randomized",
+            "max pooling beats average pooling",
+            network="`small`-like, filters, first kernel and dropout drawn per seed",
+        )
         + _in("pooling", "max pooling beats average pooling", dataset="fashion_mnist"),
     ),
     SeedClaim(
@@ -74,15 +100,21 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim(
         number=3,
         text="Pooling throws information away, so accuracy should drop",
-        evidence=_in(
-            "pooling", "no pooling beats max pooling", "max pooling beats a stride-2 convolution"
+        # A learned stride-2 convolution keeps what max pooling discards: max losing to it
+        # (the claim refuted) bears the seed out.
+        evidence=_in("pooling", "no pooling beats max pooling")
+        + _in("pooling", "max pooling beats a stride-2 convolution", supports_when="refuted")
+        + _in(
+            "pooling_gap",
+            "with a GAP head (equal parameters), no pooling beats max pooling",
+            network="`small` with a global-average-pooling head",
         )
-        + _in("pooling_gap", "with a GAP head (equal parameters), no pooling beats max pooling")
+        + _in("pooling", "no pooling beats max pooling", dataset="fashion_mnist")
         + _in(
             "pooling",
-            "no pooling beats max pooling",
             "max pooling beats a stride-2 convolution",
             dataset="fashion_mnist",
+            supports_when="refuted",
         ),
     ),
     SeedClaim(
@@ -165,29 +197,87 @@ def _claim(report: CommittedReport, evidence: Evidence) -> dict[str, Any]:
     )
 
 
-def _decided(claim: dict[str, Any]) -> str:
+def _design(claim: dict[str, Any], verdicts: dict[str, Any]) -> str:
+    """Which standard decided the row: a fixed design's Holm levels at α = 0.05, or the
+    sequential plan's calibrated levels (α/m per claim), and where it stopped."""
     standing = claim.get("sequential")
     if standing is None:
-        return "fixed design"
-    if standing["status"] == "decided":
-        return f"look {standing['look']}"
-    if standing["status"] == "futile":
-        return f"stopped for futility at look {standing['look']}"
-    return f"undecided at the last look ({standing['look']})"
+        return "fixed, Holm at α = 0.05 within the report"
+    claims = len(verdicts["claims"])
+    share = f"α = 0.05/{claims} per claim" if claims > 1 else "α = 0.05"
+    where = {
+        "decided": f"decided at look {standing['look']}",
+        "futile": f"stopped for futility at look {standing['look']}",
+        "final": f"undecided at the last look ({standing['look']})",
+        "open": f"open after look {standing['look']}",
+    }[standing["status"]]
+    return f"sequential ({share}), {where}"
 
 
 def _pairs(n: int, provenance: Provenance) -> str:
-    """Paired replicates: seeds, or seeds × draws in a randomized design (10 = 5 × 2)."""
+    """Paired seeds; a randomized design's claim is judged on each seed's mean over its draws."""
     draws = provenance.n_backgrounds
-    return str(n) if draws == 1 else f"{n} ({n // draws} seeds × {draws} draws)"
+    return str(n) if draws == 1 else f"{n} (the mean of {draws} draws each)"
 
 
-def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> str:
+def _reading(verdict: str, evidence: Evidence) -> str:
+    """What the verdict says of the seed's statement."""
+    if verdict == evidence.supports_when:
+        return "supports"
+    if verdict in ("supported", "refuted", "equivalent"):
+        return "contradicts"  # the other direction, or no difference that matters
+    return "leaves open"
+
+
+def _fingerprint(cell: Cell) -> str:
+    """A trained cell's identity across sweeps: its whole spec and its seed. Deterministic
+    training makes the same spec and seed the same initial weights, data order and model,
+    whatever the thread count, so two sweeps that train it hold one result, not two."""
+    text = json.dumps([flat_params(cell.spec), cell.seed], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cells_used(report: CommittedReport, claim: dict[str, Any]) -> frozenset[str]:
+    """The cells (both arms, the seeds its verdict rests on) behind a row."""
+    sweep = run_sweep_of(report.provenance, report.folder, None)
+    standing = claim.get("sequential")
+    seeds = standing.get("seeds", 0) if standing else len(sweep.seed_values)
+    arms = (claim.get("better"), claim.get("worse"))
+    return frozenset(_fingerprint(c) for c in cells(sweep) if c.arm in arms and c.seed < seeds)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Row:
+    """One evidence row as read from its committed report (`claim` None: not run yet)."""
+
+    seed: SeedClaim
+    evidence: Evidence
+    report: CommittedReport | None
+    claim: dict[str, Any] | None
+    cells: frozenset[str]
+
+    @property
+    def label(self) -> str:
+        return f"`{self.evidence.report}` {self.evidence.statement}"
+
+
+def _shared(row: Row, rows: list[Row]) -> str:
+    """The other rows that reuse this row's cells, with how many."""
+    others = [
+        f"{len(row.cells & other.cells)} of {len(row.cells)} with {other.label}"
+        for other in rows
+        if other is not row and row.cells & other.cells
+    ]
+    return "; ".join(others) or "none"
+
+
+def _row(claimed: str, row: Row, rows: list[Row]) -> str:
+    evidence, report, claim = row.evidence, row.report, row.claim
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
-    if report is None:
-        where = f"{link}; {evidence.dataset}"
-        return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||"
-    claim, provenance = _claim(report, evidence), report.provenance
+    if report is None or claim is None:
+        where = f"{link}; {evidence.network}, {evidence.dataset}"
+        return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||||"
+    provenance = report.provenance
     numbers, metric = claim["numbers"], claim["metric"]
     # The interval that decided, as the report shows it: TOST's for an equivalence.
     if numbers.get("decided_by") == "equivalence":
@@ -200,13 +290,14 @@ def _row(claimed: str, evidence: Evidence, report: CommittedReport | None) -> st
         f"{amount(numbers['mean'], metric)} on {metric_label(metric)}{lower} "
         f"({percent(level)} {kind} interval {interval(low, high, metric)})"
     )
-    dataset = provenance.dataset
+    scope = f"{evidence.network}, {provenance.epochs} epochs, {provenance.dataset}"
     wall = provenance.sweep_wall_seconds
-    pairs = _pairs(numbers["n"], provenance)
     return (
-        f"| {claimed} | {evidence.statement} ({link}; {dataset}) | "
-        f"**{VERDICT_WORDS[numbers['verdict']]}** | {effect} | {pairs} | "
-        f"{_decided(claim)} | {format_duration(wall) if wall else 'n/a'} |"
+        f"| {claimed} | {evidence.statement} ({link}; {scope}) | "
+        f"**{VERDICT_WORDS[numbers['verdict']]}** | "
+        f"{_reading(numbers['verdict'], evidence)} | {effect} | "
+        f"{_pairs(numbers['n'], provenance)} | {_design(claim, report.verdicts)} | "
+        f"{_shared(row, rows)} | {format_duration(wall) if wall else 'n/a'} |"
     )
 
 
@@ -215,7 +306,9 @@ def _cost_row(reports_dir: Path) -> str:
     claimed = "5. Pooling reduces computation, memory and parameters"
     link = "[`cost`](cost/README.md)"
     if not (reports_dir / "pooling" / "results.csv").is_file():
-        return f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet |||||"
+        return (
+            f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet |||||||"
+        )
     costs = {c.arm: c for c in arm_costs(reports_dir)[0]}
     ratios = [(what, r) for what, r in costs["none"].ratios_to(costs["max"]) if r is not None]
     holds = all(ratio > 1 for _, ratio in ratios)
@@ -224,23 +317,74 @@ def _cost_row(reports_dir: Path) -> str:
         effect += " (time per epoch not measured yet)"
     return (
         f"| {claimed} | no pooling against max pooling, counted ({link}; mnist) | "
-        f"**{'Holds' if holds else 'Does not hold'}** (exact counts) | {effect} | – | – | – |"
+        f"**{'Holds' if holds else 'Does not hold'}** (exact counts) | supports | {effect} | – | "
+        "– | – | – |"
     )
+
+
+def _rows(reports_dir: Path) -> list[Row]:
+    committed = _committed(reports_dir)
+    rows = []
+    for seed in SEED_CLAIMS:
+        for evidence in seed.evidence:
+            report = committed.get(evidence.report)
+            claim = None if report is None else _claim(report, evidence)
+            used = frozenset() if report is None or claim is None else _cells_used(report, claim)
+            rows.append(Row(seed=seed, evidence=evidence, report=report, claim=claim, cells=used))
+    return rows
+
+
+def _confirmations(seed: SeedClaim, rows: list[Row]) -> str:
+    """How many rows support the seed's statement, counting rows that share cells once."""
+    read = [
+        (row, _reading(row.claim["numbers"]["verdict"], row.evidence))
+        for row in rows
+        if row.seed is seed and row.claim is not None
+    ]
+    groups: list[set[str]] = []  # the cells of supporting rows, joined where rows share any
+    for row, reading in read:
+        if reading == "supports":
+            touching = [g for g in groups if g & row.cells]
+            groups = [g for g in groups if not g & row.cells] + [set(row.cells).union(*touching)]
+    counts = {k: sum(r == k for _, r in read) for k in ("supports", "contradicts", "leaves open")}
+    return (
+        f"- Seed claim {seed.number}: {counts['supports']} row(s) support it, "
+        f"{counts['contradicts']} contradict it, {counts['leaves open']} leave it open; "
+        f"independent confirmations (rows that share cells counted once): {len(groups)}."
+    )
+
+
+NOTES = (
+    "Each report controls its own false-verdict rate (a fixed design by Holm over its claims at "
+    "α = 0.05; a sequential plan by Bonferroni over its claims, spent over its looks at "
+    "calibrated levels); nothing here corrects across reports. Reading a seed claim as holding "
+    "only when every one of its rows supports it is an intersection–union test: each row at its "
+    "own level makes the conjunction a test at that level (Berger 1982), so claim 1's \"every row "
+    'holds" reading needs no further correction, while "some row holds" would need one over the '
+    "rows and is never claimed. Rows that share cells (the same arm spec and seed, hence the same "
+    "initial weights, data order and model) rest on the same trained networks: they are one "
+    "confirmation, not several. Scope: every verdict is about the network, the epochs and the "
+    "dataset of its row. A futility stop or an undecided claim leaves the seed's statement open: "
+    "it is never evidence of no difference."
+)
 
 
 def seed_claims_table(reports_dir: Path) -> str:
     """The generated block of `reports/README.md`, markers included."""
     lines = [
         START,
-        "| Seed claim | Tested as (report; data) | Verdict | Advantage of the arm claimed "
-        "better (deciding interval) | Paired seeds | Decided at | Sweep wall time |",
-        "|---|---|---|---|---|---|---|",
+        "| Seed claim | Tested as (report; network, epochs, data) | Verdict | Reads for the seed "
+        "claim | Advantage of the arm claimed better (deciding interval) | Paired seeds | "
+        "Design, where it stopped | Cells shared with other rows | Sweep wall time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    committed = _committed(reports_dir)
+    rows = _rows(reports_dir)
     for seed in SEED_CLAIMS:
         if seed.number == 6:  # claim 5 is counted, not tested: its row comes from the cost report
             lines.append(_cost_row(reports_dir))
-        for i, evidence in enumerate(seed.evidence):  # the seed's words on its first row only
+        mine = [r for r in rows if r.seed is seed]
+        for i, row in enumerate(mine):  # the seed's words on its first row only
             claimed = f"{seed.number}. {seed.text}" if i == 0 else ""
-            lines.append(_row(claimed, evidence, committed.get(evidence.report)))
+            lines.append(_row(claimed, row, rows))
+    lines += ["", NOTES, "", *(_confirmations(seed, rows) for seed in SEED_CLAIMS)]
     return "\n".join([*lines, END])
