@@ -28,8 +28,8 @@ Spending = Literal["pocock", "obrien-fleming", "hsd"]
 SPENDINGS: tuple[str, ...] = get_args(Spending)
 # Chosen by simulation for few expected seeds (tests/stats/test_sequential.py prints the
 # comparison): at 5 seeds a t statistic has 4 degrees of freedom, and an O'Brien–Fleming-type
-# first look spends so little that it needs t ≈ 33 and never stops; Pocock-type spending stops
-# a dz = 1.75 claim at the first look about half the time.
+# first look spends so little that it needs a t of about a hundred and never stops; Pocock-type
+# spending is the one whose first look can stop a large effect (docs/statistics.md).
 DEFAULT_SPENDING: Spending = "pocock"
 MAX_LOOK = 10_000
 

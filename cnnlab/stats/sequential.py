@@ -12,18 +12,23 @@ k every claim still open is judged by the fixed-sample rule of `cnnlab.stats.pai
   Lan–DeMets function (`cnnlab.stats.boundaries`): a two-sided boundary for superiority
   (the interval at 1 − α_k must exclude 0, and the P(A>B) gate must pass) and a one-sided
   boundary for each of the two tests of TOST (the interval at 1 − 2α_k,eq must lie in the
-  ROPE). The z boundaries become t boundaries by their nominal levels: with 4 degrees of
-  freedom at 5 seeds the t distribution matters, and the realised error rates are checked by
-  simulation (tests/stats/test_sequential.py), not assumed from the normal theory.
+  ROPE). The critical value each look's t statistic must reach is calibrated by simulation
+  (`cnnlab.stats.calibration`) so that the spending holds for t itself, under normal,
+  heavy-tailed and skewed noise; a look's nominal level is where Student t crosses it.
 - The interval reported at the deciding look is that look's repeated confidence interval
   (Jennison & Turnbull 2000, ch. 9): at the nominal level that decided, so it matches the
   decision, and jointly over the looks it covers with probability at least 1 − α/m.
 - Futility (non-binding): an undecided claim stops at look k < K when, at its estimated
   effect, the rule's own power at the last look is below the plan's `futility_power` for every
-  outcome. The levels do not count on it, so it can only lower the error rates.
+  outcome, and the next look's seeds are not there. The levels were calibrated with futility
+  off, so it can only lower the error rates, and seeds that exist anyway are judged.
 
-`operating_characteristics` simulates the plan (vectorised) for a claim at a given true effect:
-per-look stopping probabilities by outcome and the expected seeds; reports print them.
+A randomized design's unit is the seed: `ClaimSeries.at` judges each seed's mean over its
+replicates (`cnnlab.stats.paired.seed_means`).
+
+`simulate_plan` runs the rule vectorised over simulated claims; `operating_characteristics`
+summarises it for a claim at a given true effect (per-look stopping probabilities by outcome,
+expected seeds), which reports print.
 """
 
 from __future__ import annotations
@@ -155,7 +160,8 @@ def futile(result: ClaimResult, last: LookLevel, threshold: float) -> bool:
 def judge_sequence(
     plan: SequentialPlan, claims: Sequence[ClaimSeries], *, full: bool = True
 ) -> list[SequentialClaim]:
-    """Every claim judged at each complete look until it is decided, futile or the plan ends."""
+    """Every claim judged at each complete look until it is decided, the plan ends, or it is
+    futile at the last look whose seeds exist."""
     levels = look_levels(plan, len(claims))
     outcome = []
     for claim in claims:
@@ -163,7 +169,7 @@ def judge_sequence(
         result: ClaimResult | None = None
         status: Status = "open"
         judged_at: LookLevel | None = None
-        for level in levels:
+        for k, level in enumerate(levels):
             data = claim.at(level.seeds)
             if data is None:
                 break
@@ -175,7 +181,14 @@ def judge_sequence(
                 break
             if level is levels[-1]:
                 status = "final"
-            elif plan.futility and futile(result, levels[-1], plan.futility_power):
+            elif (
+                plan.futility
+                and claim.at(levels[k + 1].seeds) is None
+                and futile(result, levels[-1], plan.futility_power)
+            ):
+                # Futility only says whether to train on: where the next look's seeds exist
+                # anyway (another claim needed the arms, or an earlier rule trained them), the
+                # claim is judged there too. The levels hold α with futility ignored.
                 status = "futile"
                 break
         upcoming = (
@@ -244,17 +257,22 @@ def simulate_plan(
         with np.errstate(divide="ignore", invalid="ignore"):
             dz = mean / sd
         equivalent = (mean - t_eq * se > -rope_sd) & (mean + t_eq * se < rope_sd)
+        # Differences with no spread are not judged (`decide_claim`); only all-zero ones would
+        # be equivalent, and simulated draws are never all zero.
+        spread = sd > 0
+        equivalent &= spread
         hits = (
             equivalent,
-            ~equivalent & (mean - t_sup * se > 0) & (dz >= GATE_DZ),
-            ~equivalent & (mean + t_sup * se < 0) & (dz <= -GATE_DZ),
+            spread & ~equivalent & (mean - t_sup * se > 0) & (dz >= GATE_DZ),
+            spread & ~equivalent & (mean + t_sup * se < 0) & (dz <= -GATE_DZ),
         )
         for code, hit in enumerate(hits):
             chosen = alive & hit
             outcome[chosen], look[chosen] = code, k
             alive &= ~hit
-        if plan.futility and level is not levels[-1] and alive.any():
-            last, open_ = levels[-1], np.flatnonzero(alive)
+        # as `futile`: nothing to estimate from without spread
+        if plan.futility and level is not levels[-1] and (alive & spread).any():
+            last, open_ = levels[-1], np.flatnonzero(alive & spread)
             chances = outcome_probabilities(
                 hedges(1.0, n) * dz[open_],
                 rope_sd / sd[open_],
