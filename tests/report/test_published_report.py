@@ -112,7 +112,7 @@ def test_the_committed_pooling_verdicts_recompute_with_scipy() -> None:
         for c in claims
     }
     assert standing == {
-        "max pooling beats average pooling": ("inconclusive", "open", 1),
+        "max pooling beats average pooling": ("supported", "decided", 4),
         "max pooling beats a stride-2 convolution": ("inconclusive", "futile", 2),
         "no pooling beats max pooling": ("inconclusive", "final", 4),
     }
