@@ -51,3 +51,12 @@ def test_a_futility_stop_is_worded_as_a_stop_not_as_no_difference() -> None:
     assert "not evidence of no difference" in text
     for overreach in ("no effect", "did no better", "equally", "does not matter"):
         assert overreach not in text.lower()
+
+
+def test_a_report_says_when_its_claims_were_judged_after_the_data_were_seen() -> None:
+    from pathlib import Path
+
+    reports = Path(__file__).resolve().parents[2] / "reports"
+    note = "judged under the revised rule (t-calibrated-2026-12) after the data were seen"
+    assert note in (reports / "dropout" / "README.md").read_text()  # a study from before it
+    assert note not in (reports / "pooling" / "README.md").read_text()  # rerun under it

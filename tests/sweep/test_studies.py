@@ -148,3 +148,15 @@ def test_a_changed_definition_is_refused_with_what_changed_and_the_fix_for_each_
     assert "Study 's' in 'db' was started from a different definition" in str(joined.value)
     assert "train.epochs" in str(joined.value) and "same sweep file" in str(joined.value)
     assert join_study(storage, identity("aaa", kept), where="db").study_name == "s"
+
+
+def test_a_new_study_records_the_verdict_rule_it_was_created_under(tmp_path: Path) -> None:
+    # A report of a study without it says its claims were judged after the data were seen.
+    from cnnlab.stats.calibration import RULE
+
+    storage = open_storage(default_storage_url(tmp_path))
+    identity = StudyIdentity("s", "s", False, "aaa", "c", "fixed", {"train": {"epochs": 3}})
+    study = open_study(storage, identity)
+    assert study.user_attrs[Key.RULE] == RULE
+    study.set_user_attr(Key.RULE, "older")  # reopening keeps what creation recorded
+    assert open_study(storage, identity).user_attrs[Key.RULE] == "older"
