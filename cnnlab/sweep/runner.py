@@ -382,7 +382,9 @@ class SweepRun:
     def _look_line(self, needed: list[Cell], remaining: Remaining) -> str:
         plan = self.sweep.plan
         assert plan is not None
-        highest = max(c.seed for c in needed) + 1
+        # The look the cells still to train belong to: finished arms that reached a later
+        # look for another claim do not move it.
+        highest = max(c.seed for c in (remaining.pending or needed)) + 1
         look = next((k for k, n in enumerate(plan.looks, 1) if n >= highest), len(plan.looks))
         arms = ", ".join(sorted({c.arm for c in remaining.pending}))
         return (
