@@ -196,3 +196,18 @@ def test_the_same_arm_spec_and_seed_is_one_cell_across_sweeps() -> None:
     assert max_cells == d0_cells  # `small` with dropout 0 is `small` with max pooling
     assert not set(max_cells.values()) & set(avg_cells.values())
     assert len(set(max_cells.values())) == len(max_cells)  # each seed its own cell
+
+
+def test_a_row_says_which_design_and_standard_decided_it() -> None:
+    from cnnlab.report.index.seed_claims import _design
+
+    three = {"claims": [{}, {}, {}]}
+    assert _design({}, three) == "fixed, Holm at α = 0.05 within the report"
+    standing = {"status": "futile", "look": 2, "seeds": 8}
+    assert _design({"sequential": standing}, three) == (
+        "sequential (α = 0.05/3 per claim), stopped for futility at look 2"
+    )
+    undecided = {"status": "final", "look": 4, "seeds": 20}
+    assert _design({"sequential": undecided}, {"claims": [{}]}) == (
+        "sequential (α = 0.05), undecided at the last look (4)"
+    )
