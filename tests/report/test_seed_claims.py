@@ -182,7 +182,9 @@ def test_rows_that_share_cells_are_one_confirmation() -> None:
     line = _confirmations(seed, rows)
     assert "4 row(s) support it, 0 contradict it, 1 leave it open" in line
     assert line.endswith("independent confirmations (rows that share cells counted once): 2.")
-    assert _shared(rows[0], rows).startswith("1 of 2 with `pooling` supported ['b', 'c']")
+    # every fake row is in `pooling`: the first shares b with one row and c (via none) not
+    assert _shared(rows[0], rows) == "of its 2: 1 in `pooling`"
+    assert _shared(rows[2], rows) == "of its 1: 1 in `pooling`"
 
 
 def test_the_same_arm_spec_and_seed_is_one_cell_across_sweeps() -> None:

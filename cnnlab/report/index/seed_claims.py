@@ -256,19 +256,20 @@ class Row:
     claim: dict[str, Any] | None
     cells: frozenset[str]
 
-    @property
-    def label(self) -> str:
-        return f"`{self.evidence.report}` {self.evidence.statement}"
-
 
 def _shared(row: Row, rows: list[Row]) -> str:
-    """The other rows that reuse this row's cells, with how many."""
-    others = [
-        f"{len(row.cells & other.cells)} of {len(row.cells)} with {other.label}"
-        for other in rows
-        if other is not row and row.cells & other.cells
-    ]
-    return "; ".join(others) or "none"
+    """How many of this row's cells other rows also rest on, by report (the most shared first):
+    `small`'s max-pooling arm is the baseline of most sweeps, so most rows share some."""
+    by_report: dict[str, set[str]] = {}
+    for other in rows:
+        if other is not row and row.cells & other.cells:
+            by_report.setdefault(other.evidence.report, set()).update(row.cells & other.cells)
+    if not by_report:
+        return "none"
+    ranked = sorted(by_report.items(), key=lambda item: (-len(item[1]), item[0]))
+    return f"of its {len(row.cells)}: " + ", ".join(
+        f"{len(cells)} in `{report}`" for report, cells in ranked
+    )
 
 
 def _row(claimed: str, row: Row, rows: list[Row]) -> str:
