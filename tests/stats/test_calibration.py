@@ -212,10 +212,12 @@ def _every_replicate(self: ClaimSeries, seeds: int) -> object:
 
 
 def test_a_randomized_design_is_judged_on_seed_means(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two draws per seed sharing 95 % of their variance (the seed's data order matters far
+    # more than the architecture drawn): by seed means 0.010; replicate by replicate 0.085.
     limit = ALPHA + 3 * _se(ALPHA, RANDOMIZED_SIMS)
-    assert _randomized_false_rate(0.8) <= limit
+    assert _randomized_false_rate(0.95) <= limit
     monkeypatch.setattr(ClaimSeries, "at", _every_replicate)
-    assert _randomized_false_rate(0.8) > limit  # replicates of one seed are not independent
+    assert _randomized_false_rate(0.95) > limit  # replicates of one seed are not independent
 
 
 # --- the tables of docs/statistics.md ------------------------------------------------------
