@@ -350,18 +350,25 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
                 element_id="stopping",
             ),
         ]
-        power = [
-            f"{o.claim.statement}: {_supported_by_the_end(oc):.2f}"
+        powers = [
+            (o.claim.statement, _supported_by_the_end(oc))
             for o in analysis.claims
             for oc in o.characteristics
             if oc.delta == 1.0
         ]
+        short = [name for name, p in powers if p < 0.8]
         blocks.append(
             Text(
                 "Power at a true dz of 1 (the chance this rule supports the claim by its last "
                 f"look, {plan.seed_count} seeds at most): "
-                + "; ".join(power)
-                + ". Below 0.8, the plan's last look is too few seeds for an effect of that size."
+                + "; ".join(f"{name}: {p:.2f}" for name, p in powers)
+                + ". "
+                + (
+                    f"Below 0.8 for {', '.join(short)}: for an effect of that size the plan's "
+                    "last look is too few seeds."
+                    if short
+                    else "At least 0.8 for every claim."
+                )
             )
         )
     skews = [(o.claim.statement, _skewness(o.differences)) for o in analysis.claims]
