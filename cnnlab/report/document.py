@@ -613,7 +613,7 @@ def _design_text(analysis: Analysis) -> Text:
     prov = analysis.provenance
     sweep = analysis.sweep
     return Text(
-        f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}; paired seeds "
+        f"Design: {sweep.design}; arms {_arms_text(analysis)}; paired seeds "
         f"{_seed_text(sweep)}; {prov.epochs} epoch(s) "
         f"on {prov.train_images:,} {prov.dataset} training images, "
         f"batch {prov.batch_size}. Baseline (sanity gate) arm "
@@ -623,6 +623,18 @@ def _design_text(analysis: Analysis) -> Text:
         if prov is not None
         else f"Design: {sweep.design}; arms {', '.join(sweep.arm_labels())}."
     )
+
+
+def _arms_text(analysis: Analysis) -> str:
+    """The arms with results, and any declared arm the run never trained (a sequential plan
+    trains only the baseline and the arms a claim compares)."""
+    trained = set(analysis.arms)
+    declared = analysis.sweep.arm_labels()
+    missing = [arm for arm in declared if arm not in trained]
+    text = ", ".join(arm for arm in declared if arm in trained)
+    if missing:
+        text += f" ({', '.join(missing)} declared but not trained: no claim compares it)"
+    return text
 
 
 def _seed_text(sweep: Sweep) -> str:
