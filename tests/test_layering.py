@@ -37,7 +37,7 @@ def rule_table(text: str, heading: str) -> dict[str, set[str]]:
 MAY_IMPORT = rule_table(MAP.read_text(), "stage")
 # Inside sweep/: which parts each part may import (tests below).
 SWEEP_MAY_IMPORT = rule_table(MAP.read_text(), "part of sweep")
-SWEEP_VALUES = {"options", "parallelism", "provenance"}
+SWEEP_VALUES = {"options", "parallelism", "provenance", "fingerprint"}
 SWEEP_FOLDERS = ("console", "stores", "trials")
 SHIMS = {"cnnlab.design", "cnnlab.space", "cnnlab.presets"}  # old import paths of sweep files
 TOP_LEVEL = {"cnnlab", "cnnlab.__main__", "cnnlab.cli", "cnnlab.cliutil", "cnnlab.ui"}

@@ -62,9 +62,22 @@ def _rebuild(args: argparse.Namespace) -> None:
         args.name, quick=args.quick, reports_dir=args.reports_dir, sweep_path=args.sweep
     )
     judgement = written.analysis.judgement
-    for outcome in written.analysis.claims:
+    for label, part in written.analysis.conditions:
+        for outcome in part.claims:
+            verdict = outcome.result.verdict if outcome.result else "not judged"
+            print(f"{label}: {verdict.upper():<13} {outcome.claim.statement}")
+    for replication in judgement.replications:
+        print(f"{replication.verdict.upper()}: {replication.statement}")
+    for outcome in () if written.analysis.conditions else written.analysis.claims:
         verdict = outcome.result.verdict if outcome.result else "not judged"
         print(f"{verdict.upper():<13} {outcome.claim.statement}")
+    convergence = written.analysis.convergence
+    if convergence is not None:
+        print(
+            f"Converged budget: {convergence.epoch} epochs"
+            if convergence.epoch is not None
+            else "Not converged within the epochs trained"
+        )
     if not judgement.judged:
         print("Not judged: " + "; ".join(judgement.reasons))
     print(f"Report: {written.index_html}")

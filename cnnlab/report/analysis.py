@@ -8,6 +8,7 @@ and the keys are sorted): that is how a rebuilt report proves it says what the s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -18,18 +19,29 @@ import pandas as pd
 
 from cnnlab.report.provenance import Provenance
 from cnnlab.report.wording import claim_sentence
-from cnnlab.spec.design import Claim, Sweep, background_values, claims_hash, seeds_hash
+from cnnlab.spec.design import (
+    Claim,
+    Sweep,
+    background_values,
+    claims_hash,
+    condition_sweeps,
+    make_cell,
+    seeds_hash,
+)
+from cnnlab.spec.geometry import receptive_field
 from cnnlab.spec.metrics import CORRECTNESS
 from cnnlab.spec.sequential import plan_hash
 from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
 from cnnlab.stats.claims import Judgement, claim_differences, judge
+from cnnlab.stats.convergence import Convergence
 from cnnlab.stats.paired import ClaimResult
+from cnnlab.stats.replication.conditions import condition_rows
 from cnnlab.stats.sequential import (
     OperatingCharacteristics,
     SequentialClaim,
     operating_characteristics,
 )
-from cnnlab.stats.table import ArmSummary, arm_order, arm_summaries, paired
+from cnnlab.stats.table import ArmSummary, arm_order, arm_summaries, design_rows, paired
 from cnnlab.stats.testnoise import TestNoise, correctness, noise_diagnostics
 
 # The true effects a sequential plan's stopping probabilities are shown at: none, the P(A>B)
@@ -81,6 +93,16 @@ class Analysis:
     plan_edited: bool  # the seed plan changed after the study existed (a fixed count counts)
     provenance: Provenance | None = None  # None: analysed without a run's provenance.json
     replicates: tuple[Replicate, ...] = ()  # a randomized design's, else none
+    # Cells copied from identical trainings of other studies (the cell cache): (study, cells).
+    reused: tuple[tuple[str, int], ...] = ()
+    cell_count: int = 0  # the design's cells with a result
+    convergence: Convergence | None = None  # a pilot's: the budget its rule picks
+    # A sweep with conditions: each condition's own analysis (its claims, arms, looks), with
+    # the replication verdicts in `judgement.replications`; the fields above are its first's.
+    conditions: tuple[tuple[str, Analysis], ...] = ()
+    # Each arm's receptive field in input pixels (`spec.geometry.receptive_field`), where the
+    # arms have one architecture each (not a randomized design's draws).
+    receptive_fields: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def arms(self) -> list[str]:
@@ -189,6 +211,8 @@ def analyse(
     provenance: Provenance | None,
 ) -> Analysis:
     """The report's content. `sweep` is the effective sweep (its seeds are the run's)."""
+    if sweep.conditions is not None:
+        return _analyse_conditions(sweep, results, quick=quick, provenance=provenance)
     judgement = judge(sweep, results, quick=quick)
     costs = arm_summaries(sweep, results)
     judged = judgement.judged
@@ -212,7 +236,69 @@ def analyse(
         plan_edited=isinstance(plan_at_start, str) and plan_at_start != seeds_hash(sweep),
         provenance=provenance,
         replicates=replicates(sweep, results),
+        reused=reused_cells(design_rows(sweep, results)),
+        cell_count=len(design_rows(sweep, results)),
+        receptive_fields=arm_receptive_fields(sweep),
     )
+
+
+def arm_receptive_fields(sweep: Sweep) -> dict[str, int]:
+    """Each arm's receptive field; empty for a randomized design (each replicate draws its
+    own architecture) or a search."""
+    if sweep.design in ("randomized", "search"):
+        return {}
+    seed = sweep.seed_values[0]
+    return {
+        arm: receptive_field(make_cell(sweep, labels, seed, None).spec.arch)
+        for arm, labels in sweep.arms()
+    }
+
+
+def _analyse_conditions(
+    sweep: Sweep, results: pd.DataFrame, *, quick: bool, provenance: Provenance | None
+) -> Analysis:
+    """Each condition analysed as its own sweep on its own rows; the replication verdicts
+    across them are the whole sweep's judgement."""
+    own = tuple(
+        (
+            label,
+            analyse(
+                part,
+                condition_rows(sweep, results, label),
+                quick=quick,
+                provenance=_condition_provenance(provenance, part),
+            ),
+        )
+        for label, part in condition_sweeps(sweep)
+    )
+    first = own[0][1]
+    return dataclasses.replace(
+        first,
+        sweep=sweep,
+        judgement=judge(sweep, results, quick=quick),
+        reused=reused_cells(design_rows(sweep, results)),
+        cell_count=len(design_rows(sweep, results)),
+        conditions=own,
+    )
+
+
+def _condition_provenance(provenance: Provenance | None, part: Sweep) -> Provenance | None:
+    """The run's provenance as one condition's report states it: its own training budget."""
+    if provenance is None:
+        return None
+    train = part.base.train
+    return dataclasses.replace(provenance, epochs=train.epochs, batch_size=train.batch_size)
+
+
+def reused_cells(results: pd.DataFrame) -> tuple[tuple[str, int], ...]:
+    """How many of the table's cells were copied from each earlier study (`reused_from` is
+    `<study>/<trial>`; tables written before the cell cache have no such column)."""
+    if "reused_from" not in results:
+        return ()
+    column = results["reused_from"]
+    origins = column.astype(object).where(column.notna(), "").astype(str)
+    studies = origins[origins != ""].str.rsplit("/", n=1).str[0]
+    return tuple(sorted(studies.value_counts().items()))
 
 
 def replicates(sweep: Sweep, results: pd.DataFrame) -> tuple[Replicate, ...]:
@@ -269,6 +355,18 @@ def _plan_json(analysis: Analysis) -> dict[str, Any] | None:
 
 def verdicts_json(analysis: Analysis) -> str:
     """The verdicts and every number behind them, deterministic to the byte."""
+    if analysis.conditions:
+        conditions = {label: json.loads(verdicts_json(part)) for label, part in analysis.conditions}
+        document: dict[str, Any] = {
+            "sweep": analysis.sweep.name,
+            "smoke_run": analysis.quick,
+            "judged": analysis.judgement.judged,
+            "not_judged_because": list(analysis.judgement.reasons),
+            "claims_hash": claims_hash(analysis.sweep),
+            "replications": [asdict(r) for r in analysis.judgement.replications],
+            "conditions": conditions,
+        }
+        return json.dumps(_plain(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     claims = []
     for outcome in analysis.claims:
         claim = outcome.claim

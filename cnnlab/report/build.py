@@ -24,14 +24,16 @@ import pandas as pd
 from cnnlab.errors import did_you_mean
 from cnnlab.report import ReportError as ReportError  # its callers import it from here
 from cnnlab.report.analysis import Analysis, Replicate, analyse, verdicts_json
+from cnnlab.report.conditions import draw_conditions
 from cnnlab.report.document import build_document
-from cnnlab.report.figures import draw_all
+from cnnlab.report.figures import Figure, draw_all
 from cnnlab.report.provenance import Provenance
 from cnnlab.report.render import to_html, to_markdown
 from cnnlab.spec.design import Sweep, make_cell, study_name, sweep_of_study
 from cnnlab.spec.geometry import count_params
 from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.stats.convergence import converged_epoch
 from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
 
 
@@ -109,11 +111,17 @@ def write_report(
     epochs = _read_epochs(folder / "epochs.csv")
     if not epochs.empty and "trial" in epochs and "trial" in results:
         epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
+    if sweep.pilot and not epochs.empty:
+        analysis = dataclasses.replace(analysis, convergence=converged_epoch(epochs))
     figures_dir = folder / "figures"
     if figures_dir.exists():
         shutil.rmtree(figures_dir)  # a figure that no longer applies must not linger
-    figures = draw_all(analysis, results, epochs, figures_dir)
-    blocks = build_document(analysis, figures, question(sweep))
+    by_condition: dict[str, list[Figure]] = {}
+    if analysis.conditions:
+        figures, by_condition = draw_conditions(analysis, results, epochs, figures_dir, draw_all)
+    else:
+        figures = draw_all(analysis, results, epochs, figures_dir)
+    blocks = build_document(analysis, figures, question(sweep), by_condition)
     (folder / "verdicts.json").write_text(verdicts_json(analysis))
     (folder / "README.md").write_text(to_markdown(blocks))
     title = f"cnnlab report: {sweep.name}{' (smoke run)' if quick else ''}"

@@ -16,11 +16,13 @@ import numpy as np
 from scipy import stats as sps
 
 from cnnlab.report.analysis import Analysis, Replicate
+from cnnlab.report.conditions import MEANING, replication_rows
 from cnnlab.report.figures import Figure
 from cnnlab.report.provenance import ABSENT, Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
 from cnnlab.spec.design import Claim, Sweep, sweep_of_study
 from cnnlab.stats.calibration import RULE, skew_beyond_guarantee, skewness_se
+from cnnlab.stats.convergence import RISE, WINDOW, Convergence
 from cnnlab.stats.paired import ClaimResult, equivalence_level, superiority_thresholds
 from cnnlab.stats.sequential import OperatingCharacteristics, SequentialClaim
 from cnnlab.stats.testnoise import TestNoise
@@ -499,10 +501,15 @@ def _sd(value: float) -> str:
 
 def _cost_blocks(analysis: Analysis) -> list[Block]:
     control = next((c for c in analysis.costs if c.arm == analysis.control), None)
+    # The receptive field is a column only where it differs between arms: then an accuracy
+    # difference may be what each arm sees, not what the factor does (docs/statistics.md).
+    fields = analysis.receptive_fields
+    show_field = len({fields.get(c.arm) for c in analysis.costs}) > 1
     rows = []
     for cost in analysis.costs:
         ratio = "" if control is None else f"{cost.params / max(control.params, 1):.2f}×"
         flag = "differs from control" if cost.differs_from_control else ""
+        field = (f"{fields[cost.arm]}×{fields[cost.arm]}" if cost.arm in fields else "",)
         rows.append(
             (
                 cost.arm,
@@ -512,6 +519,7 @@ def _cost_blocks(analysis: Analysis) -> list[Block]:
                 f"{cost.params:,}",
                 ratio,
                 f"{cost.flops:,}",
+                *(field if show_field else ()),
                 f"{cost.seconds_per_epoch:.1f}",
                 flag,
             )
@@ -545,6 +553,7 @@ def _cost_blocks(analysis: Analysis) -> list[Block]:
                 "Parameters",
                 "vs control",
                 "FLOPs",
+                *(("Receptive field (px)",) if show_field else ()),
                 "s / epoch",
                 "Flag",
             ),
@@ -625,6 +634,65 @@ def _design_text(analysis: Analysis) -> Text:
     )
 
 
+def _pilot_blocks(convergence: Convergence) -> list[Block]:
+    """A pilot's budget: the mean validation curves and the epoch the rule picks."""
+    arms = list(convergence.curves)
+    length = max((len(c) for c in convergence.curves.values()), default=0)
+    rows = tuple(
+        (
+            str(epoch),
+            *(
+                f"{100 * c[epoch - 1]:.2f} %" if epoch <= len(c) else ""
+                for c in convergence.curves.values()
+            ),
+        )
+        for epoch in range(1, length + 1)
+    )
+    rule = (
+        f"the first epoch at which every arm's mean validation accuracy rose by less than "
+        f"{100 * RISE:.2f} pp over the last {WINDOW} epochs"
+    )
+    rises = ", ".join(f"{arm} {100 * rise:+.3f} pp" for arm, rise in convergence.rises.items())
+    if convergence.epoch is None:
+        verdict = (
+            f"Not converged within the {length} epochs trained: {rule} never came "
+            f"(the last {WINDOW} epochs' rises: {rises}). Train the pilot longer."
+        )
+    else:
+        verdict = (
+            f"Converged budget: {convergence.epoch} epochs, {rule} (rises from epoch "
+            f"{convergence.epoch - WINDOW} to {convergence.epoch}: {rises})."
+        )
+    seeds = ", ".join(f"{arm} {n}" for arm, n in convergence.seeds.items())
+    return [
+        Heading(2, "Budget (the pilot rule)"),
+        Text(verdict),
+        Table(
+            ("epoch", *arms),
+            rows,
+            element_id="pilot-curves",
+        ),
+        Text(
+            f"Mean validation accuracy per epoch over the pilot's seeds ({seeds} seeds per "
+            "arm); validation, never test, accuracy chooses the budget. The pilot's seeds are "
+            "not the sweeps' own: it fixes the budget and is no evidence for any claim."
+        ),
+    ]
+
+
+def _reused_text(analysis: Analysis) -> str:
+    """Which cells are copies of earlier trainings, and what that means for the evidence."""
+    copied = sum(count for _, count in analysis.reused)
+    where = ", ".join(f"{study} ({count})" for study, count in analysis.reused)
+    return (
+        f"Reused cells: {copied} of the {analysis.cell_count} cells were not trained for this "
+        f"report but copied from identical trainings in {where} (the same spec, seed, data, "
+        "threads, CPU, library versions and training code, so the same bits; results.csv "
+        "names each one's trial in `reused_from`). They are the same evidence as in those "
+        "reports, not new confirmations of it."
+    )
+
+
 def _arms_text(analysis: Analysis) -> str:
     """The arms with results, and any declared arm the run never trained (a sequential plan
     trains only the baseline and the arms a claim compares)."""
@@ -690,14 +758,72 @@ def _rebuild_args(prov: Provenance) -> str:
     return sweep_of_study(name) + " --quick" if prov.quick else name
 
 
-def build_document(analysis: Analysis, figures: list[Figure], question: str) -> list[Block]:
-    """All blocks, verdicts first."""
+def build_document(
+    analysis: Analysis,
+    figures: list[Figure],
+    question: str,
+    by_condition: dict[str, list[Figure]] | None = None,
+) -> list[Block]:
+    """All blocks, verdicts first (a sweep with conditions: the replication verdicts first,
+    then each condition's own blocks and `by_condition` figures)."""
     title = f"{analysis.sweep.name}{' (smoke run)' if analysis.quick else ''}"
     blocks: list[Block] = [Heading(1, f"cnnlab report: {title}")]
     if question:
         blocks.append(Text(f"Question: {question}"))
     blocks += _banners(analysis)
-    blocks.append(Heading(2, "Verdicts"))
+    if analysis.conditions:
+        return blocks + _conditions_blocks(analysis, figures, by_condition or {})
+    blocks += _body(analysis, figures)
+    if analysis.provenance is not None:  # a written report always has one (`write_report`)
+        blocks += _provenance_blocks(analysis.provenance)
+    return blocks
+
+
+def _conditions_blocks(
+    analysis: Analysis, forests: list[Figure], by_condition: dict[str, list[Figure]]
+) -> list[Block]:
+    """The replication verdicts and forest plots, then each condition as a report of its own."""
+    conditions = analysis.sweep.conditions
+    assert conditions is not None
+    levels = dict(zip(conditions.labels, conditions.levels, strict=True))
+    blocks: list[Block] = [
+        Heading(2, "Replication across conditions"),
+        Text(
+            f"Every claim is judged under each condition of `{conditions.path}` "
+            f"({', '.join(f'{label} = {levels[label]!r}' for label in conditions.labels)}), "
+            "each with its own looks at the claim's own level, on the same seeds."
+        ),
+        Table(
+            ("claim", "replication", "each condition (pp)", "differs by condition?", "pooled"),
+            replication_rows(analysis),
+            element_id="replication",
+        ),
+        Text(
+            "Verdicts: "
+            + "; ".join(f"**{verdict}**: {meaning}" for verdict, meaning in MEANING.items())
+            + ". The interaction test and the pooled effect read the seeds every condition "
+            "trains whatever its data say (a sequential plan's first look): later seeds are "
+            "chosen by each condition's stopping (docs/statistics.md)."
+        ),
+        *(FigureBlock(figure) for figure in forests),
+    ]
+    if analysis.reused:
+        blocks.append(Text(_reused_text(analysis)))
+    for label, part in analysis.conditions:
+        blocks.append(Heading(2, f"Condition {label}: {conditions.path} = {levels[label]!r}"))
+        blocks += _body(part, by_condition.get(label, []), level=3)
+    if analysis.provenance is not None:
+        blocks += _provenance_blocks(analysis.provenance)
+    return blocks
+
+
+def _body(analysis: Analysis, figures: list[Figure], level: int = 2) -> list[Block]:
+    """A plain sweep's report between its banners and its provenance; `level` is its
+    headings' (3 inside a condition)."""
+    blocks: list[Block] = []
+    if analysis.convergence is not None:
+        blocks += _pilot_blocks(analysis.convergence)
+    blocks.append(Heading(level, "Verdicts"))
     if analysis.claims:
         blocks.append(_verdict_table(analysis))
     else:
@@ -706,13 +832,13 @@ def build_document(analysis: Analysis, figures: list[Figure], question: str) -> 
     blocks.append(_rules(analysis.sweep.plan is not None))
     blocks += _sequential_blocks(analysis)
     blocks.append(_design_text(analysis))
+    if analysis.reused:
+        blocks.append(Text(_reused_text(analysis)))
     blocks += _omnibus_blocks(analysis)
     blocks += _cost_blocks(analysis)
     blocks += _replicate_blocks(analysis)
-    blocks.append(Heading(2, "Figures"))
+    blocks.append(Heading(level, "Figures"))
     blocks += [FigureBlock(figure) for figure in figures]
-    if analysis.provenance is not None:  # a written report always has one (`write_report`)
-        blocks += _provenance_blocks(analysis.provenance)
     return blocks
 
 

@@ -213,12 +213,15 @@ class Cell:
     spec: TrialSpec
     probes: tuple[str, ...] = ()
     probe_images: int | None = None  # test images the probes use (None: all)
+    condition: str = ""  # the label of its condition, in a sweep that declares conditions
 
     @property
     def key(self) -> str:
-        """Stable identity of the cell within its study (used to skip finished cells)."""
+        """Stable identity of the cell within its study (used to skip finished cells):
+        `arm/seed=NN[/bg=NN]`, after `condition/` in a sweep with conditions."""
         bg = "" if self.background is None else f"/bg={self.background:02d}"
-        return f"{self.arm}/seed={self.seed:02d}{bg}"
+        where = f"{self.condition}/" if self.condition else ""
+        return f"{where}{self.arm}/seed={self.seed:02d}{bg}"
 
     @property
     def run_name(self) -> str:
@@ -245,6 +248,13 @@ class Sweep:
     n_trials: int = 20  # search design only
     probes: tuple[str, ...] = ()  # extra measurements after training, e.g. ("translation",)
     probe_images: int | None = None  # test images the probes use (None: all; --quick: fewer)
+    # Conditions under which every claim is judged again, each with its own looks (a training
+    # or network field: `train.epochs`, the network, its width); one replication verdict per
+    # claim across them (cnnlab.stats.replication). Every condition shares the seeds.
+    conditions: Factor | None = None
+    # A budget pilot: no claims; its report applies the convergence rule to the validation
+    # curves (cnnlab.stats.convergence). Run on seeds the sweeps it serves never use.
+    pilot: bool = False
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -308,6 +318,13 @@ class Sweep:
         for background in self.backgrounds:
             for choice in background.choices:
                 self._check_field(background.path, choice, "backgrounds")
+        self._check_conditions(paths)
+        if self.pilot and self.claims:
+            raise SpecError(
+                "pilot",
+                "A pilot fixes a budget and tests no claim (its seeds must not count as "
+                "evidence): remove its claims, or set pilot=False.",
+            )
         arms = set(self.arm_labels())
         for i, claim in enumerate(self.claims):
             for side in (claim.better, claim.worse):
@@ -320,6 +337,47 @@ class Sweep:
             self._check_probe_metric(i, claim)
         if self.baseline_band is not None:
             object.__setattr__(self, "baseline_band", self._bands(self.baseline_band))
+
+    def _check_conditions(self, paths: list[str]) -> None:
+        if self.conditions is None:
+            return
+        if not isinstance(self.conditions, Factor):
+            raise SpecError(
+                "conditions",
+                "`conditions` must be one Factor(path=..., levels=..., labels=...), e.g. "
+                "Factor(path='train.epochs', levels=(3, 12), labels=('e3', 'e12')), but "
+                f"{self.conditions!r} was passed.",
+            )
+        if len(self.conditions.levels) < 2:
+            raise SpecError(
+                "conditions",
+                f"`conditions` on `{self.conditions.path}` has one level; a claim replicates "
+                "across two or more. Give at least two levels, or drop `conditions`.",
+            )
+        if self.design not in ("ablation", "randomized") or not self.claims:
+            raise SpecError(
+                "conditions",
+                "`conditions` judge every claim once per condition, so they need an ablation "
+                f"or randomized design with claims; this sweep is a {self.design} with "
+                f"{len(self.claims)} claim(s).",
+            )
+        path = self.conditions.path
+        for other in paths:
+            if other == path or other.startswith(path + ".") or path.startswith(other + "."):
+                raise SpecError(
+                    "conditions",
+                    f"`conditions` on `{path}` and the factor or background `{other}` set the "
+                    "same field: a condition must hold the arms' field still, not vary it.",
+                )
+        for level in self.conditions.levels:
+            self._check_field(path, level, "conditions")
+        for label in self.conditions.labels:
+            if label in self.arm_labels():
+                raise SpecError(
+                    "conditions",
+                    f"Condition label {label!r} is also an arm's label; give the conditions "
+                    "labels of their own (e.g. 'e3', 'e12').",
+                )
 
     def _bands(
         self, declared: tuple[float, float] | Mapping[str, tuple[float, float]]
@@ -427,14 +485,45 @@ def background_values(sweep: Sweep, seed: int, background: int) -> dict[str, Any
     return {b.path: rng.choice(b.choices) for b in sweep.backgrounds}
 
 
+def condition_sweeps(sweep: Sweep) -> list[tuple[str, Sweep]]:
+    """Each condition's own sweep: the base with the condition's level set, no conditions.
+    Its cells are the condition's cells once `in_condition` names them."""
+    if sweep.conditions is None:
+        return []
+    path = sweep.conditions.path
+    return [
+        (
+            label,
+            dataclasses.replace(sweep, base=replace_path(sweep.base, path, level), conditions=None),
+        )
+        for label, level in zip(sweep.conditions.labels, sweep.conditions.levels, strict=True)
+    ]
+
+
+def in_condition(cell: Cell, sweep: Sweep, label: str) -> Cell:
+    """A condition's own cell as the sweep with conditions names it: the condition in its key
+    and among its labels (so it is an Optuna parameter, an MLflow tag and a results column)."""
+    assert sweep.conditions is not None
+    labels = {**cell.labels, sweep.conditions.path: label}
+    return dataclasses.replace(cell, condition=label, labels=labels)
+
+
 def cells(sweep: Sweep) -> list[Cell]:
     """Every cell of an enumerated design, replicate by replicate (all arms of seed 0 first).
 
     Replicate-major order means a run stopped early (`--max-time`) leaves complete pairs.
+    With conditions, each replicate's cells of every condition come together too.
     The search design has no enumeration: its trials are sampled.
     """
     if sweep.design == "search":
         return []
+    if sweep.conditions is not None:
+        tagged = [
+            ((cell.seed, cell.background or 0, index, position), in_condition(cell, sweep, label))
+            for index, (label, own) in enumerate(condition_sweeps(sweep))
+            for position, cell in enumerate(cells(own))
+        ]
+        return [cell for _, cell in sorted(tagged, key=lambda item: item[0])]
     backgrounds: list[int | None] = (
         list(range(sweep.n_backgrounds)) if sweep.design == "randomized" else [None]
     )
@@ -495,6 +584,8 @@ def definition(sweep: Sweep) -> dict[str, Any]:
     }
     if sweep.design == "randomized":  # only there, so every other sweep keeps its hash
         content["background_draw"] = BACKGROUND_DRAW
+    if sweep.conditions is not None:  # likewise
+        content["conditions"] = _canonical(sweep.conditions)
     plain: dict[str, Any] = json.loads(json.dumps(content, sort_keys=True, default=str))
     return plain
 

@@ -37,6 +37,7 @@ class PlannedLayer:
     filters: int | None = None  # conv: filters; dense: units
     kernel_size: int | None = None  # conv kernel or pooling window
     strides: int = 1
+    dilation: int = 1  # conv: spacing of the kernel's taps
     padding: str = "valid"
     activation: str | None = None
     rate: float | None = None  # dropout rate
@@ -57,17 +58,19 @@ def plan_layers(arch: ArchSpec) -> tuple[PlannedLayer, ...]:
     for b, block in enumerate(arch.blocks, start=1):
         for c in range(1, block.convs + 1):
             name = f"block{b}_conv{c}"
-            k = block.kernel_size
-            if k > height or k > width:
+            k, d = block.kernel_size, block.dilation
+            span = d * (k - 1) + 1  # the window a dilated kernel covers
+            if span > height or span > width:
+                dilated = f" at dilation {d} (a {span}×{span} window)" if d > 1 else ""
                 raise SpecError(
                     f"arch.blocks.{b - 1}.kernel_size",
-                    f"Layer `{name}`: the {k}×{k} kernel (`arch.blocks.{b - 1}.kernel_size` = {k}) "
-                    f"is larger than the {height}×{width} feature map that reaches it "
+                    f"Layer `{name}`: the {k}×{k} kernel (`arch.blocks.{b - 1}.kernel_size` = {k})"
+                    f"{dilated} is larger than the {height}×{width} feature map that reaches it "
                     f"({where()}). Use a smaller kernel, fewer blocks, or less downsampling "
                     f"(`arch.pooling` = 'none').",
                 )
             if arch.padding == "valid":
-                height, width = height - k + 1, width - k + 1
+                height, width = height - span + 1, width - span + 1
             params = k * k * channels * block.filters + block.filters
             macs = height * width * block.filters * k * k * channels
             channels = block.filters
@@ -80,6 +83,7 @@ def plan_layers(arch: ArchSpec) -> tuple[PlannedLayer, ...]:
                     macs=macs,
                     filters=block.filters,
                     kernel_size=k,
+                    dilation=d,
                     padding=arch.padding,
                     activation="relu",
                 )
@@ -164,6 +168,17 @@ def plan_layers(arch: ArchSpec) -> tuple[PlannedLayer, ...]:
         )
     )
     return tuple(plan)
+
+
+def receptive_field(arch: ArchSpec) -> int:
+    """The side, in input pixels, of the window one position of the last feature map sees
+    (before the head): each layer adds (its window − 1) × the stride accumulated so far."""
+    field, jump = 1, 1
+    for layer in plan_layers(arch):
+        if layer.kind in ("conv", "max_pool", "avg_pool") and layer.kernel_size is not None:
+            field += layer.dilation * (layer.kernel_size - 1) * jump
+            jump *= layer.strides
+    return field
 
 
 def count_params(arch: ArchSpec) -> int:

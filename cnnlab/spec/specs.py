@@ -98,13 +98,23 @@ def _as_tuple(name: str, value: object) -> tuple[object, ...]:
 # --- architecture -----------------------------------------------------------------------
 
 
+# Fields added after studies already existed: at their default they are left out of a sweep's
+# definition hash (`definition_params`), so adding them did not orphan any finished study.
+_HASH_WHEN_SET = "hash_when_set"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvBlock:
-    """`convs` convolutions of `filters` filters, `kernel_size`² each, then one downsampling."""
+    """`convs` convolutions of `filters` filters, `kernel_size`² each, then one downsampling.
+
+    `dilation` spaces each kernel's taps `dilation` pixels apart: a 3×3 kernel at dilation 4
+    sees a 9×9 window with the parameters and multiply-adds of a 3×3 one (the receptive-field
+    control of `experiments/receptive_field.py`)."""
 
     filters: int
     kernel_size: int = 3
     convs: int = 1
+    dilation: int = field(default=1, metadata={_HASH_WHEN_SET: True})
 
     def __post_init__(self) -> None:
         self.validate("ConvBlock")
@@ -113,6 +123,7 @@ class ConvBlock:
         check_int(f"{prefix}.filters", self.filters, minimum=1, maximum=4096)
         check_int(f"{prefix}.kernel_size", self.kernel_size, minimum=1, maximum=31)
         check_int(f"{prefix}.convs", self.convs, minimum=1, maximum=8)
+        check_int(f"{prefix}.dilation", self.dilation, minimum=1, maximum=16)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,10 +187,6 @@ class ArchSpec:
 
 MAX_AUGMENT_SHIFT = 4  # pixels; MNIST digits sit in a 20×20 box with a 4-pixel empty margin
 MAX_AUGMENT_ROTATION = 20.0  # degrees; the seed asks for small rotations: a tilted 1 becomes a 7
-
-# Fields added after studies already existed: at their default they are left out of a sweep's
-# definition hash (`definition_params`), so adding them did not orphan any finished study.
-_HASH_WHEN_SET = "hash_when_set"
 
 
 @dataclass(frozen=True, kw_only=True)

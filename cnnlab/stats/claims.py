@@ -22,10 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cnnlab.spec.design import Cell, Claim, Sweep, cells
+from cnnlab.spec.design import Cell, Claim, Sweep, cells, condition_sweeps
 from cnnlab.spec.metrics import resolution
 from cnnlab.spec.specs import TEST_IMAGES
 from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims, seed_means
+from cnnlab.stats.replication.conditions import (
+    ConditionClaim,
+    condition_cells,
+    condition_rows,
+    replication,
+)
+from cnnlab.stats.replication.verdict import Replication
 from cnnlab.stats.sequential import (
     ClaimSeries,
     LookLevel,
@@ -46,6 +53,10 @@ class Judgement:
     # in verdicts.json as `looks_levels`).
     sequence: tuple[SequentialClaim, ...] = ()
     looks: tuple[LookLevel, ...] = ()
+    # A sweep with conditions: each condition's own judgement (label, judgement), and one
+    # replication verdict per claim across them; `results` and `sequence` above are empty.
+    conditions: tuple[tuple[str, Judgement], ...] = ()
+    replications: tuple[Replication, ...] = ()
 
 
 def paired_differences(results: pd.DataFrame, claim: Claim) -> np.ndarray:
@@ -72,6 +83,8 @@ def judge(
     quick: bool,
 ) -> Judgement:
     """Verdicts for every declared claim, or the reasons they are not given."""
+    if sweep.conditions is not None:
+        return _judge_conditions(sweep, results, quick=quick)
     results = design_rows(sweep, results)
     if results.empty:
         # A study with no finished trial yet has no probe columns (they come from the
@@ -172,6 +185,31 @@ def _judge_looks(sweep: Sweep, results: pd.DataFrame, baseline: dict[str, Any]) 
     )
 
 
+def _judge_conditions(sweep: Sweep, results: pd.DataFrame, *, quick: bool) -> Judgement:
+    """Each condition judged as its own sweep on its own rows; then each claim's replication
+    verdict across them (`cnnlab.stats.replication.conditions`)."""
+    judged: list[tuple[str, Sweep, pd.DataFrame, Judgement]] = []
+    for label, own in condition_sweeps(sweep):
+        rows = condition_rows(sweep, results, label)
+        judged.append((label, own, rows, judge(own, rows, quick=quick)))
+    replications = []
+    for claim in sweep.claims:
+        per_condition = []
+        for label, own, rows, judgement in judged:
+            result = next((r for r in judgement.results if r.statement == claim.statement), None)
+            standing = next((s for s in judgement.sequence if s.statement == claim.statement), None)
+            per_condition.append(ConditionClaim(label, own, rows, result, standing))
+        replications.append(replication(claim, per_condition))
+    reasons = tuple(f"{label}: {r}" for label, _, _, j in judged for r in j.reasons)
+    return Judgement(
+        judged=all(j.judged for *_, j in judged),
+        reasons=reasons,
+        baseline=judged[0][3].baseline,
+        conditions=tuple((label, j) for label, _, _, j in judged),
+        replications=tuple(replications),
+    )
+
+
 def cells_needed(sweep: Sweep, judgement: Judgement | None) -> list[Cell]:
     """The cells a run must have trained for the judgement to move on (done ones included);
     a `judgement` of None (nothing finished, so nothing judged) is the start of the plan.
@@ -182,6 +220,13 @@ def cells_needed(sweep: Sweep, judgement: Judgement | None) -> list[Cell]:
     any look is complete, and when a gate fails (more seeds would not help), the first look's
     cells of the baseline arm and of every arm a claim compares.
     """
+    if sweep.conditions is not None:  # each condition's own plan, as far as it has gone
+        by_condition = dict(judgement.conditions) if judgement is not None else {}
+        return [
+            cell
+            for label, own in condition_sweeps(sweep)
+            for cell in condition_cells(sweep, label, cells_needed(own, by_condition.get(label)))
+        ]
     design = cells(sweep)
     plan = sweep.plan
     if plan is None:

@@ -63,6 +63,9 @@ class ResultRow:
     data_order_hash: str
     init_hash: str
     mlflow_run_id: str | None
+    # `<study>/<trial>` of the identical training this cell was copied from (the cell cache);
+    # empty for a cell trained in its own study.
+    reused_from: str = ""
     probes: dict[str, float] = field(default_factory=dict)  # probe metric -> value (own columns)
     test_correct: str = ""  # per-example correctness, packed (cnnlab.spec.metrics.CORRECTNESS)
 
@@ -95,6 +98,7 @@ _ROW_FIELDS = (
     "data_order_hash",
     "init_hash",
     "mlflow_run_id",
+    "reused_from",
 )
 
 

@@ -103,6 +103,13 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         "other machines (default: RUNS_DIR/mlflow.db)",
     )
     parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train every cell, even one whose identical training (same spec, seed, data, "
+        "threads, CPU, versions and training code) is already in the store: by default such a "
+        "cell is copied from it, and the report says so",
+    )
+    parser.add_argument(
         "--workers",
         default="auto",
         metavar="auto|N",
@@ -161,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         sweep_source=_source(args.sweep),
         joins=args.worker,
         dead_after=getattr(args, "dead_after", None),
+        reuse=not args.retrain,
     )
     # The plan, the dataset and the workers first: they start importing TensorFlow while this
     # process imports Optuna, MLflow and the analysis (cnnlab.sweep.launch says why).

@@ -61,6 +61,9 @@ class SweepOptions:
     # Seconds of heartbeat silence before another host's trial is reaped (`--dead-after`):
     # stored on the study, so every process on it agrees; None keeps the study's.
     dead_after: float | None = None
+    # Copy a cell from an identical training already in the store instead of training it
+    # (cnnlab.sweep.stores.cache); `--retrain` turns it off.
+    reuse: bool = True
 
 
 # --- the effective sweep -------------------------------------------------------------------

@@ -122,7 +122,12 @@ def publish_report(
         sys.stderr.write(f"No report written: {error}\n")
         return None
     tags: dict[str, Any] = {Key.REPORT: str(written.index_html)}
-    for i, outcome in enumerate(written.analysis.claims, start=1):
+    replications = written.analysis.judgement.replications
+    if replications:  # a sweep with conditions: each claim's verdict across them
+        for i, replication in enumerate(replications, start=1):
+            tags[claim_key(i)] = replication.statement
+            tags[verdict_key(i)] = replication.verdict
+    for i, outcome in enumerate(() if replications else written.analysis.claims, start=1):
         tags[claim_key(i)] = outcome.claim.statement
         tags[verdict_key(i)] = outcome.result.verdict if outcome.result else "not judged"
     stores.tracker.set_tags(stores.parent_run_id, tags)

@@ -20,6 +20,7 @@ same command resumes. `kill -9` leaves a RUNNING trial that the next run reaps.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import sys
@@ -37,11 +38,13 @@ from cnnlab.sweep.console.calibration import record as record_speed
 from cnnlab.sweep.console.estimate import cell_seconds, trial_seconds
 from cnnlab.sweep.console.progress import Progress
 from cnnlab.sweep.console.summary import SweepOutcome, look_standing, summary_text
+from cnnlab.sweep.fingerprint import content_checksums, training_environment
 from cnnlab.sweep.launch import Launched, launch
 from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.parallelism import Parallelism
 from cnnlab.sweep.publish import RunFacts, StudyFacts, TrainedWith, publish_report
 from cnnlab.sweep.sources import CellSource, cell_source
+from cnnlab.sweep.stores.cache import CellCache
 from cnnlab.sweep.stores.keys import Key, State
 from cnnlab.sweep.stores.opening import (
     Remaining,
@@ -143,7 +146,18 @@ class SweepRun:
         self.estimates = {c.key: cell_seconds(c, parallelism) for c in launched.design_cells}
         self.search_estimate = trial_seconds(sweep.base, parallelism)
         self.progress = self._progress()
-        self.book = TrialBook(self.stores, self.progress, on_complete=self._calibrate)
+        environment = training_environment(
+            content_checksums(launched.dataset), parallelism.threads, parallelism.cores
+        )
+        self.cache = CellCache(
+            self.stores.storage, environment, enabled=options.reuse and self.source.reusable
+        )
+        self.book = TrialBook(
+            self.stores,
+            self.progress,
+            on_complete=self._calibrate,
+            fingerprint=self.cache.fingerprint if self.source.reusable else None,
+        )
         self.latch = StopLatch()  # replaced by the signal handlers' own while training
         self.tried: set[str] = set()  # cells claimed here: a failure here is not retried here
 
@@ -182,7 +196,14 @@ class SweepRun:
         study = self.stores.study
 
         def next_trial() -> tuple[optuna.Trial, Cell] | None:
-            return self.source.next_trial(study, remaining, self.tried)
+            # A claimed cell that an identical earlier training answers is completed from it
+            # here, and the next one claimed: the trainers only ever see cells to train.
+            while (found := self.source.next_trial(study, remaining, self.tried)) is not None:
+                source = self.cache.find(found[1])
+                if source is None:
+                    return found
+                self.book.reuse(*found, source)
+            return None
 
         trainers = self.launched.trainers
         if not trainers.parallelism.in_process and remaining.count:
@@ -245,12 +266,32 @@ class SweepRun:
                         "fix the cause and rerun the command."
                     )
                 return False
+            remaining = self.reused_first(remaining)
             if plan is not None:
                 self.progress.note(self._look_line(needed, remaining))
             pending_arms = [c.arm for c in remaining.pending]
             self.progress.stage(remaining.total, remaining.already, pending_arms)
             if self.execute(remaining, deadline):
                 return True
+
+    def reused_first(self, remaining: Remaining) -> Remaining:
+        """`remaining` with the cells the cache holds first (they are claimed and copied in
+        the first second, so the ETA is the training's), and a line saying so."""
+        if not self.cache.enabled or not remaining.pending:
+            return remaining
+        self.cache.refresh()
+        hits = self.cache.hits(remaining.pending)
+        if not hits:
+            return remaining
+        origins = sorted({self.cache.origin_study(c) for c in hits})
+        self.progress.note(
+            f"{len(hits)} of {len(remaining.pending)} cell(s) to run were trained before with "
+            f"the same definition, seed, data, threads, CPU and versions (in {', '.join(origins)})"
+            ": they are copied, not retrained (--retrain trains them again)."
+        )
+        hit_keys = {c.key for c in hits}
+        rest = [c for c in remaining.pending if c.key not in hit_keys]
+        return dataclasses.replace(remaining, pending=[*hits, *rest])
 
     def wait_for_others(self, cells: list[Cell], deadline: float | None) -> bool:
         """Wait until a cell of `cells` that other processes hold finishes or is reaped (the
@@ -286,7 +327,11 @@ class SweepRun:
             study, results_dir, one_per_cell=self.source.one_row_per_cell
         )
         append_timings(self.book.timings, results_dir)
-        trial_seconds_total = float(results["wall_seconds"].sum()) if not results.empty else 0.0
+        trained = results
+        if "reused_from" in results:
+            trained = results[results["reused_from"].isna() | (results["reused_from"] == "")]
+        # A reused cell's seconds were spent by the study it came from, not by this one.
+        trial_seconds_total = float(trained["wall_seconds"].sum()) if not trained.empty else 0.0
         facts = self._facts(trial_seconds_total)
         finished_any = self.source.finished(study, self.launched.design_cells) > 0
         analysis = self._analysis(results_csv, facts) if finished_any else None

@@ -38,6 +38,7 @@ class EnumeratedCells:
     sampling: Sampling = field(default_factory=enumerated_sampling)
     one_row_per_cell: bool = True  # results.csv keeps one finished trial per cell
     settles: bool = True  # wait for cells other processes hold; a plan's looks are judged
+    reusable: bool = True  # a cell trained before in the store is copied (the cell cache)
 
     def most_cells(self, design_cells: list[Cell]) -> int:
         """Every cell a run may train (a plan's every look), before the study is open."""
@@ -75,6 +76,7 @@ class SampledCells:
     sampling: Sampling = field(default_factory=search_sampling)
     one_row_per_cell: bool = False  # two samples may pick one cell: every trial is a row
     settles: bool = False  # Optuna samples: nothing to wait for, no looks
+    reusable: bool = False  # each sample is trained: a search measures, it does not confirm
 
     def most_cells(self, design_cells: list[Cell]) -> int:
         return self.sweep.n_trials

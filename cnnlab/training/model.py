@@ -38,6 +38,7 @@ def _keras_layer(layer: PlannedLayer, seed: int | None, dtype: str) -> keras.lay
             layer.filters,
             layer.kernel_size,
             strides=layer.strides,
+            dilation_rate=layer.dilation,
             padding=layer.padding,
             activation=layer.activation,
             kernel_initializer=_kernel_init(seed, layer.name),

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
@@ -627,3 +628,32 @@ def test_a_cell_another_host_holds_is_waited_for_then_reaped_when_it_falls_silen
     assert trials[trial.number].user_attrs[Key.STATE] == "REAPED"
     complete = [t.user_attrs[Key.CELL] for t in trials if t.state == TrialState.COMPLETE]
     assert sorted(complete) == sorted(c.key for c in cells(SWEEP))
+
+
+def test_a_sweep_with_conditions_judges_each_and_reports_the_replication(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = dataclasses.replace(
+        SWEEP,
+        name="cond",
+        seeds=3,
+        conditions=Factor(path="train.epochs", levels=(1, 2), labels=("e1", "e2")),
+        claims=(Claim(statement="max beats avg", better="max", worse="avg"),),
+    )
+    outcome = _run(tmp_path, sweep, reports_dir=tmp_path / "reports")
+    assert outcome is not None and outcome.finished == 12
+    cells = sorted(t.user_attrs[Key.CELL] for t in _study(tmp_path, "cond").get_trials())
+    assert cells[:2] == ["e1/avg/seed=00", "e1/avg/seed=01"] and len(cells) == 12
+    results = pd.read_csv(outcome.results_csv)
+    assert sorted(set(results["train.epochs"])) == ["e1", "e2"]
+    printed = capsys.readouterr().out
+    assert "Condition e1:" in printed and "Condition e2:" in printed
+    assert "Replication across conditions:" in printed
+    report = (tmp_path / "reports" / "cond" / "README.md").read_text()
+    assert report.index("## Replication across conditions") < report.index("## Condition e1")
+    assert "## Condition e2: train.epochs = 2" in report
+    assert (tmp_path / "reports" / "cond" / "figures" / "forest_1.png").is_file()
+    assert (tmp_path / "reports" / "cond" / "figures" / "e2" / "paired_differences.png").is_file()
+    # Each condition's rows, and only its, are in its part of the report.
+    e2 = report[report.index("## Condition e2") :]
+    assert "2 epoch(s)" in e2 or "epochs 2" in e2 or "train.epochs = 2" in e2

@@ -197,3 +197,17 @@ def test_the_dry_runs_one_batch_compiles_with_the_specs_optimizer(
     assert type(compiled_model(spec, seed=0).optimizer).__name__ == kind
     loss = train_one_batch(spec, synthetic_dataset(n_train=64, n_test=16))
     assert math.isfinite(loss) and loss > 0
+
+
+def test_a_shorter_budget_is_the_first_epochs_of_a_longer_run_bit_for_bit(splits) -> None:  # type: ignore[no-untyped-def]
+    # No learning-rate schedule and a per-epoch data order that does not depend on the number
+    # of epochs: epoch E of a longer run is an E-epoch run. Per-epoch metrics of a shorter
+    # condition may be read from a longer one; the per-example correctness and the probes,
+    # measured once at the end, may not (docs/statistics.md, "Replication across conditions").
+    longer = TrialSpec(arch=small, train=TrainSpec(epochs=3, batch_size=64))
+    shorter = dataclasses.replace(longer, train=TrainSpec(epochs=2, batch_size=64))
+    three = train_and_evaluate(longer, splits, seed=4)
+    two = train_and_evaluate(shorter, splits, seed=4)
+    assert _metrics(two) == _metrics(dataclasses.replace(three, history=three.history[:2]))
+    assert two.test_accuracy == three.history[1].test_accuracy
+    assert two.init_hash == three.init_hash

@@ -86,10 +86,14 @@ class Progress:
     def batch(self, text: str) -> None:
         self._status(f"[{self.done}/{self.total}] {self.current}  {text.strip()}")
 
-    def finish(self, arm: str, label: str, outcome: str, seconds: float) -> None:
+    def finish(
+        self, arm: str, label: str, outcome: str, seconds: float, *, trained: bool = True
+    ) -> None:
+        """A cell finished; `trained=False` (a reused cell) keeps its seconds out of the ETA."""
         self.done += 1
         self.pending[arm] = max(0, self.pending.get(arm, 1) - 1)
-        self.measured.setdefault(arm, []).append(seconds)
+        if trained:
+            self.measured.setdefault(arm, []).append(seconds)
         if self.interactive:
             self.stream.write("\r\033[K")
         self.stream.write(

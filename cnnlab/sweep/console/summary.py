@@ -77,6 +77,11 @@ def summary_text(
 def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
     """The declared claims' verdicts in a few lines (the report gives the full account)."""
     banner = " (smoke run: no evidence)" if quick else ""
+    if judgement.conditions:
+        lines = []
+        for label, own in judgement.conditions:
+            lines += [f"Condition {label}:", *(f"  {line}" for line in claim_lines(own, quick))]
+        return lines + replication_lines(judgement)
     if not judgement.judged:
         return [f"Claims not judged{banner}: " + "; ".join(judgement.reasons) + "."]
     lines = [f"Claims{banner}:"]
@@ -90,6 +95,23 @@ def claim_lines(judgement: Judgement, quick: bool) -> list[str]:
             f"{result.prob_better:.3f}, {_p(result, standing)}, n = {result.n}"
             + _why_open(standing)
             + (f"; {_seeds(result)}" if result.advice is not None else "")
+        )
+    return lines
+
+
+def replication_lines(judgement: Judgement) -> list[str]:
+    """Each claim's replication verdict across the conditions, one line each."""
+    lines = ["Replication across conditions:"]
+    for replication in judgement.replications:
+        each = ", ".join(f"{e.condition} {e.verdict}" for e in replication.effects)
+        test = replication.interaction
+        interaction = (
+            f"; differs by condition: p {test.p_value:.3g} ({test.test}, {test.seeds} seeds)"
+            if test is not None
+            else ""
+        )
+        lines.append(
+            f"  {replication.verdict.upper()}: {replication.statement} ({each}){interaction}"
         )
     return lines
 
@@ -122,6 +144,10 @@ def _seeds(result: ClaimResult) -> str:
 
 def look_standing(sweep: Sweep, judgement: Judgement) -> str:
     """Where a sequential plan's claims stand, one line each (printed before every look)."""
+    if judgement.conditions:
+        return "\n".join(
+            f"Condition {label}: {look_standing(sweep, own)}" for label, own in judgement.conditions
+        )
     if not judgement.sequence:
         return "Claims: " + ("; ".join(judgement.reasons) or "no look judged yet") + "."
     lines = []

@@ -42,6 +42,9 @@ class Key(StrEnum):
     REASON = "cnnlab.reason"  # M: why a trial failed or was pruned
     MESSAGE = "cnnlab.message"  # M: the failure's message
     RESULT = "cnnlab.result"  # T: `TrainingResult.to_dict()`
+    FINGERPRINT = "cnnlab.fingerprint"  # T, M: what decides the cell's bits (the cell cache)
+    REUSED_FROM = "cnnlab.reused_from"  # T, M: `<study>/<trial>` a reused cell was copied from
+    REUSED_RUN = "cnnlab.reused_run"  # T, M: the MLflow run of the training it copies
     FAILURE = "cnnlab.failure"  # T: reason and message of a failed trial
     MLFLOW_RUN_ID = "cnnlab.mlflow_run_id"  # T: the trial's MLflow child run
     MISSING = "cnnlab.missing"  # M (parent): cells of the design without a result

@@ -33,8 +33,9 @@ def cell_params(cell: Cell) -> dict[str, Any]:
 
 def register_distributions(trial: optuna.Trial, sweep: Sweep) -> dict[str, Any]:
     """Declare every parameter's distribution on the trial; returns the trial's values."""
+    factors = (*sweep.factors, *((sweep.conditions,) if sweep.conditions is not None else ()))
     values: dict[str, Any] = {
-        f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in sweep.factors
+        f.path: trial.suggest_categorical(f.path, list(f.labels)) for f in factors
     }
     values[SEED_PARAM] = trial.suggest_int(SEED_PARAM, *_SEED_RANGE)
     if sweep.design == "randomized":

@@ -50,6 +50,7 @@ def result_row(trial: optuna.trial.FrozenTrial, result: TrainingResult) -> Resul
         data_order_hash=result.data_order_hash,
         init_hash=result.init_hash,
         mlflow_run_id=trial.user_attrs.get(Key.MLFLOW_RUN_ID),
+        reused_from=str(trial.user_attrs.get(Key.REUSED_FROM) or ""),
         probes=dict(result.probes),
         test_correct=result.test_correct,
     )

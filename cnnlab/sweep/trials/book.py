@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from cnnlab.spec.design import Cell
 from cnnlab.spec.specs import flat_params
 from cnnlab.sweep.console.progress import Progress
+from cnnlab.sweep.stores.cache import CachedCell
 from cnnlab.sweep.stores.keys import Key, State, level_key
 from cnnlab.sweep.stores.objective import report_epoch
 from cnnlab.sweep.stores.opening import Stores
@@ -109,6 +110,16 @@ def final_metrics(result: TrainingResult) -> dict[str, float]:
     }
 
 
+def pairing_tags(result: TrainingResult) -> dict[str, str]:
+    """A finished run's pairing fingerprints and thread settings, as MLflow tags."""
+    return {
+        Key.SPLIT_HASH: result.split_hash,
+        Key.DATA_ORDER_HASH: result.data_order_hash,
+        Key.INIT_HASH: result.init_hash,
+        Key.THREADS: json.dumps(result.threads),
+    }
+
+
 class TrialBook:
     """The stages of `cnnlab.sweep.trials.execution.TrialStages`, written to Optuna and MLflow."""
 
@@ -117,11 +128,16 @@ class TrialBook:
         stores: Stores,
         progress: Progress,
         on_complete: Callable[[Cell, float], None] | None = None,
+        fingerprint: Callable[[Cell], str] | None = None,
     ) -> None:
         self.study, self.tracker, self.sampling = stores.study, stores.tracker, stores.sampling
         self.experiment_id, self.parent_run_id = stores.experiment_id, stores.parent_run_id
         self.progress, self.common_tags = progress, stores.common_tags
         self.on_complete = on_complete  # (cell, seconds from begin to complete)
+        # Recorded on every trial, so a later run with the same cell can reuse it
+        # (cnnlab.sweep.stores.cache); None: not recorded (a search's samples).
+        self.fingerprint = fingerprint
+        self.reused: list[str] = []  # cells this run copied from earlier trainings
         self.timings: list[dict[str, Any]] = []  # where each finished trial's time went
         self.failed: list[str] = []
         # Every process on the study beats at the pace its grace period asks (studies.py).
@@ -140,16 +156,25 @@ class TrialBook:
         settings: dict[str, int] = json.loads(self.common_tags[Key.THREADS])
         return settings
 
-    def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
-        started, spent = time.monotonic(), dict[str, float]()
-        with timed(spent, "optuna"):
-            for key, value in (
-                (Key.CELL, cell.key),
-                (Key.ARM, cell.arm),
-                (Key.LEVELS, cell.labels),
-                (Key.BACKGROUND, cell.background),
-            ):
-                trial.set_user_attr(key, value)
+    def _identify(
+        self, trial: optuna.Trial, cell: Cell, source: CachedCell | None = None
+    ) -> dict[str, str]:
+        """The cell's attributes on the trial (and, for a reused cell, where it came from);
+        the tags of its MLflow run."""
+        extra: dict[str, str] = {}
+        if source is not None:
+            extra = {Key.REUSED_FROM: source.origin, Key.REUSED_RUN: source.mlflow_run_id or ""}
+        attrs: dict[str, Any] = {
+            Key.CELL: cell.key,
+            Key.ARM: cell.arm,
+            Key.LEVELS: cell.labels,
+            Key.BACKGROUND: cell.background,
+            **extra,
+        }
+        if self.fingerprint is not None:
+            attrs[Key.FINGERPRINT] = self.fingerprint(cell)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
         tags = {
             **self.common_tags,
             Key.ARM: cell.arm,
@@ -158,9 +183,18 @@ class TrialBook:
             Key.TRIAL_NUMBER: str(trial.number),
             Key.STATE: State.RUNNING,
             **{level_key(path): label for path, label in cell.labels.items()},
+            **{key: str(value) for key, value in extra.items()},
         }
+        if self.fingerprint is not None:
+            tags[Key.FINGERPRINT] = attrs[Key.FINGERPRINT]
         if cell.background is not None:
             tags[Key.BACKGROUND] = str(cell.background)
+        return tags
+
+    def begin(self, trial: optuna.Trial, cell: Cell) -> ActiveTrial:
+        started, spent = time.monotonic(), dict[str, float]()
+        with timed(spent, "optuna"):
+            tags = self._identify(trial, cell)
         with timed(spent, "mlflow"):
             run_id = self.tracker.start_child(
                 self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
@@ -195,14 +229,7 @@ class TrialBook:
             active.trial.set_user_attr(Key.RESULT, result.to_dict())
         with timed(active.spent, "mlflow"):
             self.tracker.log_final(
-                active.run_id,
-                metrics=final_metrics(result),
-                tags={
-                    Key.SPLIT_HASH: result.split_hash,
-                    Key.DATA_ORDER_HASH: result.data_order_hash,
-                    Key.INIT_HASH: result.init_hash,
-                    Key.THREADS: json.dumps(result.threads),
-                },
+                active.run_id, metrics=final_metrics(result), tags=pairing_tags(result)
             )
         with timed(active.spent, "artifacts"), tempfile.TemporaryDirectory() as tmp:
             history = [asdict(record) for record in result.history]
@@ -226,6 +253,33 @@ class TrialBook:
         self.timings.append(timing_row(active, seconds, result))
         if self.on_complete is not None:
             self.on_complete(active.cell, seconds)
+
+    def reuse(self, trial: optuna.Trial, cell: Cell, source: CachedCell) -> None:
+        """Complete a claimed trial from an identical earlier training instead of training it:
+        the source's result, per-epoch values and metrics, under this study's parent run, with
+        a link to the source's run. Its time is not training time (no timings row, no speed
+        calibration); the progress line says where it came from."""
+        started = time.monotonic()
+        tags = self._identify(trial, cell, source)
+        result = TrainingResult.from_dict(source.result)
+        run_id = self.tracker.start_child(
+            self.experiment_id, self.parent_run_id, cell.run_name, run_params(cell), tags
+        )
+        trial.set_user_attr(Key.MLFLOW_RUN_ID, run_id)
+        self.progress.start(cell.run_name)
+        for record in result.history:
+            self.tracker.log_epoch(run_id, record.epoch, epoch_metrics(record))
+            report_epoch(trial, record, prune=False)
+        self.tracker.log_final(run_id, metrics=final_metrics(result), tags=pairing_tags(result))
+        trial.set_user_attr(Key.RESULT, source.result)
+        self.tracker.set_tags(run_id, {Key.STATE: State.COMPLETE})
+        self.tracker.end(run_id, "FINISHED")
+        self.study.tell(trial, getattr(result.final, self.sampling.objective_metric))
+        self.reused.append(cell.key)
+        seconds = time.monotonic() - started
+        self.progress.finish(
+            cell.arm, cell.run_name, f"reused from {source.origin}", seconds, trained=False
+        )
 
     def fail(
         self,
