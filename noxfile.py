@@ -27,9 +27,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-m", FAST, *session.posargs)
 
 
+@nox.session
+def tables(session: nox.Session) -> None:
+    """Print the simulated tables docs/statistics.md quotes (several minutes; not a check)."""
+    _install(session, "test")
+    session.run("pytest", "-m", "tables", "-s", *session.posargs)
+    session.run("python", "-m", "cnnlab.stats.replication.verdict")
+
+
 @nox.session(name="all")
 def all_tests(session: nox.Session) -> None:
-    """Run the whole test suite, slow and integration tests included (about 30 minutes)."""
+    """Run the whole test suite, slow and integration tests included (about 45 minutes)."""
     _install(session, "test")
     session.run("pytest", *session.posargs)
 

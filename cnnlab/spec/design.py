@@ -41,6 +41,7 @@ from cnnlab.spec.specs import (
     check_float,
     check_int,
     definition_params,
+    is_unset_addition,
 )
 
 Design = Literal["ablation", "randomized", "factorial", "search"]
@@ -562,8 +563,15 @@ def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int |
 
 
 def _canonical(value: Any) -> Any:
+    """A spec value as plain data; fields added later that hold their default are left out,
+    as in `definition_params`, so a factor whose levels are specs (`filters`' ConvBlocks)
+    hashes as it did before the field existed."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _canonical(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not is_unset_addition(f, getattr(value, f.name))
+        }
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]
     return value

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.geometry import plan_layers
@@ -328,12 +328,17 @@ def definition_params(spec: object) -> dict[str, object]:
     return _leaves(spec, "", skip_unset=True)
 
 
+def is_unset_addition(spec_field: Field[Any], value: object) -> bool:
+    """A field added after studies existed (`hash_when_set`) that still holds its default."""
+    return bool(spec_field.metadata.get(_HASH_WHEN_SET)) and value == _default(spec_field)
+
+
 def _leaves(spec: object, prefix: str, *, skip_unset: bool) -> dict[str, object]:
     out: dict[str, object] = {}
     if is_dataclass(spec) and not isinstance(spec, type):
         for f in fields(spec):
             value = getattr(spec, f.name)
-            if skip_unset and f.metadata.get(_HASH_WHEN_SET) and value == _default(f):
+            if skip_unset and is_unset_addition(f, value):
                 continue
             out.update(_leaves(value, f"{prefix}{f.name}.", skip_unset=skip_unset))
     elif isinstance(spec, tuple):

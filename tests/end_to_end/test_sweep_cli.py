@@ -154,12 +154,13 @@ def _check_the_quick_report(tmp_path: Path, out: str, client, parent_id: str, br
     assert (folder / "verdicts.json").read_bytes() == before
 
 
-def test_every_shipped_sweep_passes_dry_run(mnist_dir: Path, tmp_path: Path) -> None:
+def test_every_shipped_sweep_passes_dry_run(mnist, mnist_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for name in shipped_names():
         options = SweepOptions(
             dry_run=True, data_dir=mnist_dir, only_data_dir=True, runs_dir=tmp_path / "runs"
         )
-        assert run_sweep(load_sweep(name), options) is None
+        # The session's MNIST, verified once, rather than loaded and verified per sweep.
+        assert run_sweep(load_sweep(name), options, dataset=mnist) is None
     assert not (tmp_path / "runs").exists()
 
 

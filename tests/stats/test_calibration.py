@@ -250,6 +250,7 @@ def _skewness_flags(levels: tuple[LookLevel, ...], shape: str, delta: float) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.tables
 def test_print_the_rule_tables(capsys: pytest.CaptureFixture[str]) -> None:
     start = time.perf_counter()
     lines = [f"Sequential rule tables ({TABLE_REPS} simulated claims per cell, seed {CHECK_SEED})"]

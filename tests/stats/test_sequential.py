@@ -269,6 +269,7 @@ def test_a_large_effect_stops_well_before_the_last_look() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.tables
 def test_print_the_plans_figures(capsys: pytest.CaptureFixture[str]) -> None:
     import time
 
