@@ -220,6 +220,7 @@ def analyse(
     factorial_result, factorial_note = _factorial(sweep, results) if judged else (None, "")
     recorded = None if provenance is None else provenance.claims_hash_at_start
     plan_at_start = None if provenance is None else provenance.plan_hash_at_start
+    own_rows = design_rows(sweep, results)  # the design's cells, once each
     return Analysis(
         sweep=sweep,
         quick=quick,
@@ -236,8 +237,8 @@ def analyse(
         plan_edited=isinstance(plan_at_start, str) and plan_at_start != seeds_hash(sweep),
         provenance=provenance,
         replicates=replicates(sweep, results),
-        reused=reused_cells(design_rows(sweep, results)),
-        cell_count=len(design_rows(sweep, results)),
+        reused=reused_cells(own_rows),
+        cell_count=len(own_rows),
         receptive_fields=arm_receptive_fields(sweep),
     )
 
@@ -272,12 +273,13 @@ def _analyse_conditions(
         for label, part in condition_sweeps(sweep)
     )
     first = own[0][1]
+    own_rows = design_rows(sweep, results)
     return dataclasses.replace(
         first,
         sweep=sweep,
         judgement=judge(sweep, results, quick=quick),
-        reused=reused_cells(design_rows(sweep, results)),
-        cell_count=len(design_rows(sweep, results)),
+        reused=reused_cells(own_rows),
+        cell_count=len(own_rows),
         conditions=own,
     )
 
