@@ -25,7 +25,7 @@ from typing import Any
 
 from cnnlab import __version__
 from cnnlab.cliutil import data_location, run_command
-from cnnlab.errors import SpecError, TrainingFailed
+from cnnlab.errors import CnnlabError, SpecError, TrainingFailed
 from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice
 
 
@@ -172,15 +172,28 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     studies = commands.add_parser(
         "studies",
-        help="list (or delete) the studies in a runs folder",
+        help="list, delete or export the studies in a runs folder",
         description=(
-            "List the Optuna studies in a runs folder with their trials by state, or delete one "
-            "study with its trials (its MLflow runs and reports are kept)."
+            "List the Optuna studies in a runs folder with their trials by state, delete one "
+            "study with its trials (its MLflow runs and reports are kept), or export their "
+            "finished cells to a cell archive that `python -m cnnlab.sweep --cells-from FILE` "
+            "reads elsewhere (another session, another machine)."
         ),
     )
     studies.add_argument("--runs-dir", type=Path, default=Path("runs"), help="default: runs/")
     studies.add_argument("--storage", help="Optuna storage URL (default: RUNS_DIR/optuna.db)")
     studies.add_argument("--delete", metavar="STUDY", help="delete this study and its trials")
+    studies.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="write every finished cell (or --study's) with its fingerprint to this cell archive",
+    )
+    studies.add_argument(
+        "--study",
+        metavar="NAME",
+        help="with --export: only this study's cells (a study name, or a sweep's name)",
+    )
     for name, text in _DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
@@ -241,7 +254,23 @@ def _cmd_studies(args: argparse.Namespace) -> int:
         from cnnlab.sweep import check_storage
 
         check_storage(args.storage)  # a bad URL in words, before Optuna makes a database
-    storage = open_storage(args.storage or default_storage_url(args.runs_dir))
+    url = args.storage or default_storage_url(args.runs_dir)
+    storage = open_storage(url)
+    if args.export is not None:
+        from cnnlab.sweep import export_cells
+        from cnnlab.sweep.stores.redact import redact
+
+        count = export_cells(storage, args.export, store=redact(url), only=args.study)
+        if count == 0:
+            which = f"study {args.study!r}" if args.study else "any study"
+            raise CnnlabError(
+                f"--export {args.export}: {which} in {redact(url)} has no finished cell "
+                "with a fingerprint to export (`cnnlab studies` lists the studies). Nothing "
+                "was written."
+            )
+        print(f"Wrote {count} finished cell(s) to {args.export}.")
+        print(f"Continue elsewhere with: python -m cnnlab.sweep SWEEP --cells-from {args.export}")
+        return 0
     if args.delete:
         delete_study(storage, args.delete)
         print(f"Deleted study {args.delete} (its MLflow runs are kept).")

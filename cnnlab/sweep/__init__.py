@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cnnlab.sweep.provenance import git_commit, machine, package_versions
     from cnnlab.sweep.quiet import quiet_library_logging
     from cnnlab.sweep.runner import run_sweep
+    from cnnlab.sweep.stores.cache import export_cells
     from cnnlab.sweep.stores.preflight import check_storage
     from cnnlab.sweep.stores.studies import (
         default_storage_url,
@@ -51,6 +52,7 @@ _FACE = {
     "package_versions": "provenance",
     "quiet_library_logging": "quiet",
     "run_sweep": "runner",
+    "export_cells": "stores.cache",
     "check_storage": "stores.preflight",
     "default_storage_url": "stores.studies",
     "delete_study": "stores.studies",
@@ -74,6 +76,7 @@ __all__ = [
     "default_tracking_uri",
     "delete_study",
     "estimate_sweep",
+    "export_cells",
     "first_look_cells",
     "git_commit",
     "list_studies",

@@ -110,6 +110,16 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         "cell is copied from it, and the report says so",
     )
     parser.add_argument(
+        "--cells-from",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a cell archive (`cnnlab studies --export FILE`) whose finished trainings are "
+        "copied like the store's own: a study continued in another session or on another "
+        "machine trains only what is left (repeatable)",
+    )
+    parser.add_argument(
         "--workers",
         default="auto",
         metavar="auto|N",
@@ -169,6 +179,7 @@ def _run(args: argparse.Namespace) -> int:
         joins=args.worker,
         dead_after=getattr(args, "dead_after", None),
         reuse=not args.retrain,
+        cells_from=tuple(args.cells_from),
     )
     # The plan, the dataset and the workers first: they start importing TensorFlow while this
     # process imports Optuna, MLflow and the analysis (cnnlab.sweep.launch says why).

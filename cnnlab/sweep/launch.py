@@ -13,6 +13,7 @@ processes kept for the whole run.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnlab.data import LoadedDataset, load_dataset
+from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.console.calibration import machine_speed
@@ -35,6 +37,7 @@ from cnnlab.sweep.stores.preflight import check_run_inputs
 from cnnlab.sweep.trials.workers import WorkerPool
 
 if TYPE_CHECKING:
+    from cnnlab.sweep.stores.cache import CachedCell
     from cnnlab.sweep.trials.book import TrialBook
 
 
@@ -94,6 +97,8 @@ class Launched:
     speed: MachineSpeed
     dataset: LoadedDataset
     trainers: Trainers
+    # Finished trainings read from `--cells-from` archives, by fingerprint (the cell cache's)
+    archived: dict[str, CachedCell] = dataclasses.field(default_factory=dict)
 
 
 def launch(
@@ -105,6 +110,7 @@ def launch(
     trains; the caller closes `trainers` on every path (`Trainers.close`).
     """
     check_run_inputs(options)  # before the dataset, the workers and TensorFlow
+    archived = _archived(options)
     sweep = effective_sweep(declared, options)
     identity = StudyIdentity.of(sweep, options)
     if options.joins:
@@ -137,7 +143,21 @@ def launch(
     most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
     trainers.start()
-    return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers)
+    return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers, archived)
+
+
+def _archived(options: SweepOptions) -> dict[str, CachedCell]:
+    """The `--cells-from` archives, read and checked whole before any work."""
+    if not options.cells_from:
+        return {}
+    if not options.reuse:
+        raise CnnlabError(
+            "--cells-from and --retrain contradict each other: --retrain trains every cell, so "
+            "no archived cell would be used. Drop one of them."
+        )
+    from cnnlab.sweep.stores.cache import read_archives  # imports Optuna: only when asked
+
+    return read_archives(options.cells_from)
 
 
 def _looks(plan: SequentialPlan) -> str:

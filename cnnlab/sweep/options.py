@@ -64,6 +64,9 @@ class SweepOptions:
     # Copy a cell from an identical training already in the store instead of training it
     # (cnnlab.sweep.stores.cache); `--retrain` turns it off.
     reuse: bool = True
+    # Cell archives (`cnnlab studies --export`) whose trainings the cache may also take: a
+    # study continued in another session or on another machine without a shared store.
+    cells_from: tuple[Path, ...] = ()
 
 
 # --- the effective sweep -------------------------------------------------------------------

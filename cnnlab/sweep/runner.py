@@ -150,7 +150,10 @@ class SweepRun:
             content_checksums(launched.dataset), parallelism.threads, parallelism.cores
         )
         self.cache = CellCache(
-            self.stores.storage, environment, enabled=options.reuse and self.source.reusable
+            self.stores.storage,
+            environment,
+            enabled=options.reuse and self.source.reusable,
+            archived=launched.archived,
         )
         self.book = TrialBook(
             self.stores,
@@ -283,12 +286,22 @@ class SweepRun:
         hits = self.cache.hits(remaining.pending)
         if not hits:
             return remaining
-        origins = sorted({self.cache.origin_study(c) for c in hits})
-        self.progress.note(
-            f"{len(hits)} of {len(remaining.pending)} cell(s) to run were trained before with "
-            f"the same definition, seed, data, threads, CPU and versions (in {', '.join(origins)})"
-            ": they are copied, not retrained (--retrain trains them again)."
-        )
+        own = self.stores.study.study_name
+        origins = sorted({self.cache.origin_study(c) for c in hits} - {own})
+        restored = [c for c in hits if self.cache.origin_study(c) == own]
+        if restored:
+            self.progress.note(
+                f"{len(restored)} of {len(remaining.pending)} cell(s) to run were trained by an "
+                "earlier invocation of this study (a --cells-from archive, with the same seed, "
+                "data, threads, CPU and versions): they are restored, not retrained."
+            )
+        if origins:
+            self.progress.note(
+                f"{len(hits) - len(restored)} of {len(remaining.pending)} cell(s) to run were "
+                "trained before with the same definition, seed, data, threads, CPU and versions "
+                f"(in {', '.join(origins)}): they are copied, not retrained (--retrain trains "
+                "them again)."
+            )
         hit_keys = {c.key for c in hits}
         rest = [c for c in remaining.pending if c.key not in hit_keys]
         return dataclasses.replace(remaining, pending=[*hits, *rest])

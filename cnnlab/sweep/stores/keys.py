@@ -45,6 +45,9 @@ class Key(StrEnum):
     FINGERPRINT = "cnnlab.fingerprint"  # T, M: what decides the cell's bits (the cell cache)
     REUSED_FROM = "cnnlab.reused_from"  # T, M: `<study>/<trial>` a reused cell was copied from
     REUSED_RUN = "cnnlab.reused_run"  # T, M: the MLflow run of the training it copies
+    # T, M: `<study>/<trial>` of this same study's training, trained by an earlier invocation
+    # elsewhere and carried here in a cell archive (its own evidence, not a copy)
+    RESTORED_FROM = "cnnlab.restored_from"
     FAILURE = "cnnlab.failure"  # T: reason and message of a failed trial
     MLFLOW_RUN_ID = "cnnlab.mlflow_run_id"  # T: the trial's MLflow child run
     MISSING = "cnnlab.missing"  # M (parent): cells of the design without a result

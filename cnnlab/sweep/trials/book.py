@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from cnnlab.spec.design import Cell
 from cnnlab.spec.specs import flat_params
 from cnnlab.sweep.console.progress import Progress
-from cnnlab.sweep.stores.cache import CachedCell
+from cnnlab.sweep.stores.cache import CachedCell, origin_study
 from cnnlab.sweep.stores.keys import Key, State, level_key
 from cnnlab.sweep.stores.objective import report_epoch
 from cnnlab.sweep.stores.opening import Stores
@@ -163,7 +163,11 @@ class TrialBook:
         the tags of its MLflow run."""
         extra: dict[str, str] = {}
         if source is not None:
-            extra = {Key.REUSED_FROM: source.origin, Key.REUSED_RUN: source.mlflow_run_id or ""}
+            # The same study, trained by an earlier invocation elsewhere (a cell archive):
+            # this study's own training, restored; any other study's: a copy.
+            own = origin_study(source.origin) == self.study.study_name
+            origin_key = Key.RESTORED_FROM if own else Key.REUSED_FROM
+            extra = {origin_key: source.origin, Key.REUSED_RUN: source.mlflow_run_id or ""}
         attrs: dict[str, Any] = {
             Key.CELL: cell.key,
             Key.ARM: cell.arm,
@@ -257,7 +261,8 @@ class TrialBook:
     def reuse(self, trial: optuna.Trial, cell: Cell, source: CachedCell) -> None:
         """Complete a claimed trial from an identical earlier training instead of training it:
         the source's result, per-epoch values and metrics, under this study's parent run, with
-        a link to the source's run. Its time is not training time (no timings row, no speed
+        a link to the source's run (restored, when the source is this study's own training in
+        another store). Its time is not training time (no timings row, no speed
         calibration); the progress line says where it came from."""
         started = time.monotonic()
         tags = self._identify(trial, cell, source)
@@ -275,11 +280,13 @@ class TrialBook:
         self.tracker.set_tags(run_id, {Key.STATE: State.COMPLETE})
         self.tracker.end(run_id, "FINISHED")
         self.study.tell(trial, getattr(result.final, self.sampling.objective_metric))
-        self.reused.append(cell.key)
         seconds = time.monotonic() - started
-        self.progress.finish(
-            cell.arm, cell.run_name, f"reused from {source.origin}", seconds, trained=False
-        )
+        if Key.RESTORED_FROM in tags:
+            how = f"restored from {source.origin} (an archive of an earlier invocation)"
+        else:
+            self.reused.append(cell.key)
+            how = f"reused from {source.origin}"
+        self.progress.finish(cell.arm, cell.run_name, how, seconds, trained=False)
 
     def fail(
         self,
