@@ -23,6 +23,7 @@ from cnnlab.spec.design import (
     Claim,
     Sweep,
     background_values,
+    cells,
     claims_hash,
     condition_sweeps,
     make_cell,
@@ -40,6 +41,7 @@ from cnnlab.stats.sequential import (
     OperatingCharacteristics,
     SequentialClaim,
     operating_characteristics,
+    power_at,
 )
 from cnnlab.stats.table import ArmSummary, arm_order, arm_summaries, design_rows, paired
 from cnnlab.stats.testnoise import TestNoise, correctness, noise_diagnostics
@@ -78,6 +80,43 @@ class Replicate:
 
 
 @dataclass(frozen=True)
+class CapAccount:
+    """A capped sweep's cost against its full plan's (`Sweep.compute_cap`)."""
+
+    hours: float  # the declared cap
+    looks: tuple[int, ...]  # the plan run
+    full_looks: tuple[int, ...]  # the plan the cap cut short
+    cells: int  # cells with a result
+    cell_seconds: float  # their mean training wall seconds (trained here, not copies)
+    full_cells: int  # the cells of the full plan's last look
+    power: float  # P(supported) at a true dz of 1 by the last look, this plan
+    full_power: float  # the same, the full plan
+
+
+def cap_account(sweep: Sweep, rows: pd.DataFrame) -> CapAccount | None:
+    """What the full plan would have cost at this run's measured seconds per cell."""
+    cap, plan = sweep.compute_cap, sweep.plan
+    if cap is None or plan is None:
+        return None
+    trained = rows
+    if "reused_from" in rows:
+        copied = rows["reused_from"].astype(object).where(rows["reused_from"].notna(), "")
+        trained = rows[copied.astype(str) == ""]
+    seconds = trained if not trained.empty else rows
+    full = dataclasses.replace(sweep, seeds=cap.full_plan, compute_cap=None)
+    return CapAccount(
+        hours=cap.hours,
+        looks=plan.looks,
+        full_looks=cap.full_plan.looks,
+        cells=len(rows),
+        cell_seconds=float(seconds["wall_seconds"].mean()) if not seconds.empty else 0.0,
+        full_cells=len(cells(full)),
+        power=power_at(plan, len(sweep.claims)),
+        full_power=power_at(cap.full_plan, len(sweep.claims)),
+    )
+
+
+@dataclass(frozen=True)
 class Analysis:
     sweep: Sweep
     quick: bool
@@ -103,6 +142,7 @@ class Analysis:
     # Each arm's receptive field in input pixels (`spec.geometry.receptive_field`), where the
     # arms have one architecture each (not a randomized design's draws).
     receptive_fields: dict[str, int] = dataclasses.field(default_factory=dict)
+    cap: CapAccount | None = None  # a capped sweep's cost against its full plan's
 
     @property
     def arms(self) -> list[str]:
@@ -240,6 +280,7 @@ def analyse(
         reused=reused_cells(own_rows),
         cell_count=len(own_rows),
         receptive_fields=arm_receptive_fields(sweep),
+        cap=cap_account(sweep, own_rows),
     )
 
 

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
-from cnnlab.report.analysis import Analysis, Replicate
+from cnnlab.report.analysis import Analysis, CapAccount, Replicate
 from cnnlab.report.conditions import MEANING, replication_rows
+from cnnlab.report.durations import format_duration
 from cnnlab.report.figures import Figure
 from cnnlab.report.provenance import ABSENT, Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
@@ -302,6 +303,8 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
             element_id="looks",
         ),
     ]
+    if analysis.cap is not None:
+        blocks.append(Text(_cap_text(analysis.cap)))
     rows = []
     for outcome in analysis.claims:
         standing = outcome.standing
@@ -353,7 +356,7 @@ def _sequential_blocks(analysis: Analysis) -> list[Block]:
             ),
         ]
         powers = [
-            (o.claim.statement, _supported_by_the_end(oc))
+            (o.claim.statement, oc.supported)
             for o in analysis.claims
             for oc in o.characteristics
             if oc.delta == 1.0
@@ -408,10 +411,6 @@ def _skewness(differences: tuple[float, ...]) -> tuple[float, float] | None:
     return float(sps.skew(d, bias=False)), skewness_se(len(d))
 
 
-def _supported_by_the_end(oc: OperatingCharacteristics) -> float:
-    return sum(look.get("supported", 0.0) for look in oc.stop)
-
-
 def _rule_note(analysis: Analysis) -> str:
     """Whether the verdicts were judged under the rule the study was created with."""
     provenance = analysis.provenance
@@ -422,6 +421,22 @@ def _rule_note(analysis: Analysis) -> str:
         f"These claims were judged under the revised rule ({RULE}) after the data were seen: "
         "the study was created under the earlier rule, which converted z boundaries to t by "
         "their nominal levels and so spent more than α (docs/statistics.md). "
+    )
+
+
+def _cap_text(cap: CapAccount) -> str:
+    """What the compute cap cut, in seeds, cell time and power."""
+    full_cost = cap.cell_seconds * cap.full_cells
+    return (
+        f"Compute cap: at most {cap.hours:g} h of training, declared before the start. The "
+        f"full plan (looks at {', '.join(map(str, cap.full_looks))}) would have trained up to "
+        f"{cap.full_cells} cells: at this run's measured {format_duration(cap.cell_seconds)} per "
+        f"cell, {format_duration(full_cost)} of cell time (divided by the workers that train "
+        f"side by side), against the {cap.cells} cells this run has. So this sweep ran the "
+        f"shorter plan (looks at {', '.join(map(str, cap.looks))}), with its own levels. Its "
+        f"power at a true dz of 1 (P(supported) by the last look, simulated with no ROPE stop) "
+        f"is {cap.power:.2f}; the full plan's would have been {cap.full_power:.2f}. An "
+        "undecided claim here is undecided at this budget, not evidence of no difference."
     )
 
 

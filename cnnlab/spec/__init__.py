@@ -17,7 +17,7 @@ from __future__ import annotations
 from cnnlab.spec import presets
 from cnnlab.spec.design import Background, Cell, Claim, Factor, Sweep, cells
 from cnnlab.spec.presets import geron, small
-from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.spec.sequential import ComputeCap, SequentialPlan
 from cnnlab.spec.specs import (
     ArchSpec,
     Augmentation,
@@ -33,6 +33,7 @@ __all__ = [
     "Background",
     "Cell",
     "Claim",
+    "ComputeCap",
     "ConvBlock",
     "DataSpec",
     "Factor",

@@ -32,7 +32,7 @@ from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
-from cnnlab.spec.sequential import SequentialPlan, plan_hash
+from cnnlab.spec.sequential import ComputeCap, SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
     DATASETS,
     DataSpec,
@@ -256,6 +256,9 @@ class Sweep:
     # A budget pilot: no claims; its report applies the convergence rule to the validation
     # curves (cnnlab.stats.convergence). Run on seeds the sweeps it serves never use.
     pilot: bool = False
+    # A ceiling on training time and the full plan it cuts short (`seeds` is then the shorter
+    # plan that fits): the run and the report say what the full plan would have cost.
+    compute_cap: ComputeCap | None = None
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -320,6 +323,7 @@ class Sweep:
             for choice in background.choices:
                 self._check_field(background.path, choice, "backgrounds")
         self._check_conditions(paths)
+        self._check_cap()
         if self.pilot and self.claims:
             raise SpecError(
                 "pilot",
@@ -338,6 +342,31 @@ class Sweep:
             self._check_probe_metric(i, claim)
         if self.baseline_band is not None:
             object.__setattr__(self, "baseline_band", self._bands(self.baseline_band))
+
+    def _check_cap(self) -> None:
+        cap = self.compute_cap
+        if cap is None:
+            return
+        if not isinstance(cap, ComputeCap):
+            raise SpecError(
+                "compute_cap",
+                "`compute_cap` must be a ComputeCap(hours=..., full_plan=SequentialPlan(...)), "
+                f"not {cap!r}.",
+            )
+        plan = self.seeds
+        if not isinstance(plan, SequentialPlan):
+            raise SpecError(
+                "compute_cap",
+                "A compute cap cuts a sequential plan short, so `seeds` must be the shorter "
+                "SequentialPlan(looks=...) that fits the cap; this sweep has a fixed seed count.",
+            )
+        if plan.seed_count >= cap.full_plan.seed_count:
+            raise SpecError(
+                "compute_cap",
+                f"`seeds` (last look at {plan.seed_count}) must stop before the full plan it "
+                f"cuts short (last look at {cap.full_plan.seed_count}); otherwise drop "
+                "`compute_cap`.",
+            )
 
     def _check_conditions(self, paths: list[str]) -> None:
         if self.conditions is None:
@@ -629,8 +658,14 @@ def claims_hash(sweep: Sweep) -> str:
 
 
 def seeds_hash(sweep: Sweep) -> str:
-    """The sequential plan's hash, or "fixed" for a fixed seed count (pre-registration)."""
-    return "fixed" if sweep.plan is None else plan_hash(sweep.plan)
+    """The sequential plan's hash (with its compute cap, when one is declared), or "fixed" for
+    a fixed seed count (pre-registration)."""
+    if sweep.plan is None:
+        return "fixed"
+    if sweep.compute_cap is None:  # as before caps existed, so every other study keeps its hash
+        return plan_hash(sweep.plan)
+    content = {"plan": plan_hash(sweep.plan), "cap": dataclasses.asdict(sweep.compute_cap)}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
 QUICK_SUFFIX = "-quick"  # a smoke run's study and report: never mixed with a full run's

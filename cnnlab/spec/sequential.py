@@ -109,6 +109,35 @@ class SequentialPlan:
         return f"Lan–DeMets {spending}-type spending of α = {self.alpha:g}{futility}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ComputeCap:
+    """A ceiling on a sweep's training time, declared before it starts, and the plan it cuts.
+
+    A sweep whose full plan would train longer than `hours` declares a shorter plan as its
+    `seeds` (e.g. looks at 5, 8, 12 instead of 5, 8, 12, 20) and this cap: the run prints both
+    plans' estimates and their power at a true dz of 1, and the report says what the full plan
+    would have cost. The shorter plan is the one judged (its own levels), never the full one.
+    """
+
+    hours: float  # the most wall-clock hours of training the run may take, on its machine
+    full_plan: SequentialPlan = SequentialPlan()  # what the sweep would run without the cap
+
+    def __post_init__(self) -> None:
+        if isinstance(self.hours, bool) or not isinstance(self.hours, int | float):
+            raise SpecError("compute_cap.hours", f"`hours` must be a number, got {self.hours!r}.")
+        if not 0 < self.hours <= 24 * 31:
+            raise SpecError(
+                "compute_cap.hours",
+                f"`hours` must lie in (0, 744] (a month), got {self.hours!r}.",
+            )
+        if not isinstance(self.full_plan, SequentialPlan):
+            raise SpecError(
+                "compute_cap.full_plan",
+                "`full_plan` must be a SequentialPlan(looks=...), the plan the cap cuts short; "
+                f"got {self.full_plan!r}.",
+            )
+
+
 def plan_hash(plan: SequentialPlan) -> str:
     """Fingerprint of a plan, kept apart from the definition and claims hashes."""
     return hashlib.sha256(json.dumps(asdict(plan), sort_keys=True).encode()).hexdigest()[:16]

@@ -224,6 +224,11 @@ class OperatingCharacteristics:
     expected_seeds: float
     sims: int
 
+    @property
+    def supported(self) -> float:
+        """P(the claim is supported by the plan's last look): its power at `delta`."""
+        return sum(look.get("supported", 0.0) for look in self.stop)
+
 
 OUTCOMES = ("equivalent", "supported", "refuted", "futile")
 
@@ -324,3 +329,9 @@ def operating_characteristics(
         expected_seeds=float(stopped_at.mean()),
         sims=sims,
     )
+
+
+def power_at(plan: SequentialPlan, claims: int, delta: float = 1.0, sims: int = 20_000) -> float:
+    """The plan's power before any result exists: P(supported by its last look) at a true dz of
+    `delta`, with a ROPE too small to stop on (the differences' SD is not known yet)."""
+    return operating_characteristics(plan, claims, delta, 0.0, sims=sims).supported

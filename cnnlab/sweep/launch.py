@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from cnnlab.data import LoadedDataset, load_dataset
 from cnnlab.errors import CnnlabError
+from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.console.calibration import machine_speed
@@ -143,6 +144,8 @@ def launch(
     most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
     trainers.start()
+    if sweep.compute_cap is not None:  # after the workers start: it imports SciPy
+        sys.stderr.write(describe_cap(sweep, parallelism, speed) + "\n")
     return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers, archived)
 
 
@@ -166,6 +169,32 @@ def _looks(plan: SequentialPlan) -> str:
     return (
         f"added in looks at {looks} paired seeds; each claim stops being trained once it is "
         f"decided ({plan.describe_levels()})"
+    )
+
+
+def describe_cap(sweep: Sweep, parallelism: Parallelism, speed: MachineSpeed) -> str:
+    """The compute cap: both plans' worst cases on this machine and their power at dz 1."""
+    from cnnlab.stats.sequential import power_at
+
+    cap, plan = sweep.compute_cap, sweep.plan
+    assert cap is not None and plan is not None  # Sweep checks both
+    full = dataclasses.replace(sweep, seeds=cap.full_plan, compute_cap=None)
+    full_cost = estimate_sweep(full, parallelism, speed).total
+    own_cost = estimate_sweep(sweep, parallelism, speed).total
+    claims = len(sweep.claims)
+    fits = (
+        "within it"
+        if own_cost <= cap.hours * 3600
+        else "MORE than the cap: shorten the plan, or stop it with --max-time"
+    )
+    return (
+        f"Compute cap: {cap.hours:g} h of training. The full plan (looks at "
+        f"{', '.join(map(str, cap.full_plan.looks))}) would take up to "
+        f"{format_duration(full_cost)}; this sweep runs looks at "
+        f"{', '.join(map(str, plan.looks))}, up to {format_duration(own_cost)} ({fits}).\n"
+        f"Power at a true dz of 1 (P(supported) by the last look; 20,000 simulated runs, no "
+        f"ROPE stop): this plan {power_at(plan, claims):.2f}, the full plan "
+        f"{power_at(cap.full_plan, claims):.2f}."
     )
 
 
