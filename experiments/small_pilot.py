@@ -8,7 +8,8 @@ Rule:  `cnnlab.stats.convergence`: the first epoch at which every arm's mean val
        accuracy rose by less than 0.05 pp over the last 2 epochs. The report prints it.
 Seeds: 100, 101, 102: outside the budget sweep's seeds (0-19).
 Run:   python -m cnnlab.sweep small_pilot
-Cost:  3 arms × 3 seeds × 20 epochs of `small` at batch 128: about 15 minutes on 2 CPU cores.
+Cost:  3 arms × 3 seeds × 20 epochs of `small` at batch 128: 1 h 57 min on 2 CPU cores, measured
+       (reports/small_pilot/provenance.json), beside other work on the same cores.
 """
 
 import dataclasses

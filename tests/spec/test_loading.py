@@ -33,8 +33,13 @@ def test_every_required_sweep_is_shipped_and_valid() -> None:
             assert key in sweep.description, (name, key)
         assert question(sweep)
         if sweep.design != "search":
-            assert len(cells(sweep)) == len(sweep.arm_labels()) * len(sweep.seed_values) * (
-                sweep.n_backgrounds if sweep.design == "randomized" else 1
+            conditions = 1 if sweep.conditions is None else len(sweep.conditions.levels)
+            assert (
+                len(cells(sweep))
+                == len(sweep.arm_labels())
+                * len(sweep.seed_values)
+                * (sweep.n_backgrounds if sweep.design == "randomized" else 1)
+                * conditions
             )
 
 
