@@ -73,6 +73,7 @@ def test_a_row_carries_the_verdict_effect_interval_seeds_look_and_wall_time(
         "dropout 0.5 beats no dropout ([`dropout`](dropout/README.md); `small`, 3 epochs, mnist)",
         "**Supported**",
         "supports",
+        "–",  # no conditions in this report: no replication verdict
         "+0.31 pp on test accuracy (99.4% t interval +0.05 pp to +0.56 pp)",
         "5",
         "sequential (α = 0.05), decided at look 1",
@@ -181,7 +182,11 @@ def test_rows_that_share_cells_are_one_confirmation() -> None:
     ]
     line = _confirmations(seed, rows)
     assert "4 row(s) support it, 0 contradict it, 1 leave it open" in line
-    assert line.endswith("independent confirmations (rows that share cells counted once): 2.")
+    assert "independent confirmations (rows that share cells counted once): 2." in line
+    assert line.endswith(
+        "Across the contexts tested: it holds where it was decided and is open elsewhere, so "
+        "not in every context."
+    )
     # every fake row is in `pooling`: the first shares b with one row and c (via none) not
     assert _shared(rows[0], rows) == "of its 2: 1 in `pooling`"
     assert _shared(rows[2], rows) == "of its 1: 1 in `pooling`"
@@ -213,3 +218,65 @@ def test_a_row_says_which_design_and_standard_decided_it() -> None:
     assert _design({"sequential": undecided}, {"claims": [{}]}) == (
         "sequential (α = 0.05), undecided at the last look (4)"
     )
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "reading"),
+    [
+        (["supported", "supported"], "it holds in every context tested (intersection–union"),
+        (["supported", "equivalent"], "it depends on the context, supported in some rows"),
+        (["refuted", "refuted"], "contradicted in every context tested"),
+        (["refuted", "inconclusive"], "contradicted where it was decided and open elsewhere"),
+        (["inconclusive", "inconclusive"], "open in every context tested (never evidence of no"),
+    ],
+)
+def test_a_seed_claims_reading_across_contexts_never_turns_open_rows_into_evidence(
+    verdicts: list[str], reading: str
+) -> None:
+    seed = SEED_CLAIMS[0]
+    rows = [_row_of(seed, v, {str(i)}) for i, v in enumerate(verdicts)]
+    assert f"Across the contexts tested: {reading}" in _confirmations(seed, rows)
+
+
+def test_a_report_with_conditions_gives_a_row_per_condition_with_its_budget_and_replication(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "budget"
+    folder.mkdir()
+    statement = "dropout 0.5 beats no dropout"
+
+    def claim(verdict: str, mean: float) -> dict[str, object]:
+        numbers = {"statement": statement, "verdict": verdict, "n": 8, "mean": mean,
+                   "ci": [mean - 0.001, mean + 0.001], "ci_level": 0.98}  # fmt: skip
+        return {"metric": "test_accuracy", "numbers": numbers, "better": "d50", "worse": "max",
+                "sequential": {"status": "decided", "look": 2, "seeds": 8}}  # fmt: skip
+
+    verdicts = {
+        "replications": [{"statement": statement, "verdict": "depends on the condition"}],
+        "conditions": {
+            "e3": {"claims": [claim("equivalent", 0.0001)]},
+            "e9": {"claims": [claim("supported", 0.003)]},
+        },
+    }
+    (folder / "verdicts.json").write_text(json.dumps(verdicts))
+    committed = Provenance.read(REPORTS / "dropout" / "provenance.json")
+    provenance = dataclasses.replace(committed, sweep="budget", sweep_source="budget")
+    (folder / "provenance.json").write_text(provenance.to_json())
+    evidence = tuple(
+        Evidence(sweep="budget", statement=statement, condition=c) for c in ("e3", "e9", "e20")
+    )
+    seeds = (SeedClaim(number=6, text="Dropout helps", evidence=evidence[:2]),)
+    monkeypatch.setattr("cnnlab.report.index.seed_claims.SEED_CLAIMS", seeds)
+    lines = seed_claims_table(tmp_path).splitlines()
+    e3, e9 = (next(x for x in lines if f"condition `{c}`" in x) for c in ("e3", "e9"))
+    assert "`small`, 3 epochs, mnist" in e3 and "`small`, 9 epochs, mnist" in e9
+    assert "| **Practically equivalent** | contradicts | depends on the condition |" in e3
+    assert "| **Supported** | supports | depends on the condition |" in e9
+    # The two conditions train different cells (other budgets): no cell is shared.
+    assert e3.split("|")[-3].strip() == "none"
+    assert "Across the contexts tested: it depends on the context" in "\n".join(lines)
+    # A condition the report does not have is refused with the ones it has.
+    seeds = (SeedClaim(number=6, text="Dropout helps", evidence=evidence[2:]),)
+    monkeypatch.setattr("cnnlab.report.index.seed_claims.SEED_CLAIMS", seeds)
+    with pytest.raises(ReportError, match=r"has no condition 'e20' \(it has \['e3', 'e9'\]\)"):
+        seed_claims_table(tmp_path)

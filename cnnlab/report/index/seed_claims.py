@@ -21,7 +21,7 @@ from cnnlab.report.durations import format_duration
 from cnnlab.report.index.cost import arm_costs
 from cnnlab.report.provenance import Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, metric_label, percent
-from cnnlab.spec.design import Cell, cells, study_name
+from cnnlab.spec.design import Cell, cells, condition_sweeps, study_name
 from cnnlab.spec.specs import flat_params
 
 START = "<!-- seed claims: written by `python -m cnnlab.report --index`; do not edit -->"
@@ -40,6 +40,7 @@ class Evidence:
     dataset: str = "mnist"
     supports_when: Literal["supported", "refuted"] = "supported"
     network: str = "`small`"
+    condition: str = ""  # a sweep with conditions: the condition this row reads, e.g. `e9`
 
     @property
     def report(self) -> str:
@@ -60,7 +61,9 @@ def _in(
     dataset: str = "mnist",
     supports_when: Literal["supported", "refuted"] = "supported",
     network: str = "`small`",
+    conditions: tuple[str, ...] = ("",),
 ) -> tuple[Evidence, ...]:
+    """One row per statement (and per condition, for a sweep with conditions)."""
     return tuple(
         Evidence(
             sweep=sweep,
@@ -68,8 +71,10 @@ def _in(
             dataset=dataset,
             supports_when=supports_when,
             network=network,
+            condition=condition,
         )
         for s in statements
+        for condition in conditions
     )
 
 
@@ -88,7 +93,8 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
             "max pooling beats average pooling",
             network="`small`-like, filters, first kernel and dropout drawn per seed",
         )
-        + _in("pooling", "max pooling beats average pooling", dataset="fashion_mnist"),
+        + _in("pooling", "max pooling beats average pooling", dataset="fashion_mnist")
+        + _in("budget", "max pooling beats average pooling", conditions=("e3", "e9")),
     ),
     SeedClaim(
         number=2,
@@ -115,6 +121,13 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
             "max pooling beats a stride-2 convolution",
             dataset="fashion_mnist",
             supports_when="refuted",
+        )
+        + _in(
+            "receptive_field",
+            "no pooling (5×5 view) beats max pooling (10×10), at equal parameters",
+            "no pooling with a 9×9 view beats max pooling (10×10), at equal parameters",
+            "no pooling with an 11×11 view beats max pooling (10×10), at equal parameters",
+            network="`small` with a GAP head, receptive fields matched by dilation",
         ),
     ),
     SeedClaim(
@@ -134,7 +147,8 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim(
         number=6,
         text="Dropout 0.5 in the dense head helps test accuracy",
-        evidence=_in("dropout", "dropout 0.5 beats no dropout"),
+        evidence=_in("dropout", "dropout 0.5 beats no dropout")
+        + _in("budget", "dropout 0.5 beats no dropout", conditions=("e3", "e9")),
     ),
     SeedClaim(
         number=7,
@@ -184,9 +198,33 @@ def _committed(reports_dir: Path) -> dict[str, CommittedReport]:
     return found
 
 
+def _verdicts_of(report: CommittedReport, evidence: Evidence) -> dict[str, Any]:
+    """The verdicts a row reads: the report's, or its condition's own."""
+    if not evidence.condition:
+        return report.verdicts
+    conditions = report.verdicts.get("conditions") or {}
+    if evidence.condition not in conditions:
+        raise ReportError(
+            f"{report.folder / 'verdicts.json'} has no condition {evidence.condition!r} (it has "
+            f"{sorted(conditions)}); correct the condition in cnnlab/report/index/seed_claims.py."
+        )
+    found: dict[str, Any] = conditions[evidence.condition]
+    return found
+
+
+def _replication(report: CommittedReport | None, evidence: Evidence) -> str:
+    """A row of a sweep with conditions: its claim's replication verdict across them."""
+    if report is None or not evidence.condition:
+        return "–"
+    for replication in report.verdicts.get("replications", []):
+        if replication["statement"] == evidence.statement:
+            return str(replication["verdict"])
+    return "not judged yet"
+
+
 def _claim(report: CommittedReport, evidence: Evidence) -> dict[str, Any]:
-    """The claim's record in the report's verdicts.json."""
-    claims = report.verdicts["claims"]
+    """The claim's record in the report's verdicts.json (its condition's, where it has one)."""
+    claims = _verdicts_of(report, evidence)["claims"]
     for claim in claims:
         if claim["numbers"] is not None and claim["numbers"]["statement"] == evidence.statement:
             return dict(claim)
@@ -237,13 +275,28 @@ def _fingerprint(cell: Cell) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _cells_used(report: CommittedReport, claim: dict[str, Any]) -> frozenset[str]:
-    """The cells (both arms, the seeds its verdict rests on) behind a row."""
+def _cells_used(
+    report: CommittedReport, claim: dict[str, Any], condition: str = ""
+) -> frozenset[str]:
+    """The cells (both arms, the seeds its verdict rests on, its condition's) behind a row."""
     sweep = run_sweep_of(report.provenance, report.folder, None)
     standing = claim.get("sequential")
     seeds = standing.get("seeds", 0) if standing else len(sweep.seed_values)
     arms = (claim.get("better"), claim.get("worse"))
-    return frozenset(_fingerprint(c) for c in cells(sweep) if c.arm in arms and c.seed < seeds)
+    return frozenset(
+        _fingerprint(c)
+        for c in cells(sweep)
+        if c.arm in arms and c.seed < seeds and c.condition == condition
+    )
+
+
+def _epochs(report: CommittedReport, evidence: Evidence) -> int:
+    """The training budget a row was judged at (a condition may set its own)."""
+    if not evidence.condition:
+        return report.provenance.epochs
+    sweep = run_sweep_of(report.provenance, report.folder, None)
+    parts = dict(condition_sweeps(sweep))
+    return parts[evidence.condition].base.train.epochs if evidence.condition in parts else 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -275,9 +328,11 @@ def _shared(row: Row, rows: list[Row]) -> str:
 def _row(claimed: str, row: Row, rows: list[Row]) -> str:
     evidence, report, claim = row.evidence, row.report, row.claim
     link = f"[`{evidence.report}`]({evidence.report}/README.md)"
+    if evidence.condition:
+        link += f", condition `{evidence.condition}`"
     if report is None or claim is None:
         where = f"{link}; {evidence.network}, {evidence.dataset}"
-        return f"| {claimed} | {evidence.statement} ({where}) | not run yet |||||||"
+        return f"| {claimed} | {evidence.statement} ({where}) | not run yet ||||||||"
     provenance = report.provenance
     numbers, metric = claim["numbers"], claim["metric"]
     # The interval that decided, as the report shows it: TOST's for an equivalence.
@@ -291,13 +346,14 @@ def _row(claimed: str, row: Row, rows: list[Row]) -> str:
         f"{amount(numbers['mean'], metric)} on {metric_label(metric)}{lower} "
         f"({percent(level)} {kind} interval {interval(low, high, metric)})"
     )
-    scope = f"{evidence.network}, {provenance.epochs} epochs, {provenance.dataset}"
+    scope = f"{evidence.network}, {_epochs(report, evidence)} epochs, {provenance.dataset}"
     wall = provenance.sweep_wall_seconds
     return (
         f"| {claimed} | {evidence.statement} ({link}; {scope}) | "
         f"**{VERDICT_WORDS[numbers['verdict']]}** | "
-        f"{_reading(numbers['verdict'], evidence)} | {effect} | "
-        f"{_pairs(numbers['n'], provenance)} | {_design(claim, report.verdicts)} | "
+        f"{_reading(numbers['verdict'], evidence)} | {_replication(report, evidence)} | "
+        f"{effect} | {_pairs(numbers['n'], provenance)} | "
+        f"{_design(claim, _verdicts_of(report, evidence))} | "
         f"{_shared(row, rows)} | {format_duration(wall) if wall else 'n/a'} |"
     )
 
@@ -308,7 +364,7 @@ def _cost_row(reports_dir: Path) -> str:
     link = "[`cost`](cost/README.md)"
     if not (reports_dir / "pooling" / "results.csv").is_file():
         return (
-            f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet |||||||"
+            f"| {claimed} | no pooling against max pooling, counted ({link}) | not run yet ||||||||"
         )
     costs = {c.arm: c for c in arm_costs(reports_dir)[0]}
     ratios = [(what, r) for what, r in costs["none"].ratios_to(costs["max"]) if r is not None]
@@ -318,8 +374,8 @@ def _cost_row(reports_dir: Path) -> str:
         effect += " (time per epoch not measured yet)"
     return (
         f"| {claimed} | no pooling against max pooling, counted ({link}; mnist) | "
-        f"**{'Holds' if holds else 'Does not hold'}** (exact counts) | supports | {effect} | – | "
-        "– | – | – |"
+        f"**{'Holds' if holds else 'Does not hold'}** (exact counts) | supports | – | {effect} | "
+        "– | – | – | – |"
     )
 
 
@@ -330,7 +386,11 @@ def _rows(reports_dir: Path) -> list[Row]:
         for evidence in seed.evidence:
             report = committed.get(evidence.report)
             claim = None if report is None else _claim(report, evidence)
-            used = frozenset() if report is None or claim is None else _cells_used(report, claim)
+            used = (
+                frozenset()
+                if report is None or claim is None
+                else _cells_used(report, claim, evidence.condition)
+            )
             rows.append(Row(seed=seed, evidence=evidence, report=report, claim=claim, cells=used))
     return rows
 
@@ -348,11 +408,35 @@ def _confirmations(seed: SeedClaim, rows: list[Row]) -> str:
             touching = [g for g in groups if g & row.cells]
             groups = [g for g in groups if not g & row.cells] + [set(row.cells).union(*touching)]
     counts = {k: sum(r == k for _, r in read) for k in ("supports", "contradicts", "leaves open")}
+    untested = sum(1 for row in rows if row.seed is seed and row.claim is None)
     return (
         f"- Seed claim {seed.number}: {counts['supports']} row(s) support it, "
         f"{counts['contradicts']} contradict it, {counts['leaves open']} leave it open; "
-        f"independent confirmations (rows that share cells counted once): {len(groups)}."
+        f"independent confirmations (rows that share cells counted once): {len(groups)}. "
+        f"Across the contexts tested: {_across(counts)}"
+        + (f" ({untested} context(s) not run yet)." if untested else ".")
     )
+
+
+def _across(counts: dict[str, int]) -> str:
+    """The seed claim over every row: an intersection–union reading, never a pooled test."""
+    supports, contradicts, open_ = counts["supports"], counts["contradicts"], counts["leaves open"]
+    if supports + contradicts + open_ == 0:
+        return "not tested yet"
+    if supports and not contradicts and not open_:
+        return "it holds in every context tested (intersection–union: each row at its own level)"
+    if supports and contradicts:
+        return (
+            "it depends on the context, supported in some rows and contradicted in others (no "
+            "interaction test spans reports; a report with conditions tests one within itself)"
+        )
+    if supports:
+        return "it holds where it was decided and is open elsewhere, so not in every context"
+    if contradicts and not open_:
+        return "contradicted in every context tested"
+    if contradicts:
+        return "contradicted where it was decided and open elsewhere"
+    return "open in every context tested (never evidence of no difference)"
 
 
 NOTES = (
@@ -375,9 +459,10 @@ def seed_claims_table(reports_dir: Path) -> str:
     lines = [
         START,
         "| Seed claim | Tested as (report; network, epochs, data) | Verdict | Reads for the seed "
-        "claim | Advantage of the arm claimed better (deciding interval) | Paired seeds | "
-        "Design, where it stopped | Cells shared with other rows | Sweep wall time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "claim | Replication across the report's conditions | Advantage of the arm claimed "
+        "better (deciding interval) | Paired seeds | Design, where it stopped | Cells shared "
+        "with other rows | Sweep wall time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = _rows(reports_dir)
     for seed in SEED_CLAIMS:
