@@ -114,6 +114,13 @@ def test_a_study_continued_in_a_new_store_trains_only_what_the_archive_lacks(
     # Restored cells are the study's own evidence: results.csv and the report copy nothing.
     results = pd.read_csv(second / "results" / "carried" / "results.csv", keep_default_na=False)
     assert set(results["reused_from"]) == {""}
+    # Exported again, the continued study names every cell by its own trial in the new store
+    # (restored ones too): one numbering, whatever session trained each cell.
+    again = tmp_path / "again.jsonl"
+    assert cnnlab_main(["studies", "--runs-dir", str(second), "--export", str(again)]) == 0
+    assert {e["origin"] for e in _lines(again)[1:]} == {
+        f"carried/{t.number}" for t in after.values()
+    }
 
 
 @pytest.mark.integration

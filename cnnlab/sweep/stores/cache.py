@@ -17,7 +17,8 @@ provenance, then one line per training with its fingerprint. A run that reads on
 trainings as it takes the store's (the store's own first), so a study continued on another
 machine or in another session, with the same fingerprint, trains only what is left. A cell
 from the same study (an earlier invocation of this very sweep) is restored, not reused: it is
-this study's own training (`Key.RESTORED_FROM`), counted as such.
+this study's own training (`Key.RESTORED_FROM`), counted as such, and named by its trial in the
+new store from then on (so an archive exported after a continuation numbers every cell alike).
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def finished_trainings(storage: BaseStorage, only: str | None = None) -> dict[st
             fingerprint, result = attrs.get(Key.FINGERPRINT), attrs.get(Key.RESULT)
             if not fingerprint or not result:
                 continue
-            reused_from = attrs.get(Key.REUSED_FROM) or attrs.get(Key.RESTORED_FROM)
+            # A restored cell is its study's own training, named by its trial in this store
+            # (an archive exported from here then numbers every cell the same way).
+            reused_from = attrs.get(Key.REUSED_FROM)
             if reused_from:
                 copies.setdefault(
                     fingerprint, CachedCell(str(reused_from), result, attrs.get(Key.REUSED_RUN))
