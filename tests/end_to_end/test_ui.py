@@ -27,41 +27,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_ui_serves_the_store_and_prints_the_runs_table(tmp_path: Path) -> None:
-    tracker = Tracker(default_tracking_uri(tmp_path), artifact_root=tmp_path / "mlartifacts")
-    experiment_id = tracker.experiment_id("pooling")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        assert process.stdout is not None
-        header = "".join(process.stdout.readline() for _ in range(3))
-        expected = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
-        assert expected in header and re.search(r"pooling\s+runs table", header)
-        deadline, status = time.monotonic() + 120, None
-        while time.monotonic() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
-                    status = reply.status
-                    page = reply.read().decode()
-            except OSError:
-                time.sleep(1)
-        assert status == 200 and "<html" in page.lower()
-        api = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=pooling"
-        with urllib.request.urlopen(api, timeout=10) as reply:
-            assert f'"experiment_id": "{experiment_id}"' in reply.read().decode().replace(
-                '":"', '": "'
-            )
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-
-
 def test_ui_without_a_store_says_what_to_do(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path / "none")],
@@ -109,20 +74,33 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_sigterm_to_cnnlab_ui_alone_stops_its_mlflow_server_and_all_its_workers(
+def test_ui_serves_the_store_prints_its_runs_table_and_a_sigterm_stops_all_of_it(
     tmp_path: Path,
 ) -> None:
+    tracker = Tracker(default_tracking_uri(tmp_path), artifact_root=tmp_path / "mlartifacts")
+    experiment_id = tracker.experiment_id("pooling")
+    port = _free_port()
+    log = tmp_path / "ui.log"
+    with log.open("w") as out:  # a file, not a pipe: the server's own logging never blocks
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    _wait_until_served(port)
+    header = log.read_text()
+    expected = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs"
+    assert expected in header and re.search(r"pooling\s+runs table", header), header
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as reply:
+        assert reply.status == 200 and "<html" in reply.read().decode().lower()
+    api = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?experiment_name=pooling"
+    with urllib.request.urlopen(api, timeout=10) as reply:
+        assert f'"experiment_id": "{experiment_id}"' in reply.read().decode().replace('":"', '": "')
+
     # Not the terminal's Ctrl-C, which reaches the whole process group: one SIGTERM to the
     # cnnlab process, as a service manager or `kill` sends it. Before, the MLflow server and
     # its 8 job workers kept serving.
-    Tracker(default_tracking_uri(tmp_path), artifact_root=None).experiment_id("pooling")
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    _wait_until_served(port)
     server = _descendants(process.pid)
     assert len(server) >= 2, server  # the server and its workers
     os.kill(process.pid, signal.SIGTERM)

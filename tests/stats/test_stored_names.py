@@ -215,6 +215,7 @@ def test_store_keys_and_state_values_never_change() -> None:
         "FINGERPRINT": "cnnlab.fingerprint",
         "REUSED_FROM": "cnnlab.reused_from",
         "REUSED_RUN": "cnnlab.reused_run",
+        "RESTORED_FROM": "cnnlab.restored_from",
         "FAILURE": "cnnlab.failure",
         "MLFLOW_RUN_ID": "cnnlab.mlflow_run_id",
         "MISSING": "cnnlab.missing",
