@@ -119,6 +119,15 @@ def build_parser(worker: bool = False) -> argparse.ArgumentParser:
         "copied like the store's own: a study continued in another session or on another "
         "machine trains only what is left (repeatable)",
     )
+    if not worker:
+        parser.add_argument(
+            "--archive",
+            type=Path,
+            metavar="FILE",
+            help="a cell archive read at the start (if it exists) and rewritten at the end with "
+            "every finished cell of the study, even after --max-time or a stop: a long sweep "
+            "run over several sessions or machines without a shared store",
+        )
     parser.add_argument(
         "--workers",
         default="auto",
@@ -180,6 +189,7 @@ def _run(args: argparse.Namespace) -> int:
         dead_after=getattr(args, "dead_after", None),
         reuse=not args.retrain,
         cells_from=tuple(args.cells_from),
+        archive=getattr(args, "archive", None),
     )
     # The plan, the dataset and the workers first: they start importing TensorFlow while this
     # process imports Optuna, MLflow and the analysis (cnnlab.sweep.launch says why).

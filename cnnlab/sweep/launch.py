@@ -150,17 +150,24 @@ def launch(
 
 
 def _archived(options: SweepOptions) -> dict[str, CachedCell]:
-    """The `--cells-from` archives, read and checked whole before any work."""
-    if not options.cells_from:
-        return {}
-    if not options.reuse:
+    """The `--cells-from` archives (and an `--archive` written before), read and checked whole
+    before any work."""
+    if options.cells_from and not options.reuse:
         raise CnnlabError(
             "--cells-from and --retrain contradict each other: --retrain trains every cell, so "
             "no archived cell would be used. Drop one of them."
         )
+    own = options.archive
+    if own is not None and own.exists() and not own.is_file():
+        raise CnnlabError(
+            f"--archive {own} is a folder; name a file, e.g. --archive {own / 'cells.jsonl'}."
+        )
+    paths = [*options.cells_from, *([own] if own is not None and own.is_file() else [])]
+    if not paths or not options.reuse:
+        return {}
     from cnnlab.sweep.stores.cache import read_archives  # imports Optuna: only when asked
 
-    return read_archives(options.cells_from)
+    return read_archives(paths)
 
 
 def _looks(plan: SequentialPlan) -> str:

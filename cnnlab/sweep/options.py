@@ -67,6 +67,9 @@ class SweepOptions:
     # Cell archives (`cnnlab studies --export`) whose trainings the cache may also take: a
     # study continued in another session or on another machine without a shared store.
     cells_from: tuple[Path, ...] = ()
+    # A cell archive read at the start (when it exists) and rewritten at the end with every
+    # finished cell of the study, even after `--max-time` or a stop: one run over sessions.
+    archive: Path | None = None
 
 
 # --- the effective sweep -------------------------------------------------------------------

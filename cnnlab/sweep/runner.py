@@ -44,7 +44,7 @@ from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.parallelism import Parallelism
 from cnnlab.sweep.publish import RunFacts, StudyFacts, TrainedWith, publish_report
 from cnnlab.sweep.sources import CellSource, cell_source
-from cnnlab.sweep.stores.cache import CellCache
+from cnnlab.sweep.stores.cache import CellCache, export_cells
 from cnnlab.sweep.stores.keys import Key, State
 from cnnlab.sweep.stores.opening import (
     Remaining,
@@ -54,8 +54,9 @@ from cnnlab.sweep.stores.opening import (
     open_stores,
     reap,
 )
+from cnnlab.sweep.stores.redact import first_line, redact
 from cnnlab.sweep.stores.results import append_timings, trials_table, write_tables
-from cnnlab.sweep.stores.studies import dead_after
+from cnnlab.sweep.stores.studies import dead_after, default_storage_url
 from cnnlab.sweep.stores.tracking import is_server
 from cnnlab.sweep.trials.book import TrialBook
 from cnnlab.sweep.trials.execution import (
@@ -97,7 +98,11 @@ def run_launched(launched: Launched, options: SweepOptions) -> SweepOutcome | No
         dry_run(launched.sweep, launched.design_cells, launched.dataset)
         return None
     run = SweepRun(launched, options)
-    stopped = run.train()
+    try:
+        stopped = run.train()
+    finally:  # after an interrupt too: what finished must reach the archive
+        if options.archive is not None:
+            run.write_archive(options.archive)
     if options.joins:
         return run.worker_end()
     return run.close(stopped)
@@ -305,6 +310,27 @@ class SweepRun:
         hit_keys = {c.key for c in hits}
         rest = [c for c in remaining.pending if c.key not in hit_keys]
         return dataclasses.replace(remaining, pending=[*hits, *rest])
+
+    def write_archive(self, path: Path) -> None:
+        """Every finished cell of the study to the cell archive `path` (`--archive`); a store
+        that cannot be read any more leaves the archive as it was, and says so."""
+        study = self.stores.study.study_name
+        url = self.options.storage or default_storage_url(self.options.runs_dir)
+        try:
+            count = export_cells(
+                self.stores.storage, path, store=redact(url), only=study, by_sweep=False
+            )
+        except Exception as error:  # the store may be the reason the run ended
+            self.progress.note(
+                f"The cell archive {path} was not updated ({first_line(error)}); the store "
+                f"keeps the finished cells: `cnnlab studies --export {path} --study {study}`."
+            )
+            return
+        if count:
+            self.progress.note(
+                f"Cell archive: the {count} finished cell(s) of {study} are in {path} "
+                f"(continue anywhere with --archive {path})."
+            )
 
     def wait_for_others(self, cells: list[Cell], deadline: float | None) -> bool:
         """Wait until a cell of `cells` that other processes hold finishes or is reaped (the

@@ -211,3 +211,57 @@ def test_exporting_a_store_without_finished_cells_is_refused_and_writes_nothing(
     code = cnnlab_main(["studies", "--runs-dir", str(runs), "--export", str(target)])
     assert code != 0 and not target.exists()
     assert "has no finished cell" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_one_archive_carries_a_sweep_across_stores_read_at_the_start_written_at_the_end(
+    tmp_path: Path,
+) -> None:
+    archive = tmp_path / "carried.cells.jsonl"
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run(first, archive=archive)  # nothing to read yet; written at the end
+    header, *entries = _lines(archive)
+    assert header["studies"] == ["carried"] and len(entries) == 4
+    before = _trials(first, "carried")
+    _run(second, archive=archive)  # read at the start: every cell restored, none trained
+    after = _trials(second, "carried")
+    assert all(Key.RESTORED_FROM in t.user_attrs for t in after.values())
+    assert [after[c].value for c in sorted(after)] == [before[c].value for c in sorted(before)]
+    timings = second / "results" / "carried" / "timings.csv"
+    assert not timings.exists() or pd.read_csv(timings).empty
+    # Rewritten from the second store: one numbering, its own.
+    assert {e["origin"] for e in _lines(archive)[1:]} == {
+        f"carried/{t.number}" for t in after.values()
+    }
+
+
+def test_an_archive_that_names_a_folder_is_refused_before_any_work(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    with pytest.raises(CnnlabError, match=r"--archive .* is a folder; name a file"):
+        _run(runs, archive=tmp_path)
+    assert not runs.exists()
+
+
+@pytest.mark.integration
+def test_an_interrupted_run_still_writes_what_finished_to_its_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cnnlab.sweep.trials.execution as execution
+
+    real, calls = execution.train_cell, {"n": 0}
+
+    def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(execution, "train_cell", interrupted_third)
+    archive = tmp_path / "cells.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "runs", archive=archive)
+    finished = _trials(tmp_path / "runs", "carried")
+    assert len(finished) == 2
+    assert {e["fingerprint"] for e in _lines(archive)[1:]} == {
+        t.user_attrs[Key.FINGERPRINT] for t in finished.values()
+    }

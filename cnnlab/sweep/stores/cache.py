@@ -58,14 +58,17 @@ def origin_study(origin: str) -> str:
     return origin.rsplit("/", 1)[0]
 
 
-def finished_trainings(storage: BaseStorage, only: str | None = None) -> dict[str, CachedCell]:
+def finished_trainings(
+    storage: BaseStorage, only: str | None = None, *, by_sweep: bool = True
+) -> dict[str, CachedCell]:
     """Fingerprint -> the finished training of every study in `storage` (or of the studies
-    `only` names: a study name, or a sweep's name for all its studies): an original over a
-    copy of it, the first study's over a later one's."""
+    `only` names: a study name, or with `by_sweep` a sweep's name for all its studies): an
+    original over a copy of it, the first study's over a later one's."""
     index: dict[str, CachedCell] = {}
     copies: dict[str, CachedCell] = {}
     for study in storage.get_all_studies():
-        if only is not None and only not in (study.study_name, study.user_attrs.get(Key.SWEEP)):
+        names = (study.study_name, study.user_attrs.get(Key.SWEEP) if by_sweep else None)
+        if only is not None and only not in names:
             continue
         trials = storage.get_all_trials(
             study._study_id, deepcopy=False, states=(TrialState.COMPLETE,)
@@ -95,13 +98,20 @@ ARCHIVE_VERSION = 1
 _LINE_FIELDS = ("fingerprint", "origin", "mlflow_run_id", "result")
 
 
-def export_cells(storage: BaseStorage, path: Path, *, store: str, only: str | None = None) -> int:
-    """Write the finished trainings of `storage` (or of the studies `only` names) to the
-    archive `path`, with where and by what they were trained; the number written (0: none,
-    and nothing is written)."""
+def export_cells(
+    storage: BaseStorage,
+    path: Path,
+    *,
+    store: str,
+    only: str | None = None,
+    by_sweep: bool = True,
+) -> int:
+    """Write the finished trainings of `storage` (or of the studies `only` names, as
+    `finished_trainings` reads it) to the archive `path`, with where and by what they were
+    trained; the number written (0: none, and nothing is written)."""
     from cnnlab.sweep.provenance import git_commit, machine, package_versions
 
-    cells = finished_trainings(storage, only)
+    cells = finished_trainings(storage, only, by_sweep=by_sweep)
     if not cells:
         return 0
     studies = sorted({origin_study(cell.origin) for cell in cells.values()})
