@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from cnnlab.errors import CnnlabError
+from cnnlab.errors import CnnlabError, Interrupted
 
 
 def data_location(data_dir: Path | None) -> tuple[Path | None, bool, Path]:
@@ -36,3 +36,6 @@ def run_command(command: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("\ncnnlab: interrupted\n")
         return 130
+    except Interrupted as stop:  # SIGTERM: the same end as Ctrl-C
+        sys.stderr.write(f"cnnlab: interrupted ({stop})\n")
+        return stop.exit_code

@@ -23,6 +23,13 @@ class CnnlabError(Exception):
     exit_code = 2
 
 
+class Interrupted(Exception):
+    """A stop signal (SIGTERM) ended the command. Like Ctrl-C: exit status 130 and no
+    traceback; what was running has already said what it kept and how to resume."""
+
+    exit_code = 130
+
+
 class SpecError(CnnlabError, ValueError):
     """A spec field has a value that is not allowed, or the architecture does not fit its input."""
 

@@ -206,3 +206,25 @@ def test_a_stopped_sweep_resumes_without_repeating_finished_replicates(
     statuses = [r.info.status for r in _mlflow_runs(runs, "stopme")]
     assert "RUNNING" not in statuses
     assert statuses.count("FINISHED") == 10 + 1  # ten trials and the parent
+
+
+def test_a_sigterm_during_the_first_trial_ends_like_ctrl_c(mnist_dir: Path, tmp_path: Path) -> None:
+    # As a service manager or `kill` stops a sweep: the sentence, exit status 130 (as the
+    # README says), no traceback, nothing left RUNNING.
+    sweep_file = tmp_path / "stopme.py"
+    sweep_file.write_text(SMALL_SWEEP)
+    runs = tmp_path / "runs"
+    process = _sweep_process([str(sweep_file), "--runs-dir", str(runs)], mnist_dir, tmp_path)
+    assert process.stderr is not None
+    seen = []
+    for line in process.stderr:  # the plan, then the first trial's progress
+        seen.append(line)
+        if "stopme/max/seed=00" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    _, rest = process.communicate(timeout=120)
+    err = "".join(seen) + rest
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "Run the same command to resume" in err
+    assert "cnnlab: interrupted (terminated (SIGTERM))" in err
+    assert TrialState.RUNNING not in [t.state for t in _trials(runs, "stopme")]

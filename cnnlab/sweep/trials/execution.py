@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import optuna
 
 from cnnlab.data import LoadedDataset
-from cnnlab.errors import CnnlabError, TrainingFailed
+from cnnlab.errors import CnnlabError, Interrupted, TrainingFailed
 from cnnlab.spec.design import Cell
 from cnnlab.sweep.trials.artifacts import TrialFiles, read_trial_files, write_trial_files
 from cnnlab.sweep.trials.events import (
@@ -74,7 +74,7 @@ class Pool(Protocol):
     def terminate(self) -> None: ...
 
 
-class SweepInterrupted(Exception):
+class SweepInterrupted(Interrupted):
     """SIGTERM arrived while a sweep was running (Ctrl-C is a KeyboardInterrupt)."""
 
 
