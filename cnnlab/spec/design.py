@@ -266,10 +266,21 @@ class Sweep:
             raise SpecError("name", f"`name` must be letters, digits, _ or -, not {self.name!r}.")
         if not isinstance(self.base, TrialSpec):
             raise SpecError("base", "`base` must be a TrialSpec(arch=..., train=..., data=...).")
-        object.__setattr__(self, "factors", tuple(self.factors))
-        object.__setattr__(self, "backgrounds", tuple(self.backgrounds))
-        object.__setattr__(self, "claims", tuple(self.claims))
-        object.__setattr__(self, "probes", tuple(self.probes))
+        for name, kind, example in (
+            ("factors", Factor, "factors=(Factor(...),)"),
+            ("backgrounds", Background, "backgrounds=(Background(...),)"),
+            ("claims", Claim, "claims=(Claim(...),)"),
+            ("probes", str, "probes=('translation',)"),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, kind) or not isinstance(value, list | tuple):
+                # `(Factor(...))` without its trailing comma is one Factor, not a tuple.
+                raise SpecError(
+                    name,
+                    f"`{name}` must be a tuple, but {type(value).__name__} {value!r:.60} was "
+                    f"passed: write {example}, with the trailing comma.",
+                )
+            object.__setattr__(self, name, tuple(value))
         for probe in self.probes:
             check_choice("probes", probe, PROBES)
         check_choice("design", self.design, DESIGNS)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError
-from cnnlab.sweep.options import DEAD_AFTER_S
+from cnnlab.sweep.options import DEAD_AFTER_S, MIN_DEAD_AFTER_S
 from cnnlab.sweep.parallelism import parse_workers
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
@@ -163,6 +163,19 @@ def _run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise CnnlabError(f"--{name} must be at least 1, but {value} was passed.")
+    if args.max_time is not None and args.max_time <= 0:
+        raise CnnlabError(
+            f"--max-time {args.max_time:g}s would start no cell at all. Give how long cells may "
+            "keep starting, e.g. --max-time 20m, or leave it out to run to the end."
+        )
+    dead = getattr(args, "dead_after", None)
+    if dead is not None and dead < MIN_DEAD_AFTER_S:
+        raise CnnlabError(
+            f"--dead-after {dead:g}s is too short: it is how long another host may stay silent "
+            "before its running cell is taken from it, and below "
+            f"{MIN_DEAD_AFTER_S:.0f}s a host that is merely busy would lose its cells. Give at "
+            f"least --dead-after {MIN_DEAD_AFTER_S:.0f}s (default {DEAD_AFTER_S / 60:.0f}m)."
+        )
     sweep = load_sweep(args.sweep)
     from cnnlab.sweep.launch import launch
     from cnnlab.sweep.options import SweepOptions

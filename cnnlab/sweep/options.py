@@ -34,6 +34,9 @@ QUICK_SEARCH_TRIALS = 4
 # study: cnnlab.sweep.stores.studies). Ten minutes: a host that loses the database for less
 # than that keeps its trials; a dead one's cell waits at most that long (plus a poll) to be rerun.
 DEAD_AFTER_S = 600.0
+# The shortest `--dead-after`: heartbeats come every tenth of it, and a beat that a busy
+# database delays by a few seconds must not make a live trial look dead to another host.
+MIN_DEAD_AFTER_S = 10.0
 QUICK_PROBE_IMAGES = 2_000  # 17 probe passes over all 10,000 test images would triple a smoke run
 
 

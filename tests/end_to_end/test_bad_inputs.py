@@ -60,6 +60,10 @@ SWEEP_FILES = {
     "bad_level.py": SWEEP_HEAD
     + "SWEEP = Sweep(name='level', base=BASE, factors=(Factor(path='arch.pooling', "
     "levels=('max', 'maxx')),), seeds=2)\n",
+    # The commonest Python slip in a sweep file: a one-element tuple without its comma.
+    "no_comma.py": SWEEP_HEAD
+    + "SWEEP = Sweep(name='comma', base=BASE, factors=(Factor(path='arch.pooling', "
+    "levels=('max', 'avg'))), seeds=2)\n",
 }
 
 CORPUS = [
@@ -74,6 +78,7 @@ CORPUS = [
     Bad("a misspelt field path", ("sweep", "{tmp}/bad_path.py"), ("arch.poolng", "Did you mean 'arch.pooling'")),
     Bad("a misspelt level", ("sweep", "{tmp}/bad_level.py"), ("'maxx'", "Did you mean 'max'")),
     Bad("a sweep file that is not there", ("sweep", "{tmp}/nowhere.py"), ("nowhere.py", "no such file")),
+    Bad("a one-Factor tuple without its comma", ("sweep", "{tmp}/no_comma.py"), ("`factors` must be a tuple", "factors=(Factor(...),)", "trailing comma")),
     # cnnlab sweep
     Bad("a misspelt sweep name", ("sweep", "poolng", "--runs-dir", "{runs}"), ("'poolng'", "Did you mean 'pooling'")),
     Bad("--runs-dir is a file", ("sweep", "max_vs_avg", "--runs-dir", "{file}"), ("--runs-dir", "a file", "Name a folder")),
@@ -90,6 +95,12 @@ CORPUS = [
     Bad("a misspelt --dataset", ("sweep", "max_vs_avg", "--dataset", "mnst", "--runs-dir", "{runs}"), ("--dataset", "'mnst'", "Did you mean 'mnist'")),
     Bad("--data-dir that is not there", ("sweep", "max_vs_avg", "--data-dir", "{tmp}/no-data", "--runs-dir", "{runs}"), ("--data-dir", "no-data")),
     Bad("--dead-after not a duration", ("sweep", "max_vs_avg", "--dead-after", "long", "--runs-dir", "{runs}"), ("--dead-after", "'long'")),
+    Bad("--max-time 0", ("sweep", "max_vs_avg", "--max-time", "0", "--runs-dir", "{runs}"), ("--max-time 0s", "would start no cell", "--max-time 20m")),
+    Bad("--dead-after 0", ("sweep", "max_vs_avg", "--dead-after", "0", "--runs-dir", "{runs}"), ("--dead-after 0s", "too short", "at least --dead-after 10s")),
+    Bad("--dead-after 5s", ("sweep", "max_vs_avg", "--dead-after", "5s", "--runs-dir", "{runs}"), ("--dead-after 5s", "too short")),
+    Bad("--cells-from that is not there", ("sweep", "max_vs_avg", "--cells-from", "{tmp}/none.jsonl", "--runs-dir", "{runs}"), ("--cells-from", "none.jsonl", "no such file", "cnnlab studies --export")),
+    Bad("--cells-from that is not an archive", ("sweep", "max_vs_avg", "--cells-from", "{file}", "--runs-dir", "{runs}"), ("--cells-from", "line 1", "cnnlab studies --export")),
+    Bad("--archive naming a folder", ("sweep", "max_vs_avg", "--archive", "{tmp}", "--runs-dir", "{runs}"), ("--archive", "is a folder", "name a file")),
     # cnnlab worker
     Bad("a worker with no study database", ("worker", "max_vs_avg", "--storage", "sqlite:///{tmp}/none.db", "--runs-dir", "{runs}"), ("none.db", "does not exist", "Start the sweep first")),
     Bad("a worker whose study was never started", ("worker", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "sqlite:///{runs}/optuna.db"), ("max_vs_avg", "Start the sweep first")),
