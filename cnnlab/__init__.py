@@ -6,4 +6,6 @@ so specs and experiment declarations can be read and validated without them.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from cnnlab.version import __version__
+
+__all__ = ["__version__"]

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab import __version__
+from cnnlab.version import __version__
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError, SpecError, TrainingFailed
 from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice

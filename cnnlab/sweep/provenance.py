@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cnnlab import __version__
+from cnnlab.version import __version__
 
 
 def git_commit() -> str:

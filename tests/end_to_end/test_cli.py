@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,20 @@ def test_list_prints_every_question_whole_within_100_columns(capsys) -> None:  #
     assert "…" not in out
     for name in shipped_names():
         assert question(load_sweep(name)) in flowing
+
+
+def test_the_command_starts_from_the_folder_that_holds_a_clone_named_cnnlab(
+    tmp_path: Path,
+) -> None:
+    # From there Python takes the clone's folder for a namespace package `cnnlab` and skips
+    # the package's __init__.py; the command must not depend on it.
+    (tmp_path / "cnnlab").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnlab", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert done.stdout.strip().startswith("cnnlab ")
