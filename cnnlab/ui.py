@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -78,12 +79,29 @@ def _serve(args: argparse.Namespace) -> int:
         "--port",
         str(args.port),
     ]
+    _check_port_free(args.port)  # before printing an address that would serve something else
     print(f"MLflow UI for {tracking_uri} at http://127.0.0.1:{args.port}/")
     for name, url in runs_table_urls(tracking_uri, args.port):
         print(f"  {name:<24} runs table: {url}")
     print("Each study is a parent run; expand it (+) to see its trials. Ctrl-C stops the UI.")
     sys.stdout.flush()
     return _serve_until_stopped(command)
+
+
+def _check_port_free(port: int) -> None:
+    """Refuse a port something already listens on: MLflow would print "Address already in use"
+    and stop, after cnnlab had printed the address as if it served this store."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise CnnlabError(
+                f"--port {port}: 127.0.0.1:{port} is already in use ({error.strerror}), by "
+                "another MLflow UI or another program, so its address would show another store. "
+                f"Choose a free port, e.g. --port {port + 1 if port < 65535 else 5001}, or stop "
+                "what serves it."
+            ) from None
 
 
 def _serve_until_stopped(command: list[str]) -> int:
@@ -95,7 +113,11 @@ def _serve_until_stopped(command: list[str]) -> int:
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return server.wait()
+        status = server.wait()
+        if status != 0:  # it ended on its own: its own output above says why
+            sys.stderr.write(f"cnnlab: error: the MLflow server stopped (exit status {status}).\n")
+            return 1
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:

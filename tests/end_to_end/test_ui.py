@@ -220,3 +220,21 @@ def test_the_mlflow_ui_in_chromium_shows_the_parent_run_its_trials_their_curves_
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def test_a_port_already_in_use_is_refused_before_any_address_is_printed(tmp_path: Path) -> None:
+    Tracker(default_tracking_uri(tmp_path), artifact_root=None).experiment_id("pooling")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "cnnlab.ui", "--runs-dir", str(tmp_path), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2, done.stderr
+    assert f"--port {port}: 127.0.0.1:{port} is already in use" in done.stderr
+    assert "Choose a free port" in done.stderr and "Traceback" not in done.stderr
+    assert "http://" not in done.stdout  # no address that would show another store
