@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cnnlab.data import LoadedDataset, load_dataset
-from cnnlab.errors import CnnlabError
+from cnnlab.data import LoadedDataset, load_dataset, make_splits
+from cnnlab.errors import CnnlabError, SpecError
 from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
 from cnnlab.spec.sequential import SequentialPlan
@@ -140,6 +140,7 @@ def launch(
             only_data_dir=options.only_data_dir,
             keras_home=options.keras_home,
         )
+    check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
     scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
     most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
@@ -147,6 +148,18 @@ def launch(
     if sweep.compute_cap is not None:  # after the workers start: it imports SciPy
         sys.stderr.write(describe_cap(sweep, parallelism, speed) + "\n")
     return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers, archived)
+
+
+def check_split_sizes(name: str, design_cells: list[Cell], dataset: LoadedDataset) -> None:
+    """Every cell's validation and training sizes fit the dataset, checked by the split itself
+    on each distinct data spec: a size too large would otherwise fail every cell, one by one."""
+    for data in {cell.spec.data for cell in design_cells}:
+        try:
+            make_splits(
+                dataset, 0, validation_size=data.validation_size, train_subset=data.train_subset
+            )
+        except SpecError as error:
+            raise SpecError(error.field, f"Sweep {name!r}: {error}") from None
 
 
 def _archived(options: SweepOptions) -> dict[str, CachedCell]:

@@ -37,3 +37,27 @@ def test_a_dry_run_prints_the_plan_trains_one_batch_per_arm_and_writes_nothing(
     assert "2 arms × 2 paired seeds = 4 trials" in err and "Dry run" in err
     assert err.count("one batch of 64") == 2
     assert not runs.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (DataSpec(validation_size=300), "`data.validation_size` = 300 leaves no training images"),
+        (DataSpec(validation_size=100, train_subset=10**7), "`data.train_subset` = 10,000,000"),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_split_too_large_for_the_dataset_is_refused_before_any_cell(
+    tmp_path: Path, data: DataSpec, words: str, dry_run: bool
+) -> None:
+    import dataclasses
+
+    from cnnlab.errors import SpecError
+
+    sweep = dataclasses.replace(SWEEP, base=dataclasses.replace(SWEEP.base, data=data))
+    runs = tmp_path / "runs"
+    options = SweepOptions(runs_dir=runs, workers=1, dry_run=dry_run)
+    with pytest.raises(SpecError, match="Sweep 't': " + words) as refused:
+        run_sweep(sweep, options, dataset=synthetic_dataset(300, 100, seed=3))
+    assert refused.value.field.startswith("data.")
+    assert not (runs / "optuna.db").exists()  # no study, no cell
