@@ -23,10 +23,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.version import __version__
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError, SpecError, TrainingFailed
 from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice
+from cnnlab.version import __version__
 
 
 def _add_arch_overrides(parser: argparse.ArgumentParser) -> None:

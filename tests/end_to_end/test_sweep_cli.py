@@ -228,3 +228,56 @@ def test_a_sigterm_during_the_first_trial_ends_like_ctrl_c(mnist_dir: Path, tmp_
     assert "Traceback" not in err and "Run the same command to resume" in err
     assert "cnnlab: interrupted (terminated (SIGTERM))" in err
     assert TrialState.RUNNING not in [t.state for t in _trials(runs, "stopme")]
+
+
+# Two sweep commands released at the same instant, once both have imported everything: the
+# race on a new runs folder is the stores' creation (MLflow's schema, the experiment, the
+# study, the parent run), not start-up.
+_AT_ONCE = """
+import sys, time, pathlib
+import cnnlab.sweep.runner  # the heavy imports, before the barrier
+from cnnlab.sweep.__main__ import main
+ready, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+ready.touch()
+while not go.exists():
+    time.sleep(0.01)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def test_two_sweeps_started_at_once_on_a_new_runs_folder_share_it(
+    mnist_dir: Path, tmp_path: Path
+) -> None:
+    sweep_file = tmp_path / "stopme.py"
+    sweep_file.write_text(SMALL_SWEEP.replace("seeds=5", "seeds=2"))
+    runs, go = tmp_path / "runs", tmp_path / "go"
+    argv = [str(sweep_file), "--runs-dir", str(runs), "--workers", "1", "--no-report"]
+    env = {**os.environ, "CNNLAB_DATA_DIR": str(mnist_dir)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _AT_ONCE, str(tmp_path / f"ready{i}"), str(go), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+        )
+        for i in range(2)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}").exists() for i in range(2)):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in processes)
+        time.sleep(0.05)
+    go.touch()
+    errs = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errs
+    assert not any("Traceback" in err for err in errs), errs
+    [study] = optuna.get_all_study_summaries(open_storage(default_storage_url(runs)))
+    complete = [t for t in _trials(runs, study.study_name) if t.state == TrialState.COMPLETE]
+    assert sorted(t.user_attrs["cnnlab.cell"] for t in complete) == [
+        "avg/seed=00", "avg/seed=01", "max/seed=00", "max/seed=01"
+    ]  # fmt: skip
+    parents = [
+        r for r in _mlflow_runs(runs, "stopme") if r.data.tags.get("cnnlab.role") == "parent"
+    ]
+    assert len(parents) == 1

@@ -9,11 +9,15 @@ made, and creates neither.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import optuna
+from filelock import FileLock, Timeout
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
@@ -33,6 +37,10 @@ from cnnlab.sweep.stores.studies import (
     reap_dead_trials,
 )
 from cnnlab.sweep.stores.tracking import Tracker, default_tracking_uri, is_server
+
+# How long a process waits for another that is opening the same runs folder's stores (an
+# unreachable store fails within its own connect timeout, well inside this).
+OPENING_WAIT_S = 300.0
 
 
 @dataclass
@@ -74,6 +82,44 @@ def open_stores(
     `threads` are the thread settings trials will train with, as far as they are known before
     training starts (a worker pool's real ones replace them: `TrialBook.set_threads`)."""
     options.runs_dir.mkdir(parents=True, exist_ok=True)
+    with _opening_lock(options.runs_dir):
+        return _open_stores(sweep, identity, sampling, options, data_source, threads)
+
+
+@contextlib.contextmanager
+def _opening_lock(runs_dir: Path) -> Iterator[None]:
+    """Processes started at once on one runs folder open its stores one after the other: the
+    first creates the MLflow schema, the experiment, the study and its parent run, and the
+    others find them (concurrently they raced: a migration error, a duplicated study)."""
+    lock = FileLock(runs_dir / ".opening.lock")
+    try:
+        lock.acquire(timeout=2)
+    except Timeout:
+        sys.stderr.write(
+            f"Waiting for another cnnlab process that is opening the stores of {runs_dir} …\n"
+        )
+        try:
+            lock.acquire(timeout=OPENING_WAIT_S)
+        except Timeout:
+            raise CnnlabError(
+                f"Another cnnlab process has held {runs_dir / '.opening.lock'} for over "
+                f"{OPENING_WAIT_S:.0f} s while opening the stores of --runs-dir {runs_dir}: it "
+                "may be stuck on an unreachable store. Stop it, or use another --runs-dir."
+            ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _open_stores(
+    sweep: Sweep,
+    identity: StudyIdentity,
+    sampling: Sampling,
+    options: SweepOptions,
+    data_source: str,
+    threads: dict[str, int],
+) -> Stores:
     tracking_uri = options.tracking_uri or default_tracking_uri(options.runs_dir)
     # A tracking server stores artifacts where it was told (`--artifacts-destination`), for
     # every host alike; a local store keeps them in the runs folder.
