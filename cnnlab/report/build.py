@@ -24,6 +24,7 @@ import pandas as pd
 from cnnlab.errors import did_you_mean
 from cnnlab.report import ReportError as ReportError  # its callers import it from here
 from cnnlab.report.analysis import Analysis, Replicate, analyse, verdicts_json
+from cnnlab.report.checked_results import read_checked_results
 from cnnlab.report.conditions import draw_conditions
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import Figure, draw_all
@@ -34,7 +35,7 @@ from cnnlab.spec.geometry import count_params
 from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.stats.convergence import converged_epoch
-from cnnlab.stats.table import REQUIRED_COLUMNS, design_rows
+from cnnlab.stats.table import design_rows
 
 
 @dataclass(frozen=True)
@@ -53,28 +54,6 @@ class WrittenReport:
     def files(self) -> list[Path]:
         names = ["index.html", "README.md", "verdicts.json", "provenance.json", "results.csv"]
         return [self.folder / n for n in names] + sorted((self.folder / "figures").glob("*.png"))
-
-
-def read_results(path: Path, sweep: Sweep) -> pd.DataFrame:
-    """results.csv, checked for the columns the report and the claims need."""
-    if not path.is_file():
-        raise ReportError(
-            f"{path}: no results table. A sweep writes it when it ends; run the sweep (or copy "
-            "its runs/results/<study>/results.csv here)."
-        )
-    # Arm and cell labels stay text even when they look like numbers (a filters sweep's "32").
-    table = pd.read_csv(path, dtype={"arm": str, "cell": str})
-    needed = list(REQUIRED_COLUMNS) + sorted({c.metric for c in sweep.claims})
-    missing = [column for column in needed if column not in table.columns]
-    if table.empty:
-        raise ReportError(f"{path}: the results table has no rows; no trial has finished yet.")
-    if missing:
-        raise ReportError(
-            f"{path}: column(s) {', '.join(missing)} missing from the results table. It was "
-            "not written by this version of cnnlab's sweep (or was edited); rerun the sweep "
-            "command to rewrite it from the study."
-        )
-    return table
 
 
 def _read_epochs(path: Path) -> pd.DataFrame:
@@ -162,7 +141,7 @@ def _check_draws(sweep: Sweep, replicates: tuple[Replicate, ...], results_csv: P
 
 def _design_results(sweep: Sweep, results_csv: Path) -> pd.DataFrame:
     """results.csv, checked, with the design's own cells once each."""
-    return design_rows(sweep, read_results(results_csv, sweep))
+    return design_rows(sweep, read_checked_results(results_csv, sweep))
 
 
 def report_folder(reports_dir: Path, name: str, quick: bool) -> Path:
