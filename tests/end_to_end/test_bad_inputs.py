@@ -95,6 +95,8 @@ CORPUS = [
     Bad("a misspelt --dataset", ("sweep", "max_vs_avg", "--dataset", "mnst", "--runs-dir", "{runs}"), ("--dataset", "'mnst'", "Did you mean 'mnist'")),
     Bad("--data-dir that is not there", ("sweep", "max_vs_avg", "--data-dir", "{tmp}/no-data", "--runs-dir", "{runs}"), ("--data-dir", "no-data")),
     Bad("--dead-after not a duration", ("sweep", "max_vs_avg", "--dead-after", "long", "--runs-dir", "{runs}"), ("--dead-after", "'long'")),
+    Bad("--storage naming a folder", ("sweep", "max_vs_avg", "--storage", "{tmp}", "--runs-dir", "{runs}"), ("--storage", "names a folder", "optuna.journal")),
+    Bad("--storage sqlite naming a folder", ("sweep", "max_vs_avg", "--storage", "sqlite:///{tmp}", "--runs-dir", "{runs}"), ("--storage sqlite:///", "names a folder", "optuna.db")),
     Bad("--max-time 0", ("sweep", "max_vs_avg", "--max-time", "0", "--runs-dir", "{runs}"), ("--max-time 0s", "would start no cell", "--max-time 20m")),
     Bad("--dead-after 0", ("sweep", "max_vs_avg", "--dead-after", "0", "--runs-dir", "{runs}"), ("--dead-after 0s", "too short", "at least --dead-after 10s")),
     Bad("--dead-after 5s", ("sweep", "max_vs_avg", "--dead-after", "5s", "--runs-dir", "{runs}"), ("--dead-after 5s", "too short")),

@@ -59,6 +59,18 @@ def check_output_folder(option: str, folder: Path) -> None:
         ) from None
 
 
+def _check_storage_file(url: str, path: Path) -> None:
+    """A storage file (SQLite or journal) that is not a folder, in a folder that can be written."""
+    if path.is_dir():
+        raise CnnlabError(
+            f"--storage {url} names a folder, not a database file. Name a file in it: "
+            f"--storage sqlite:///{path / 'optuna.db'} (SQLite) or --storage "
+            f"{path / 'optuna.journal'} (a journal file), or leave --storage out for "
+            "RUNS_DIR/optuna.db."
+        )
+    check_output_folder("--storage", path.parent)
+
+
 def check_storage(url: str) -> None:
     """A storage URL whose file can be written, or whose database server answers.
 
@@ -66,12 +78,12 @@ def check_storage(url: str) -> None:
     check runs before. One extra connection is milliseconds; a refused one here saves ~20 s.
     """
     if "://" not in url:  # a journal file
-        check_output_folder("--storage", Path(url).parent)
+        _check_storage_file(url, Path(url))
         return
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path not in ("", ":memory:"):
-            check_output_folder("--storage", Path(path).parent)
+            _check_storage_file(url, Path(path))
         return
     from sqlalchemy import create_engine, exc
     from sqlalchemy.engine import make_url
