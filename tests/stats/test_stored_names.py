@@ -206,6 +206,7 @@ def test_store_keys_and_state_values_never_change() -> None:
         "SEED": "cnnlab.seed",
         "BACKGROUND": "cnnlab.background",
         "TRIAL_NUMBER": "cnnlab.trial_number",
+        "HOST": "cnnlab.host",
         "OWNER": "cnnlab.owner",
         "HEARTBEAT": "cnnlab.heartbeat",
         "STATE": "cnnlab.state",

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -125,6 +126,7 @@ def test_mlflow_has_one_parent_with_a_nested_child_per_trial(finished: Path) -> 
         ):
             assert tags[key], key
         assert tags["cnnlab.state"] == "COMPLETE"
+        assert tags["cnnlab.host"] == socket.gethostname()  # which machine ran it
         history = client.get_metric_history(child.info.run_id, "val_accuracy")
         assert sorted(m.step for m in history) == [1, 2]
         assert child.data.metrics["params"] == 113_386

@@ -36,6 +36,7 @@ class Key(StrEnum):
     SEED = "cnnlab.seed"  # M
     BACKGROUND = "cnnlab.background"  # T, M: the background draw (randomized designs)
     TRIAL_NUMBER = "cnnlab.trial_number"  # M
+    HOST = "cnnlab.host"  # M: the machine whose process ran the trial (trained or copied it)
     OWNER = "cnnlab.owner"  # T: host, pid and start time of the process running it
     HEARTBEAT = "cnnlab.heartbeat"  # T: last sign of life (seconds since the epoch)
     STATE = "cnnlab.state"  # T, M: a `State`

@@ -12,6 +12,7 @@ heartbeat thread writes only the heartbeat), so Optuna and MLflow have a single 
 from __future__ import annotations
 
 import json
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -185,6 +186,7 @@ class TrialBook:
             Key.SEED: str(cell.seed),
             Key.CELL: cell.key,
             Key.TRIAL_NUMBER: str(trial.number),
+            Key.HOST: socket.gethostname(),
             Key.STATE: State.RUNNING,
             **{level_key(path): label for path, label in cell.labels.items()},
             **{key: str(value) for key, value in extra.items()},
