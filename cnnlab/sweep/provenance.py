@@ -14,19 +14,29 @@ from cnnlab.version import __version__
 
 
 def git_commit() -> str:
+    """The commit of the code that runs (`-dirty` when its tree has edits), asked of the tree
+    the package was imported from, not of the current folder: a host started from anywhere
+    records it. Outside a git checkout (a wheel install): `v<version>`."""
+    source = Path(__file__).resolve().parents[2]  # cnnlab/sweep/provenance.py -> the tree
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
+        top, commit = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "--show-toplevel", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.splitlines()
+        if Path(top).resolve() != source:  # an installed copy inside some other repository
+            return f"v{__version__}"
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
             capture_output=True,
             text=True,
             timeout=10,
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return f"v{__version__}"
     return commit + ("-dirty" if dirty else "")
 
 

@@ -61,3 +61,20 @@ def test_a_split_too_large_for_the_dataset_is_refused_before_any_cell(
         run_sweep(sweep, options, dataset=synthetic_dataset(300, 100, seed=3))
     assert refused.value.field.startswith("data.")
     assert not (runs / "optuna.db").exists()  # no study, no cell
+
+
+def test_the_commit_is_the_code_trees_whatever_folder_the_command_runs_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from cnnlab.sweep.provenance import git_commit
+
+    tree = Path(__file__).resolve().parents[2]
+    head = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    if not head:
+        pytest.skip("not a git checkout")
+    monkeypatch.chdir(tmp_path)  # a host started outside the clone
+    assert git_commit().removesuffix("-dirty") == head
