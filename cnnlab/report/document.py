@@ -205,7 +205,7 @@ def _noise_text(noise: TestNoise | None, better: str, worse: str, metric: str) -
     if noise is None:
         return (
             "Test-set noise: n/a (these results predate per-example correctness, so test "
-            "examples cannot be resampled)."
+            "examples cannot be resampled, nor each test accuracy checked against them)."
         )
     counts = ", ".join(
         f"{b}/{w}" for b, w in zip(noise.only_better_right, noise.only_worse_right, strict=True)
