@@ -351,6 +351,34 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
     assert {r.info.run_name: r.info.status for r in _runs(tmp_path)}["t"] == "FINISHED"
 
 
+def test_a_run_left_running_while_the_tracking_server_was_away_is_ended_on_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = cnnlab.sweep.trials.execution.train_cell
+    calls = {"n": 0}
+
+    def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", interrupted_third)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path)
+    [failed] = _study(tmp_path).get_trials(states=(TrialState.FAIL,))
+    run_id = failed.user_attrs["cnnlab.mlflow_run_id"]
+    # As if the tracking server had been away when the trial failed: its run still RUNNING.
+    _client(tmp_path).update_run(run_id, status="RUNNING")
+    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", real)
+    capsys.readouterr()
+    _run(tmp_path)
+    assert "Ended 1 MLflow run(s) left RUNNING" in capsys.readouterr().err
+    run = _client(tmp_path).get_run(run_id)
+    assert run.info.status == "KILLED" and run.data.tags["cnnlab.state"] != "RUNNING"
+    assert "RUNNING" not in {r.info.status for r in _runs(tmp_path)}
+
+
 def test_reaping_takes_dead_owners_only(tmp_path: Path) -> None:
     storage = open_storage(default_storage_url(tmp_path))
     study = optuna.create_study(study_name="r", storage=storage)

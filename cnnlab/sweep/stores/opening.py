@@ -137,6 +137,7 @@ def _open_stores(
             grace = DEAD_AFTER_S if options.dead_after is None else options.dead_after
             study.set_user_attr(Key.DEAD_AFTER, grace)
     reap(study, storage, tracker)
+    end_stale_runs(study, tracker, experiment_id)
     versions = package_versions()
     common_tags = {
         Key.SWEEP: sweep.name,
@@ -190,6 +191,28 @@ def reap(study: optuna.Study, storage: BaseStorage, tracker: Tracker) -> list[Re
             tracker.set_tags(trial.mlflow_run_id, {Key.STATE: State.REAPED})
             tracker.end(trial.mlflow_run_id, "KILLED")
     return reaped
+
+
+def end_stale_runs(study: optuna.Study, tracker: Tracker, experiment_id: str) -> int:
+    """End (KILLED) the MLflow runs still RUNNING whose trial has ended: a trial failed while
+    the tracking server was away could not end its run then. Returns how many were ended."""
+    states = {str(t.number): t for t in study.get_trials(deepcopy=False)}
+    ended = 0
+    for run_id, number in tracker.running_trials(experiment_id, study.study_name):
+        trial = states.get(number)
+        if trial is None or trial.state == TrialState.RUNNING:
+            continue  # a live trial's run, or one this study does not know
+        state = str(trial.user_attrs.get(Key.STATE, State.FAIL))
+        complete = trial.state == TrialState.COMPLETE
+        tracker.set_tags(run_id, {Key.STATE: State.COMPLETE if complete else state})
+        tracker.end(run_id, "FINISHED" if complete else "KILLED")
+        ended += 1
+    if ended:
+        sys.stderr.write(
+            f"Ended {ended} MLflow run(s) left RUNNING by trials that ended while the tracking "
+            "server was away.\n"
+        )
+    return ended
 
 
 def done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:

@@ -208,6 +208,19 @@ class Tracker:
             )
             return str(run.info.run_id)
 
+    def running_trials(self, experiment_id: str, study_name: str) -> list[tuple[str, str]]:
+        """(run id, trial number) of the study's trial runs MLflow still has RUNNING."""
+        with self._server():
+            runs = self.client.search_runs(
+                [experiment_id],
+                filter_string=(
+                    f"tags.`{Key.STUDY}` = '{study_name}' and tags.`{Key.ROLE}` = '{Role.TRIAL}' "
+                    "and attributes.status = 'RUNNING'"
+                ),
+                max_results=10_000,
+            )
+            return [(str(r.info.run_id), r.data.tags.get(Key.TRIAL_NUMBER, "")) for r in runs]
+
     def start_child(
         self,
         experiment_id: str,
