@@ -145,6 +145,14 @@ class SweepRun:
                 f"Resuming study {self.stores.study.study_name}: {self.first.already} of "
                 f"{self.first.total} cells finished; {self.first.count} to run.\n"
             )
+        if not options.joins and (options.storage or options.tracking_uri):
+            # The study and its parent run exist from here on: a worker started earlier is
+            # refused (there is nothing to join yet).
+            sys.stderr.write(
+                f"Study {self.stores.study.study_name} is open: workers on other machines may "
+                f"join now (cnnlab worker {options.sweep_source or sweep.name} with the same "
+                "options, --storage and --tracking-uri).\n"
+            )
         parallelism = launched.parallelism
         # Each cell's (or a search trial's) estimated seconds: the ETA's start and, against
         # the measured seconds, this machine's calibration.

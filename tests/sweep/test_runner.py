@@ -517,12 +517,16 @@ def test_two_workers_run_every_cell_once_and_log_like_one(tmp_path: Path) -> Non
     assert not (tmp_path / ".work").exists() or not any((tmp_path / ".work").rglob("*.h5"))
 
 
-def test_a_journal_file_storage_works_like_sqlite(tmp_path: Path) -> None:
+def test_a_journal_file_storage_works_like_sqlite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Optuna's journal file: the storage for several processes on one host.
     journal = tmp_path / "optuna.journal"
     sweep = dataclasses.replace(SWEEP, seeds=1)
     outcome = _run(tmp_path, sweep, storage=str(journal))
     assert outcome is not None and outcome.finished == 2
+    # A store other processes can share: the run says when they may join.
+    assert "Study t is open: workers on other machines may join now" in capsys.readouterr().err
     study = optuna.load_study(study_name="t", storage=open_storage(str(journal)))
     assert [t.state for t in study.get_trials()] == [TrialState.COMPLETE] * 2
     assert not (tmp_path / "optuna.db").exists()
