@@ -47,6 +47,7 @@ from cnnlab.sweep.sources import CellSource, cell_source
 from cnnlab.sweep.stores.cache import CellCache, export_cells
 from cnnlab.sweep.stores.keys import Key, State
 from cnnlab.sweep.stores.opening import (
+    Reaper,
     Remaining,
     Stores,
     done_and_live,
@@ -183,7 +184,11 @@ class SweepRun:
         """Train until no cell is left here (see `until_settled`); True if `--max-time`
         stopped it. An interrupt or an error ends the parent run as it should and re-raises."""
         try:
-            with stop_signals_as_interrupts() as latch:
+            stores = self.stores
+            with (
+                stop_signals_as_interrupts() as latch,
+                Reaper(stores.study, stores.storage, stores.tracker),
+            ):
                 self.latch = latch
                 if self.source.settles:
                     stopped = self.until_settled()

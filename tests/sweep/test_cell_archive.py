@@ -20,7 +20,12 @@ from cnnlab.spec.presets import small
 from cnnlab.spec.specs import DataSpec, TrainSpec, TrialSpec
 from cnnlab.sweep.options import SweepOptions
 from cnnlab.sweep.runner import run_sweep
-from cnnlab.sweep.stores.cache import CachedCell, read_archive, write_archive
+from cnnlab.sweep.stores.cache import (
+    ArchiveProvenance,
+    CachedCell,
+    read_archive,
+    write_archive,
+)
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.studies import default_storage_url, open_storage
 
@@ -149,7 +154,8 @@ def test_an_archive_reads_back_what_was_written(tmp_path: Path) -> None:
         "f2": CachedCell("s/10", {"history": [], "seed": 2}, None),
     }
     path = tmp_path / "a.jsonl"
-    write_archive(path, cells, {"store": "x"})
+    provenance = ArchiveProvenance("x", ["s"], 2, "2026-12-06T00:00:00+00:00", "c", {}, {})
+    write_archive(path, cells, provenance)
     assert read_archive(path) == cells
     # Sorted by study and trial number, so a later export only appends lines.
     assert [e.get("origin") for e in _lines(path)[1:]] == ["s/3", "s/10"]

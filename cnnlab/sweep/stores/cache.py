@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +98,19 @@ ARCHIVE_VERSION = 1
 _LINE_FIELDS = ("fingerprint", "origin", "mlflow_run_id", "result")
 
 
+@dataclass(frozen=True)
+class ArchiveProvenance:
+    """An archive's first line: where and by what its cells were trained and exported."""
+
+    store: str  # the store they were read from (password masked)
+    studies: list[str]
+    cells: int
+    written: str  # when, ISO 8601 UTC
+    git_commit: str
+    versions: dict[str, str]
+    machine: dict[str, str]
+
+
 def export_cells(
     storage: BaseStorage,
     path: Path,
@@ -114,26 +127,25 @@ def export_cells(
     cells = finished_trainings(storage, only, by_sweep=by_sweep)
     if not cells:
         return 0
-    studies = sorted({origin_study(cell.origin) for cell in cells.values()})
-    provenance = {
-        "store": store,
-        "studies": studies,
-        "cells": len(cells),
-        "written": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "versions": package_versions(),
-        "machine": machine(),
-    }
+    provenance = ArchiveProvenance(
+        store=store,
+        studies=sorted({origin_study(cell.origin) for cell in cells.values()}),
+        cells=len(cells),
+        written=datetime.now(UTC).isoformat(timespec="seconds"),
+        git_commit=git_commit(),
+        versions=package_versions(),
+        machine=machine(),
+    )
     write_archive(path, cells, provenance)
     return len(cells)
 
 
 def write_archive(
-    path: Path, cells: Mapping[str, CachedCell], provenance: Mapping[str, Any]
+    path: Path, cells: Mapping[str, CachedCell], provenance: ArchiveProvenance
 ) -> None:
     """Write `cells` to `path` (replaced atomically: a reader never sees half a file), sorted
     by origin so that a later export of the same store changes only the lines it adds."""
-    header = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, **provenance}
+    header = {"format": ARCHIVE_FORMAT, "version": ARCHIVE_VERSION, **asdict(provenance)}
     lines = [json.dumps(header, sort_keys=True)]
     for fingerprint, cell in sorted(cells.items(), key=lambda item: _origin_order(item[1])):
         entry = {

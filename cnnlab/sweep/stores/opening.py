@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,9 @@ from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
 from cnnlab.sweep.stores.studies import (
     Reaped,
+    dead_after,
     default_storage_url,
+    heartbeat_every,
     join_study,
     open_storage,
     open_study,
@@ -191,6 +194,36 @@ def reap(study: optuna.Study, storage: BaseStorage, tracker: Tracker) -> list[Re
             tracker.set_tags(trial.mlflow_run_id, {Key.STATE: State.REAPED})
             tracker.end(trial.mlflow_run_id, "KILLED")
     return reaped
+
+
+class Reaper:
+    """Reaps dead processes' trials from a daemon thread, every heartbeat interval, whatever
+    this process is doing: a dead host's cell is free within its grace plus two beats, not
+    only when some process runs out of work and waits. Every process on the study runs one;
+    reaping twice is harmless (the second finds the trial no longer RUNNING)."""
+
+    def __init__(self, study: optuna.Study, storage: BaseStorage, tracker: Tracker) -> None:
+        self._args = (study, storage, tracker)
+        self._every = heartbeat_every(dead_after(study))
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cnnlab-reaper", daemon=True)
+
+    def __enter__(self) -> Reaper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                reap(*self._args)
+            except Exception:
+                # Another process reaped it first, or the store is briefly away: the next
+                # round looks again (and the training thread reports a store that is gone).
+                continue
 
 
 def end_stale_runs(study: optuna.Study, tracker: Tracker, experiment_id: str) -> int:
