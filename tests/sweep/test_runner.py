@@ -319,9 +319,8 @@ def test_when_every_worker_is_killed_the_sweep_stops_and_says_how_to_resume(
     assert statuses.pop("t") == "FAILED" and set(statuses.values()) == {"KILLED"}
 
 
-def test_interrupt_marks_the_running_trial_and_resume_finishes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _interrupt_the_third_cell(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Ctrl-C while the third cell trains; returns the real `train_cell`, to put back."""
     real = cnnlab.sweep.trials.execution.train_cell
     calls = {"n": 0}
 
@@ -332,6 +331,13 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", interrupted_third)
+    return real
+
+
+def test_interrupt_marks_the_running_trial_and_resume_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = _interrupt_the_third_cell(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     trials = _study(tmp_path).get_trials()
@@ -354,16 +360,7 @@ def test_interrupt_marks_the_running_trial_and_resume_finishes(
 def test_a_run_left_running_while_the_tracking_server_was_away_is_ended_on_resume(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = cnnlab.sweep.trials.execution.train_cell
-    calls = {"n": 0}
-
-    def interrupted_third(*args, **kwargs):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(cnnlab.sweep.trials.execution, "train_cell", interrupted_third)
+    real = _interrupt_the_third_cell(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     [failed] = _study(tmp_path).get_trials(states=(TrialState.FAIL,))
