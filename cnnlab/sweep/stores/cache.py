@@ -160,6 +160,7 @@ def write_archive(
         "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
     ) as tmp:
         tmp.write("\n".join(lines) + "\n")
+    Path(tmp.name).chmod(0o644)  # a temporary file is private; an archive is for sharing
     Path(tmp.name).replace(path)
 
 
