@@ -427,6 +427,17 @@ def _rule_note(analysis: Analysis) -> str:
 def _cap_text(cap: CapAccount) -> str:
     """What the compute cap cut, in seeds, cell time and power."""
     full_cost = cap.cell_seconds * cap.full_cells
+    if cap.looks == cap.full_looks:
+        return (
+            f"Compute cap: at most {cap.hours:g} h of training, declared before the start. The "
+            f"full plan (looks at {', '.join(map(str, cap.full_looks))}) fit within it at the "
+            "estimate printed before the start, so this sweep ran it: up to "
+            f"{cap.full_cells} cells, at this run's measured "
+            f"{format_duration(cap.cell_seconds)} per cell {format_duration(full_cost)} of cell "
+            f"time (divided by the workers that train side by side); this run has "
+            f"{cap.cells} cells. Its power at a true dz of 1 (P(supported) by the last look, "
+            f"simulated with no ROPE stop) is {cap.power:.2f}."
+        )
     return (
         f"Compute cap: at most {cap.hours:g} h of training, declared before the start. The "
         f"full plan (looks at {', '.join(map(str, cap.full_looks))}) would have trained up to "

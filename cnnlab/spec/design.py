@@ -371,12 +371,14 @@ class Sweep:
                 "A compute cap cuts a sequential plan short, so `seeds` must be the shorter "
                 "SequentialPlan(looks=...) that fits the cap; this sweep has a fixed seed count.",
             )
-        if plan.seed_count >= cap.full_plan.seed_count:
+        # `seeds` is either the full plan itself (its worst case fits the cap: the cap is
+        # stated, and checked at the start) or a plan that stops before it.
+        if plan.looks != cap.full_plan.looks and plan.seed_count >= cap.full_plan.seed_count:
             raise SpecError(
                 "compute_cap",
-                f"`seeds` (last look at {plan.seed_count}) must stop before the full plan it "
-                f"cuts short (last look at {cap.full_plan.seed_count}); otherwise drop "
-                "`compute_cap`.",
+                f"`seeds` (last look at {plan.seed_count}) must be the full plan (looks at "
+                f"{', '.join(map(str, cap.full_plan.looks))}) or stop before it; drop "
+                "`compute_cap` for a longer plan.",
             )
 
     def _check_conditions(self, paths: list[str]) -> None:

@@ -207,14 +207,22 @@ def describe_cap(sweep: Sweep, parallelism: Parallelism, speed: MachineSpeed) ->
         if own_cost <= cap.hours * 3600
         else "MORE than the cap: shorten the plan, or stop it with --max-time"
     )
+    full_looks = ", ".join(map(str, cap.full_plan.looks))
+    power = (
+        "Power at a true dz of 1 (P(supported) by the last look; 20,000 simulated runs, no "
+        f"ROPE stop): this plan {power_at(plan, claims):.2f}"
+    )
+    if plan.looks == cap.full_plan.looks:
+        return (
+            f"Compute cap: {cap.hours:g} h of training. The full plan (looks at {full_looks}) "
+            f"takes up to {format_duration(full_cost)} ({fits}), so this sweep runs it.\n"
+            f"{power}."
+        )
     return (
-        f"Compute cap: {cap.hours:g} h of training. The full plan (looks at "
-        f"{', '.join(map(str, cap.full_plan.looks))}) would take up to "
-        f"{format_duration(full_cost)}; this sweep runs looks at "
+        f"Compute cap: {cap.hours:g} h of training. The full plan (looks at {full_looks}) "
+        f"would take up to {format_duration(full_cost)}; this sweep runs looks at "
         f"{', '.join(map(str, plan.looks))}, up to {format_duration(own_cost)} ({fits}).\n"
-        f"Power at a true dz of 1 (P(supported) by the last look; 20,000 simulated runs, no "
-        f"ROPE stop): this plan {power_at(plan, claims):.2f}, the full plan "
-        f"{power_at(cap.full_plan, claims):.2f}."
+        f"{power}, the full plan {power_at(cap.full_plan, claims):.2f}."
     )
 
 

@@ -34,7 +34,8 @@ CAPPED = Sweep(
     ("change", "words"),
     [
         ({"seeds": 12}, "this sweep has a fixed seed count"),
-        ({"seeds": SequentialPlan(looks=(5, 8, 12, 20))}, "must stop before the full plan"),
+        ({"seeds": SequentialPlan(looks=(5, 8, 12, 24))}, "or stop before it"),
+        ({"seeds": SequentialPlan(looks=(5, 10, 20))}, "or stop before it"),
         ({"compute_cap": 6}, "must be a ComputeCap"),
     ],
 )
@@ -95,3 +96,18 @@ def test_the_report_prices_the_full_plan_at_the_measured_seconds_per_cell() -> N
     assert "6 h 40 min of cell time" in text
     assert "looks at 5, 8, 12" in text and "not evidence of no difference" in text
     assert cap_account(dataclasses.replace(CAPPED, compute_cap=None), rows) is None
+
+
+def test_a_full_plan_that_fits_its_cap_runs_as_declared_and_says_so() -> None:
+    full = dataclasses.replace(CAPPED, seeds=SequentialPlan(looks=(5, 8, 12, 20)))
+    text = describe_cap(full, resolve(2), MachineSpeed())
+    assert "The full plan (looks at 5, 8, 12, 20) takes up to" in text
+    assert "(within it), so this sweep runs it" in text and "this plan 0.8" in text
+    assert "would take" not in text  # nothing was cut
+    design = cells(full)[:10]
+    rows = pd.DataFrame({"cell": [c.key for c in design], "wall_seconds": [600.0] * 10})
+    account = cap_account(full, rows)
+    assert account is not None and account.looks == account.full_looks
+    report = _cap_text(account)
+    assert "so this sweep ran it: up to 40 cells" in report and "6 h 40 min of cell time" in report
+    assert "shorter plan" not in report

@@ -23,7 +23,7 @@ PINNED = {
     "dropout": "e6b773bd4f42694f",
     "filters": "7d0ad8125e389263",
     "first_kernel": "afca678dd71c0fe8",
-    "geron_first_kernel": "547930140328bbf0",
+    "geron_first_kernel": "b0d7d9500225c1f1",  # 2026-12-06: the pilot's budget (never run before)
     "pooling": "e68d81586b2a87bd",
     "pooling_gap": "d13b560ab0fed42b",
     "pooling_randomized": "d2a90d93299c2531",  # 2026-12-04: a background per replicate
