@@ -78,6 +78,10 @@ def _in(
     )
 
 
+# Géron's own network (the second seed), at his recipe: batch 32, the budget geron_pilot fixed.
+GERON = "`geron` (Géron's CNN), batch 32"
+GERON_BF16 = f"{GERON}, mixed bfloat16"
+
 SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim(
         number=1,
@@ -101,6 +105,13 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
         text="A larger first-layer kernel (5×5 or 7×7) beats 3×3",
         evidence=_in(
             "first_kernel", "a 5×5 first kernel beats 3×3", "a 7×7 first kernel beats 3×3"
+        )
+        + _in("geron_first_kernel", "a 7×7 first kernel beats 3×3", network=GERON_BF16)
+        + _in(
+            "geron_precision",
+            "a 7×7 first kernel beats 3×3",
+            network=GERON,
+            conditions=("fp32", "bf16"),
         ),
     ),
     SeedClaim(
@@ -148,7 +159,14 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
         number=6,
         text="Dropout 0.5 in the dense head helps test accuracy",
         evidence=_in("dropout", "dropout 0.5 beats no dropout")
-        + _in("budget", "dropout 0.5 beats no dropout", conditions=("e3", "e9")),
+        + _in("budget", "dropout 0.5 beats no dropout", conditions=("e3", "e9"))
+        + _in("geron_dropout", "dropout 0.5 beats no dropout", network=GERON_BF16)
+        + _in(
+            "geron_precision",
+            "dropout 0.5 beats no dropout",
+            network=GERON,
+            conditions=("fp32", "bf16"),
+        ),
     ),
     SeedClaim(
         number=7,
