@@ -103,9 +103,7 @@ SEED_CLAIMS: tuple[SeedClaim, ...] = (
     SeedClaim(
         number=2,
         text="A larger first-layer kernel (5×5 or 7×7) beats 3×3",
-        evidence=_in(
-            "first_kernel", "a 5×5 first kernel beats 3×3", "a 7×7 first kernel beats 3×3"
-        )
+        evidence=_in("first_kernel", "a 5×5 first kernel beats 3×3", "a 7×7 first kernel beats 3×3")
         + _in("geron_first_kernel", "a 7×7 first kernel beats 3×3", network=GERON_BF16)
         + _in(
             "geron_precision",
