@@ -2,4 +2,4 @@
 named `cnnlab` in the current directory (the clone itself, seen from the folder holding it)
 makes Python take `cnnlab` for a namespace package, and the command line must still start."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,9 +1,10 @@
 """How a run's cells are produced, chosen once from the design: the one place in the run that
 asks whether a sweep is a search.
 
-- `EnumeratedCells` (ablation, factorial, randomized): the design's cells, claimed one by one
-  on a study other processes may share; a sequential plan hands them out look by look, and the
-  run settles (waits for cells other processes hold) before it ends.
+- `EnumeratedCells` (ablation, factorial, randomized): the design's cells, queued on a study
+  other processes may share and claimed from that queue one by one; a sequential plan hands
+  them out look by look, and the run settles (waits for cells other processes hold) before
+  it ends.
 - `SampledCells` (search): Optuna's sampler picks each trial's levels (`ask`); trials are
   counted, not keyed, and nothing is waited for.
 
@@ -18,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from cnnlab.spec.design import Cell, Sweep
-from cnnlab.sweep.stores.claiming import next_enumerated_trial
+from cnnlab.sweep.stores.claiming import Claimer
 from cnnlab.sweep.stores.objective import (
     Sampling,
     enumerated_sampling,
@@ -39,6 +40,7 @@ class EnumeratedCells:
     one_row_per_cell: bool = True  # results.csv keeps one finished trial per cell
     settles: bool = True  # wait for cells other processes hold; a plan's looks are judged
     reusable: bool = True  # a cell trained before in the store is copied (the cell cache)
+    claimer: Claimer = field(default_factory=Claimer)  # this process's claims on the study
 
     def most_cells(self, design_cells: list[Cell]) -> int:
         """Every cell a run may train (a plan's every look), before the study is open."""
@@ -55,9 +57,9 @@ class EnumeratedCells:
     def next_trial(
         self, study: optuna.Study, remaining: Remaining, tried: set[str]
     ) -> tuple[optuna.Trial, Cell] | None:
-        """Claim the next pending cell nobody else holds (see `next_enumerated_trial`)."""
+        """Claim the next pending cell nobody else holds (see `Claimer`)."""
         by_key = {cell.key: cell for cell in remaining.cells}
-        found = next_enumerated_trial(study, remaining.pending, by_key, tried)
+        found = self.claimer.next_trial(study, remaining.pending, by_key, tried)
         if found is not None:
             register_distributions(found[0], self.sweep)
         return found

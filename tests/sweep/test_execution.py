@@ -1,5 +1,5 @@
-"""Trial execution control flow: stand-ins for the pool and the book, a real Optuna study for
-claiming cells (no training)."""
+"""Trial execution control flow: stand-ins for the pool and the book (no training; claiming
+cells on a real study is `test_claiming`)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,11 @@ from typing import Any, cast
 
 import optuna
 import pytest
-from optuna.trial import TrialState
 
 import cnnlab.sweep.trials.execution
 from cnnlab.spec.design import Cell, Factor, Sweep, cells
 from cnnlab.spec.presets import small
 from cnnlab.spec.specs import TrialSpec
-from cnnlab.sweep.stores.claiming import next_enumerated_trial
-from cnnlab.sweep.stores.keys import Key, State
-from cnnlab.sweep.stores.objective import cell_params
-from cnnlab.sweep.stores.studies import default_storage_url, open_storage
 from cnnlab.sweep.trials.artifacts import TrialFiles
 from cnnlab.sweep.trials.events import Died, Done, Event, Failed
 from cnnlab.sweep.trials.execution import (
@@ -236,88 +231,3 @@ def test_an_error_in_training_without_a_stop_signal_is_a_failure_with_its_trace(
 
 
 # --- claiming cells on a study shared with other processes -------------------------------
-
-
-def _studies(tmp_path: Path) -> tuple[optuna.Study, optuna.Study]:
-    """This process's view of a study, and another process's view of the same one."""
-    url = default_storage_url(tmp_path)
-    optuna.create_study(study_name="c", storage=open_storage(url))
-    mine, theirs = (optuna.load_study(study_name="c", storage=open_storage(url)) for _ in "ab")
-    return mine, theirs
-
-
-def _just_before_our_ask(
-    mine: optuna.Study, monkeypatch: pytest.MonkeyPatch, other_process: Callable[[], object]
-) -> None:
-    """Let another process act between our look at the study and our (first) `ask`."""
-    real_ask = mine.ask
-
-    def ask() -> optuna.Trial:
-        other_process()
-        monkeypatch.setattr(mine, "ask", real_ask)
-        return real_ask()
-
-    monkeypatch.setattr(mine, "ask", ask)
-
-
-@pytest.mark.integration
-def test_a_claimed_trial_has_its_owner_before_anything_else(tmp_path: Path) -> None:
-    # Killed right after `ask`, a trial without an owner could only be reaped by its age.
-    mine, _ = _studies(tmp_path)
-    found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
-    assert found is not None
-    trial, cell = found
-    assert cell.key == "max/seed=00" and trial.user_attrs[Key.OWNER]["pid"] > 0
-
-
-@pytest.mark.integration
-def test_a_cell_claimed_by_two_processes_at_once_runs_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Between our look at the study and our `ask`, another process enqueues the same cell and
-    # asks first (getting the trial we enqueued). Both now hold max/seed=00; the later trial
-    # must give way, and we go on to the next cell.
-    mine, theirs = _studies(tmp_path)
-
-    def claim_the_same_cell() -> None:
-        cell = CELLS[0]
-        theirs.enqueue_trial(cell_params(cell), user_attrs={Key.CELL: cell.key})
-        theirs.ask()
-
-    _just_before_our_ask(mine, monkeypatch, claim_the_same_cell)
-    tried: set[str] = set()
-    found = next_enumerated_trial(mine, CELLS, BY_KEY, tried)
-    assert found is not None and found[1].key == "avg/seed=00" and tried == {"avg/seed=00"}
-    trials = {t.number: t for t in mine.get_trials()}
-    assert trials[0].state == TrialState.RUNNING  # theirs: the first claim wins
-    assert trials[1].state == TrialState.FAIL
-    assert trials[1].user_attrs["cnnlab.state"] == State.DUPLICATE == "DUPLICATE"
-    assert next_enumerated_trial(mine, CELLS, BY_KEY, tried) is None  # nothing left for us
-
-
-@pytest.mark.integration
-def test_a_waiting_trial_taken_by_another_process_is_not_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The other process asks (and runs) the cell we enqueued; our `ask` then finds no waiting
-    # trial and Optuna makes a fresh one that holds no cell. Before: "not a cell of this sweep".
-    mine, theirs = _studies(tmp_path)
-    _just_before_our_ask(mine, monkeypatch, theirs.ask)
-    found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
-    assert found is not None and found[1].key == "avg/seed=00"
-    unused = mine.get_trials()[1]
-    assert (
-        unused.state == TrialState.FAIL
-        and unused.user_attrs["cnnlab.state"] == State.UNUSED == "UNUSED"
-    )
-
-
-@pytest.mark.integration
-def test_a_cell_that_failed_here_is_not_retried_in_the_same_run(tmp_path: Path) -> None:
-    mine, _ = _studies(tmp_path)
-    tried: set[str] = set()
-    for expected in ("max/seed=00", "avg/seed=00"):
-        found = next_enumerated_trial(mine, CELLS, BY_KEY, tried)
-        assert found is not None and found[1].key == expected
-        mine.tell(found[0], state=TrialState.FAIL)  # e.g. a diverging loss
-    assert next_enumerated_trial(mine, CELLS, BY_KEY, tried) is None

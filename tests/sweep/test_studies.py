@@ -14,6 +14,7 @@ import optuna
 import pytest
 from optuna.trial import FrozenTrial, TrialState
 
+from cnnlab.errors import CnnlabError
 from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity
 from cnnlab.sweep.stores.keys import Key
 from cnnlab.sweep.stores.studies import (
@@ -24,8 +25,10 @@ from cnnlab.sweep.stores.studies import (
     open_storage,
     open_study,
     owner_is_gone,
+    owner_record,
     reap_dead_trials,
 )
+from cnnlab.version import __version__
 
 pytestmark = pytest.mark.integration
 
@@ -160,3 +163,31 @@ def test_a_new_study_records_the_verdict_rule_it_was_created_under(tmp_path: Pat
     assert study.user_attrs[Key.RULE] == RULE
     study.set_user_attr(Key.RULE, "older")  # reopening keeps what creation recorded
     assert open_study(storage, identity).user_attrs[Key.RULE] == "older"
+
+
+def test_processes_of_another_cnnlab_version_do_not_share_a_study(tmp_path: Path) -> None:
+    # Versions before 0.2.0 claimed cells by `ask()`: mixed with the queue they can run a
+    # cell twice. A worker must match the sweep's own process; the sweep's process must match
+    # every live process running a trial; a study whose processes have ended resumes.
+    storage = open_storage(default_storage_url(tmp_path))
+    identity = StudyIdentity("s", "s", False, "aaa", "c", "fixed", {"train": {"epochs": 3}})
+    study = open_study(storage, identity)
+    assert study.user_attrs[Key.VERSION] == __version__
+    assert join_study(storage, identity, where="db").study_name == "s"
+
+    study.set_user_attr(Key.VERSION, "0.1.0")  # the sweep's process runs another version
+    with pytest.raises(CnnlabError) as joined:
+        join_study(storage, identity, where="db")
+    words = str(joined.value)
+    assert "cnnlab 0.1.0 (the sweep's own process)" in words and f"cnnlab {__version__}" in words
+    assert "same cnnlab version on every host" in words
+
+    # An older process (no version in its owner record), alive: this very process.
+    trial = study.ask()
+    old_owner = {k: v for k, v in owner_record().items() if k != "version"}
+    trial.set_user_attr(Key.OWNER, old_owner)
+    with pytest.raises(CnnlabError, match=r"cnnlab 0\.1\.0 or earlier \(host .*trial 0\)"):
+        open_study(storage, identity)
+    # Once that process has died, its trial is reaped and the study resumes under this version.
+    trial.set_user_attr(Key.OWNER, {**old_owner, "pid": 2**22 + 7})  # no such process
+    assert open_study(storage, identity).user_attrs[Key.VERSION] == __version__

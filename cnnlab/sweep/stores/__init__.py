@@ -5,7 +5,8 @@ runs. The only Optuna storage code and the only MLflow import (`tracking`) live 
 - `redact`, `connection`, `preflight`: store URLs masked; what an unreachable store says;
   folders and stores checked before any work (no Optuna, no MLflow)
 - `studies`: versioned studies, definition check, joining, owners, heartbeats, reaping
-- `claiming`: the next cell on a study other processes share; `objective`: trial <-> cell
+- `claiming`: the study's queue of cells, which processes on one study fill and claim from,
+  under the database's own locks; `objective`: trial <-> cell
 - `tracking`: MLflow experiments, parent and child runs
 - `opening`: a run's stores opened (or joined); what is done, live and remaining
 - `results`: results.csv and epochs.csv from the study; `failures`: a store lost mid-run, in words

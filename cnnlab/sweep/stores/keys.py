@@ -28,6 +28,7 @@ class Key(StrEnum):
     CREATED = "cnnlab.created"  # S: when the study was created
     MLFLOW_PARENT_RUN_ID = "cnnlab.mlflow_parent_run_id"  # S: the study's parent run
     DEAD_AFTER = "cnnlab.dead_after"  # S: seconds of silence after which a trial is reaped
+    VERSION = "cnnlab.version"  # S: the cnnlab version of the sweep's own process (claims)
     DESIGN = "cnnlab.design"  # M: ablation, randomized, factorial or search
     ROLE = "cnnlab.role"  # M: `Role.PARENT` or `Role.TRIAL`
     CELL = "cnnlab.cell"  # T, M: the cell key, `arm/seed=NN[/bg=NN]`

@@ -26,6 +26,7 @@ from cnnlab.errors import CnnlabError
 from cnnlab.spec.design import Cell, Sweep
 from cnnlab.sweep.options import DEAD_AFTER_S, StudyIdentity, SweepOptions
 from cnnlab.sweep.provenance import git_commit, package_versions
+from cnnlab.sweep.stores.claiming import requeue
 from cnnlab.sweep.stores.keys import Key, State, version_key
 from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
@@ -185,11 +186,15 @@ def _joined_parent_run(study: optuna.Study, tracker: Tracker) -> str:
 
 
 def reap(study: optuna.Study, storage: BaseStorage, tracker: Tracker) -> list[Reaped]:
-    """Fail the RUNNING trials whose process is gone (studies.reap_dead_trials), say so, and
-    end their MLflow runs as KILLED; their cells are free to run again."""
+    """Fail the RUNNING trials whose process is gone (studies.reap_dead_trials), say so, end
+    their MLflow runs as KILLED, and queue their cells again for any process to claim."""
     reaped = reap_dead_trials(study, storage)
     for trial in reaped:
-        sys.stderr.write(f"Reaped trial {trial.number} ({trial.cell}): its process is gone.\n")
+        queued = requeue(study, trial.trial)
+        sys.stderr.write(
+            f"Reaped trial {trial.number} ({trial.cell}): its process is gone"
+            f"{'; its cell is queued again' if queued else ''}.\n"
+        )
         if trial.mlflow_run_id:
             tracker.set_tags(trial.mlflow_run_id, {Key.STATE: State.REAPED})
             tracker.end(trial.mlflow_run_id, "KILLED")

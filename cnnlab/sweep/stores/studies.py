@@ -41,6 +41,7 @@ from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storag
 from cnnlab.sweep.stores.keys import Key, State
 from cnnlab.sweep.stores.objective import Sampling
 from cnnlab.sweep.stores.redact import redact
+from cnnlab.version import __version__
 
 HEARTBEAT_EVERY_S = 60.0  # the longest interval between beats; never over a tenth of the grace
 
@@ -145,6 +146,8 @@ def open_study(
             f"to start {base_name}-v{versions[-1][0] + 1} (the old study and its runs are "
             "kept), or undo the change.",
         )
+        refuse_other_versions(study, joining=False)
+        study.set_user_attr(Key.VERSION, __version__)
         return study
     version = versions[-1][0] + 1 if versions else 1
     name = base_name if version == 1 else f"{base_name}-v{version}"
@@ -160,6 +163,7 @@ def open_study(
         (Key.RULE, RULE),
         (Key.QUICK, identity.quick),
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
+        (Key.VERSION, __version__),
     ):
         study.set_user_attr(key, value)
     return study
@@ -217,6 +221,7 @@ def join_study(
         fix="give the worker the same sweep file and the same --quick, --seeds, --epochs "
         "and --dataset as the sweep's own process.",
     )
+    refuse_other_versions(study, joining=True)
     return study
 
 
@@ -249,7 +254,46 @@ def _process_start(pid: int) -> str | None:
 
 def owner_record() -> dict[str, Any]:
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid)}
+    return {
+        "host": socket.gethostname(),
+        "pid": pid,
+        "start": _process_start(pid),
+        "version": __version__,
+    }
+
+
+# Versions before 0.2.0 claimed cells by `ask()` and recorded no version with their trials.
+_UNRECORDED = "0.1.0 or earlier"
+
+
+def refuse_other_versions(study: optuna.Study, *, joining: bool) -> None:
+    """Refuse to share a study with a process of another cnnlab version: versions may claim
+    cells differently (0.2.0 claims from a queue; earlier versions asked Optuna for trials),
+    and a mix can run a cell twice. A worker (`joining`) must match the version of the sweep's
+    own process; that process must match every live process running a trial. A study whose
+    processes have all ended resumes under any version (its trials mean the same)."""
+    others: dict[str, str] = {}
+    if joining:
+        theirs = str(study.user_attrs.get(Key.VERSION, _UNRECORDED))
+        if theirs != __version__:
+            others[theirs] = "the sweep's own process"
+    grace = dead_after(study)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(Key.OWNER)
+        if not isinstance(owner, dict) or owner_is_gone(trial, grace=grace):
+            continue
+        theirs = str(owner.get("version", _UNRECORDED))
+        if theirs != __version__:
+            others.setdefault(theirs, f"host {owner.get('host', '?')} (trial {trial.number})")
+    if others:
+        theirs, where = next(iter(others.items()))
+        raise CnnlabError(
+            f"Study {study.study_name!r} is being run by cnnlab {theirs} ({where}); this is "
+            f"cnnlab {__version__}. Processes of different versions may claim cells "
+            "differently and run one twice, so they do not share a study. Install the same "
+            "cnnlab version on every host (pip install -e . at the same commit), or wait for "
+            "the other processes to finish."
+        )
 
 
 def claim_trial(trial: optuna.Trial) -> None:
@@ -339,6 +383,7 @@ class Reaped:
     number: int
     cell: str | None
     mlflow_run_id: str | None
+    trial: FrozenTrial  # as it was when reaped: its queued parameters queue the cell again
 
 
 def reap_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[Reaped]:
@@ -354,6 +399,7 @@ def reap_dead_trials(study: optuna.Study, storage: BaseStorage) -> list[Reaped]:
                     number=trial.number,
                     cell=trial.user_attrs.get(Key.CELL),
                     mlflow_run_id=trial.user_attrs.get(Key.MLFLOW_RUN_ID),
+                    trial=trial,
                 )
             )
     return reaped
