@@ -91,6 +91,7 @@ def _claimer(url: str, arms: int, seeds: int, work: float, start: Any, out: Any)
     remaining = source.remaining(study, cells(sweep))
     tried: set[str] = set()
     latencies, errors = [], []
+    out.put("ready")
     start.wait()
     while True:
         began = time.perf_counter()
@@ -153,7 +154,8 @@ def run(url: str, processes: int, arms: int = 4, seeds: int = 50, work: float = 
     ]
     for worker in workers:
         worker.start()
-    time.sleep(2.0 + 0.2 * processes)  # every process imported and opened its study
+    for _ in workers:  # every process imported cnnlab and opened the study: start together
+        assert out.get(timeout=600) == "ready"
     seen: list[int] = []
     stop = threading.Event()
     sampler = threading.Thread(target=_connections, args=(url, stop, seen)) if postgres else None

@@ -7,11 +7,14 @@ KERAS_HOME); everything below them takes values.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
-from cnnlab.errors import CnnlabError, Interrupted
+from cnnlab.errors import CnnlabError, Interrupted, Terminated
 
 
 def data_location(data_dir: Path | None) -> tuple[Path | None, bool, Path]:
@@ -27,15 +30,33 @@ def data_location(data_dir: Path | None) -> tuple[Path | None, bool, Path]:
 
 
 def run_command(command: Callable[[], int]) -> int:
-    """Run an entry point: a CnnlabError becomes a message and its exit status, no traceback."""
+    """Run an entry point: a CnnlabError becomes a message and its exit status, no traceback.
+
+    SIGTERM ends the command as Ctrl-C does, in every phase (start-up, launching workers,
+    judging, writing the report; training installs its own handler that also marks the
+    running trial): exit 130 and one line. What is written is written whole or not at all
+    (reports are staged, `cnnlab.report.build.written_whole`), so the same command resumes.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # Python delivers signals to the main thread only
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return command()
     except CnnlabError as error:
         sys.stderr.write(f"cnnlab: error: {error}\n")
         return error.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("\ncnnlab: interrupted\n")
+    except KeyboardInterrupt as stop:
+        why = " (terminated (SIGTERM))" if isinstance(stop, Terminated) else ""
+        sys.stderr.write(f"\ncnnlab: interrupted{why}\n")
         return 130
     except Interrupted as stop:  # SIGTERM: the same end as Ctrl-C
         sys.stderr.write(f"cnnlab: interrupted ({stop})\n")
         return stop.exit_code
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated

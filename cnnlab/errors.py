@@ -30,6 +30,11 @@ class Interrupted(Exception):
     exit_code = 130
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM outside training (start-up, judging, writing the report): handled everywhere as
+    Ctrl-C is, and, like it, not caught by `except Exception`, so no cleanup can swallow it."""
+
+
 class SpecError(CnnlabError, ValueError):
     """A spec field has a value that is not allowed, or the architecture does not fit its input."""
 

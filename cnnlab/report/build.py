@@ -13,8 +13,11 @@ which reloads the sweep definition named in provenance.json and applies the run'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,10 +81,56 @@ def write_report(
     `analysis`, when the caller has already analysed the same results.csv with the same
     provenance (the end of a sweep), is drawn as it is instead of judging the claims again.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    for source, name in ((results_csv, "results.csv"), (epochs_csv, "epochs.csv")):
-        if source is not None and source.resolve() != (folder / name).resolve():
-            shutil.copyfile(source, folder / name)
+    sources = {"results.csv": results_csv, "epochs.csv": epochs_csv}
+    with written_whole(folder) as staging:
+        for name, source in sources.items():
+            if source is not None and source.resolve() != (folder / name).resolve():
+                shutil.copyfile(source, staging / name)
+        analysis = _write(sweep, staging, quick=quick, provenance=provenance, analysis=analysis)
+    return WrittenReport(folder, analysis)
+
+
+STAGING = ".writing"  # under the reports folder: a report being written, out of every listing
+
+
+@contextmanager
+def written_whole(folder: Path) -> Iterator[Path]:
+    """A copy of `folder` to write into, which replaces `folder` once the block ends without
+    an error: a report is never half-written. An interrupt (Ctrl-C, SIGTERM) or an error leaves
+    the old report whole and the copy removed; files the report does not write (a cell archive,
+    `cells.jsonl`) are carried over."""
+    staging_root = folder.parent / STAGING
+    staging, old = staging_root / folder.name, staging_root / f"{folder.name}.old"
+    for leftover in (staging, old):  # a process killed while writing (kill -9)
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    staging_root.mkdir(parents=True, exist_ok=True)
+    if folder.exists():
+        shutil.copytree(folder, staging)
+    else:
+        staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        staging_root.rmdir()  # empty unless another report is being written
+
+
+def _write(
+    sweep: Sweep,
+    folder: Path,
+    *,
+    quick: bool,
+    provenance: Provenance,
+    analysis: Analysis | None,
+) -> Analysis:
+    """Write the report's files into `folder` (a staging copy) from its results.csv."""
     (folder / "provenance.json").write_text(provenance.to_json())
     # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
     results = _design_results(sweep, folder / "results.csv")
@@ -105,7 +154,7 @@ def write_report(
     (folder / "README.md").write_text(to_markdown(blocks))
     title = f"cnnlab report: {sweep.name}{' (smoke run)' if quick else ''}"
     (folder / "index.html").write_text(to_html(blocks, figures_dir, title))
-    return WrittenReport(folder, analysis)
+    return analysis
 
 
 def analyse_results_csv(
