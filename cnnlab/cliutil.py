@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from cnnlab.errors import CnnlabError, Interrupted, Terminated
+from cnnlab.errors import CnnlabError, Interrupted, Terminated, quiet_h5py_cleanup
 
 
 def data_location(data_dir: Path | None) -> tuple[Path | None, bool, Path]:
@@ -37,6 +37,7 @@ def run_command(command: Callable[[], int]) -> int:
     running trial): exit 130 and one line. What is written is written whole or not at all
     (reports are staged, `cnnlab.report.build.written_whole`), so the same command resumes.
     """
+    quiet_h5py_cleanup()  # a full disk while saving weights: one message, not tracebacks
     previous = signal.getsignal(signal.SIGTERM)
     main_thread = threading.current_thread() is threading.main_thread()
     if main_thread:  # Python delivers signals to the main thread only

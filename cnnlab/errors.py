@@ -8,7 +8,10 @@ traceback; anything that is not a `CnnlabError` is a bug and keeps its traceback
 from __future__ import annotations
 
 import difflib
+import sys
+import traceback
 from collections.abc import Iterable
+from typing import Any
 
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str:
@@ -66,3 +69,28 @@ class TrainingFailed(CnnlabError):
             "batch": self.batch,
             "message": str(self),
         }
+
+
+def quiet_h5py_cleanup() -> None:
+    """Drop the errors h5py's objects raise while being freed after a failed write (a full
+    disk: a traceback and "Exception ignored in: 'h5py._objects.ObjectID.__dealloc__'", twice
+    per file; Cython prints the first through `sys.excepthook`, the second through
+    `sys.unraisablehook`). The write's own exception already carries the cause to a clear
+    message; every other exception still reaches Python's default hooks."""
+
+    def from_h5py_cleanup(error: BaseException | None, where: object = None) -> bool:
+        if not isinstance(error, OSError | RuntimeError):
+            return False
+        frames = traceback.extract_tb(error.__traceback__)
+        return "h5py" in repr(where) or any("h5py/_objects" in f.filename for f in frames)
+
+    def unraisable_hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if not from_h5py_cleanup(unraisable.exc_value, unraisable.object):
+            sys.__unraisablehook__(unraisable)
+
+    def except_hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        if not from_h5py_cleanup(error):
+            sys.__excepthook__(kind, error, tb)
+
+    sys.unraisablehook = unraisable_hook
+    sys.excepthook = except_hook

@@ -390,6 +390,43 @@ def test_five_random_kills_of_the_whole_sweep_lose_nothing_and_resume_to_the_des
     assert resumed.count("Reaped trial") + text.count("Reaped trial") >= len(kinds)
 
 
+SAVE_WEIGHTS_ON_A_FULL_DISK = """
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+from cnnlab.errors import quiet_h5py_cleanup
+if sys.argv[2] == "quiet":
+    quiet_h5py_cleanup()  # as every sweep process and worker does
+import keras
+model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(4096), keras.layers.Dense(10)])
+try:
+    model.save_weights(sys.argv[1])
+except OSError as error:
+    print("the save failed with errno", error.errno)
+"""
+
+
+def test_weights_saved_to_a_full_disk_fail_without_h5pys_cleanup_tracebacks(
+    tmp_path: Path,
+) -> None:
+    # Before: a worker saving weights to a full disk printed two h5py tracebacks ("Exception
+    # ignored in: 'h5py._objects.ObjectID.__dealloc__'") before the sweep's own message.
+    printed = {}
+    with small_filesystem(tmp_path / "disk", size="1m") as disk:
+        for mode in ("loud", "quiet"):
+            target = disk / f"{mode}.weights.h5"
+            done = subprocess.run(
+                [sys.executable, "-c", SAVE_WEIGHTS_ON_A_FULL_DISK, str(target), mode],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert "the save failed with errno 28" in done.stdout, done.stderr
+            printed[mode] = done.stderr
+            target.unlink(missing_ok=True)
+    assert "Traceback" in printed["loud"]  # the noise exists without the hooks
+    assert "Traceback" not in printed["quiet"] and "Exception ignored" not in printed["quiet"]
+
+
 def test_a_disk_that_fills_mid_sweep_is_a_clear_error_with_no_half_written_result(
     tmp_path: Path, mnist_dir: Path
 ) -> None:
@@ -411,6 +448,7 @@ def test_a_disk_that_fills_mid_sweep_is_a_clear_error_with_no_half_written_resul
         error, seconds = _refused(sweep, log, timeout=300)
         print(f"\ndisk full after {sum(at_fill.values())} trial(s): error {seconds:.1f} s later")
         assert "No space left" in error and "--runs-dir" in error and "resumes" in error
+        assert "Traceback" not in log.read_text() and "Exception ignored" not in log.read_text()
         # Only trials told COMPLETE before the disk filled count, each once; a results table,
         # if any was begun, is whole or absent.
         after = _finished(runs)

@@ -55,6 +55,9 @@ def _worker_main(
     parent_pid: int,
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep process handles Ctrl-C
+    from cnnlab.errors import quiet_h5py_cleanup
+
+    quiet_h5py_cleanup()  # a full disk: the sweep process says so once, without tracebacks
     from cnnlab.training.runtime import (
         decline_unused_imports,
         import_tensorflow_quietly,
