@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import sys
 import textwrap
@@ -194,9 +195,53 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="with --export: only this study's cells (a study name, or a sweep's name)",
     )
+    grant = commands.add_parser(
+        "grant",
+        help="let a host's user write a sweep's runs on a tracking server with a login",
+        description=(
+            "On an MLflow server started with its basic-auth app (README: 'A shared tracking "
+            "server with a lock'), give USER a permission (default EDIT, what a worker needs) "
+            "on the experiment of SWEEP, which the sweep's own process creates at its start. "
+            "Run it as the server's admin: MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD set to the admin's. --create-user first creates USER with "
+            "the password in the environment variable CNNLAB_NEW_USER_PASSWORD (never on the "
+            "command line, where `ps` shows it)."
+        ),
+    )
+    grant.add_argument("--tracking-uri", required=True, help="the server, http(s)://HOST:PORT")
+    grant.add_argument("--experiment", required=True, metavar="SWEEP", help="the sweep's name")
+    grant.add_argument("--user", required=True, help="the host's MLflow user")
+    grant.add_argument(
+        "--permission", default="EDIT", choices=("READ", "EDIT", "MANAGE"), help="default: EDIT"
+    )
+    grant.add_argument(
+        "--create-user", action="store_true", help="create USER first (password: see above)"
+    )
     for name, text in _DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
+
+
+def _cmd_grant(args: argparse.Namespace) -> int:
+    from cnnlab.sweep.stores.redact import redact
+    from cnnlab.sweep.stores.tracking import create_user, grant_experiment
+
+    if args.create_user:
+        password = os.environ.get("CNNLAB_NEW_USER_PASSWORD")
+        if not password:
+            raise CnnlabError(
+                "--create-user: set the new user's password in the environment variable "
+                "CNNLAB_NEW_USER_PASSWORD (MLflow asks for at least 12 characters), then run "
+                "the command again."
+            )
+        create_user(args.tracking_uri, args.user, password)
+        print(f"Created user {args.user!r}.")
+    grant_experiment(args.tracking_uri, args.experiment, args.user, args.permission)
+    print(
+        f"User {args.user!r} has {args.permission} on experiment {args.experiment!r} at "
+        f"{redact(args.tracking_uri)}."
+    )
+    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -423,6 +468,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _cmd_train,
         "list": _cmd_list,
         "studies": _cmd_studies,
+        "grant": _cmd_grant,
     }
 
     def handle() -> int:

@@ -153,22 +153,43 @@ class MlflowServer:
             self.process.wait(timeout=30)
 
 
+ADMIN_USER, ADMIN_PASSWORD = "admin", "admin pw: 12+ chars"  # an authenticated server's
+
+
 def start_mlflow_server(
-    folder: Path, host: str = "127.0.0.1", port: int | None = None
+    folder: Path, host: str = "127.0.0.1", port: int | None = None, *, auth: bool = False
 ) -> MlflowServer:
     """`mlflow server` with a SQLite backend and proxied artifacts in `folder`; waits until it
-    answers /health (at most 120 s)."""
+    answers /health (at most 120 s). `auth`: with MLflow's basic-auth app as the README sets
+    it up (default permission READ, admin `ADMIN_USER`, password and secret key from the
+    environment)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = (folder / "server.log").open("ab")
+    env = dict(os.environ)
+    app: list[str] = []
+    if auth:
+        config = folder / "basic_auth.ini"
+        config.write_text(
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = sqlite:///{folder / 'basic_auth.db'}\n"
+            f"admin_username = {ADMIN_USER}\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        )
+        env.update(
+            MLFLOW_AUTH_CONFIG_PATH=str(config),
+            MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            MLFLOW_FLASK_SERVER_SECRET_KEY="a test secret key",
+        )
+        app = ["--app-name", "basic-auth"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server",
+        [sys.executable, "-m", "mlflow", "server", *app,
          "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
          "--artifacts-destination", str(folder / "artifacts"),
          "--host", host, "--port", str(port), "--workers", "1",
          # MLflow refuses a Host header it was not told of (DNS-rebinding protection)
          "--allowed-hosts", f"{host},{host}:{port},localhost,localhost:{port}"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )  # fmt: skip
     server = MlflowServer(host, port, folder, process)
     deadline = time.monotonic() + 120
@@ -201,9 +222,9 @@ def running_postgres(host: str = "127.0.0.1") -> Iterator[Postgres]:
 
 @contextlib.contextmanager
 def running_mlflow_server(
-    folder: Path, host: str = "127.0.0.1", port: int | None = None
+    folder: Path, host: str = "127.0.0.1", port: int | None = None, *, auth: bool = False
 ) -> Iterator[MlflowServer]:
-    server = start_mlflow_server(folder, host, port)
+    server = start_mlflow_server(folder, host, port, auth=auth)
     try:
         yield server
     finally:

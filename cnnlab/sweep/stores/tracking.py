@@ -100,8 +100,8 @@ class _ServerGuard:
     stops the sweep within one call's retries. A local store is never "gone": not watched.
     """
 
-    def __init__(self, watching: bool) -> None:
-        self.watching = watching
+    def __init__(self, watching: bool, uri: str = "") -> None:
+        self.watching, self.uri = watching, uri
         self.lost: BaseException | None = None
 
     @contextmanager
@@ -113,7 +113,86 @@ class _ServerGuard:
         except Exception as error:
             if self.watching and unreachable(error):
                 self.lost = error
+            refused = refusal(error, self.uri)
+            if refused is not None:
+                raise refused from None
             raise
+
+
+def refusal(error: BaseException, uri: str) -> CnnlabError | None:
+    """A tracking server's login or permission refusal (HTTP 401 or 403, from MLflow's
+    basic-auth app), in words with the fix; None for any other error."""
+    status = getattr(error, "get_http_status_code", lambda: None)()
+    code = getattr(error, "error_code", "")
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    where = redact(uri)
+    if status == 401 or code == "UNAUTHENTICATED":
+        given = f"user {user!r} was refused" if user else "no user was given"
+        return CnnlabError(
+            f"The tracking server {where!r} (--tracking-uri) asks for a login (HTTP 401) and "
+            f"{given}. Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD in this host's "
+            "environment to the user its admin created for this host (README: 'A shared "
+            "tracking server with a lock')."
+        )
+    if status == 403 or code == "PERMISSION_DENIED":
+        return CnnlabError(
+            f"The tracking server {where!r} (--tracking-uri) refused user {user or '?'!r} "
+            "(HTTP 403, permission denied): every host's user needs EDIT on the sweep's "
+            "experiment (a server whose default permission is READ lets it only read). The "
+            "server's admin grants it once the sweep has started: cnnlab grant "
+            f"--tracking-uri {where} --experiment SWEEP --user {user or 'USER'} (with the "
+            "admin's MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set)."
+        )
+    return None
+
+
+def _auth_client(uri: str) -> Any:
+    from mlflow.server.auth.client import AuthServiceClient
+
+    return AuthServiceClient(uri)
+
+
+def create_user(uri: str, user: str, password: str) -> None:
+    """Create an MLflow user on a server with the basic-auth app (as its admin)."""
+    try:
+        _auth_client(uri).create_user(user, password)
+    except Exception as error:
+        raise refusal(error, uri) or CnnlabError(
+            f"Cannot create user {user!r} on {redact(uri)!r}: {redact(str(error))}"
+        ) from None
+
+
+def grant_experiment(uri: str, experiment: str, user: str, permission: str) -> None:
+    """Give `user` `permission` on the experiment named `experiment` (as the server's admin),
+    or change the permission it has."""
+    client = _auth_client(uri)
+    try:
+        found = MlflowClient(tracking_uri=uri).get_experiment_by_name(experiment)
+        if found is None:
+            raise CnnlabError(
+                f"The tracking server {redact(uri)!r} has no experiment {experiment!r}: start "
+                "the sweep first (its own process creates the experiment), then grant."
+            )
+        target = ("experiment", str(found.experiment_id))
+        try:
+            client.grant_user_permission(user, *target, permission)
+        except Exception as error:
+            if getattr(error, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+            client.revoke_user_permission(user, *target)  # a grant is not updated in place
+            client.grant_user_permission(user, *target, permission)
+    except CnnlabError:
+        raise
+    except Exception as error:
+        if getattr(error, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+            raise CnnlabError(
+                f"The tracking server {redact(uri)!r} has no user {user!r}: create it with "
+                "--create-user (its password in CNNLAB_NEW_USER_PASSWORD)."
+            ) from None
+        raise refusal(error, uri) or CnnlabError(
+            f"Cannot grant {permission} on {experiment!r} to {user!r} at {redact(uri)!r}: "
+            f"{redact(str(error))}"
+        ) from None
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -142,11 +221,13 @@ class Tracker:
         if is_server(tracking_uri):
             check_server_answers(tracking_uri)
             bound_server_retries()
-        self._server = _ServerGuard(watching=is_server(tracking_uri))
+        self._server = _ServerGuard(watching=is_server(tracking_uri), uri=tracking_uri)
         try:
             self.client = MlflowClient(tracking_uri=tracking_uri)
             with self._server():
                 self.client.search_experiments(max_results=1)  # creates/migrates the store now
+        except CnnlabError:
+            raise
         except Exception as error:
             raise CnnlabError(
                 f"Cannot open the MLflow store {redact(tracking_uri)!r}: {type(error).__name__}: "
