@@ -45,6 +45,7 @@ from cnnlab.sweep.stores.studies import (
 )
 from cnnlab.sweep.stores.tracking import default_tracking_uri
 from cnnlab.sweep.trials.execution import WorkersDied
+from cnnlab.version import __version__
 
 pytestmark = pytest.mark.integration
 
@@ -661,7 +662,9 @@ def test_a_silent_hosts_cell_is_reaped_on_time_while_this_process_trains_and_run
     held = next(c for c in cells(SWEEP) if c.key == "max/seed=01")
     study.enqueue_trial(cell_params(held), user_attrs={Key.CELL: held.key})
     trial = study.ask()
-    trial.set_user_attr(Key.OWNER, {"host": "another-host", "pid": 1, "start": None})
+    # A host of this cnnlab version (another version's live host would be refused).
+    owner = {"host": "another-host", "pid": 1, "start": None, "version": __version__}
+    trial.set_user_attr(Key.OWNER, owner)
     silent_since = time.time()
     trial.set_user_attr(Key.HEARTBEAT, silent_since)
 
