@@ -198,6 +198,7 @@ def test_store_keys_and_state_values_never_change() -> None:
         "CREATED": "cnnlab.created",
         "MLFLOW_PARENT_RUN_ID": "cnnlab.mlflow_parent_run_id",
         "DEAD_AFTER": "cnnlab.dead_after",
+        "VERSION": "cnnlab.version",  # 2026-12-06: the version that claims from the queue
         "DESIGN": "cnnlab.design",
         "ROLE": "cnnlab.role",
         "CELL": "cnnlab.cell",

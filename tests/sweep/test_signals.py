@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,15 @@ SWEEP = Sweep(
     seeds=2,
     description="signals",
 )
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_as_a_command_line_has_it() -> Iterator[None]:
+    """Python's own SIGINT handler, as a command line starts with: an earlier test in this
+    process may have left SIGINT ignored (as a worker process sets it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _command(runs: Path, workers: int = 1) -> Callable[[], int]:
