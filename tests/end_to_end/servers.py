@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -102,9 +103,50 @@ class Postgres:
         )
 
 
-def start_postgres(host: str = "127.0.0.1") -> Postgres:
+@dataclass(frozen=True)
+class Certificates:
+    """A private CA and a server certificate it signed, in PEM files."""
+
+    ca: Path  # what clients trust: MLFLOW_TRACKING_SERVER_CERT_PATH, libpq's sslrootcert
+    cert: Path
+    key: Path
+
+
+def make_certificates(folder: Path, address: str = "127.0.0.1") -> Certificates:
+    """A CA and a certificate for `address` made with the README's two openssl commands."""
+    folder.mkdir(parents=True, exist_ok=True)
+    quiet = {"check": True, "capture_output": True, "timeout": 120, "cwd": folder}
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "825",
+         "-subj", "/CN=cnnlab CA", "-keyout", "ca.key", "-out", "ca.crt"], **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-x509", "-CA", "ca.crt", "-CAkey", "ca.key", "-newkey", "rsa:2048",
+         "-nodes", "-days", "825", "-subj", f"/CN={address}",
+         "-addext", f"subjectAltName=IP:{address}", "-addext", "basicConstraints=critical,CA:FALSE",
+         "-keyout", "server.key", "-out", "server.crt"], **quiet,
+    )  # fmt: skip
+    return Certificates(folder / "ca.crt", folder / "server.crt", folder / "server.key")
+
+
+def _require_tls(data_dir: Path, tls: Certificates) -> None:
+    """Serve TLS with `tls`'s certificate and refuse every connection without it."""
+    for source, name in ((tls.cert, "server.crt"), (tls.key, "server.key")):
+        target = data_dir / name
+        shutil.copyfile(source, target)
+        target.chmod(0o600)  # PostgreSQL refuses a key others can read
+        if os.geteuid() == 0:
+            shutil.chown(target, "postgres")
+    with (data_dir / "postgresql.conf").open("a") as config:
+        config.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+    rules = data_dir / "pg_hba.conf"
+    rules.write_text("hostnossl all all all reject\n" + rules.read_text())  # first match wins
+
+
+def start_postgres(host: str = "127.0.0.1", *, tls: Certificates | None = None) -> Postgres:
     """initdb a cluster in a new temporary folder (password authentication for `cnnlab`) and
-    start it on `host` and a free port."""
+    start it on `host` and a free port. `tls`: serve TLS with that certificate and refuse
+    connections without it."""
     bin_dir = postgres_bin()
     if bin_dir is None:
         missing("PostgreSQL (apt-get install postgresql)")
@@ -125,6 +167,8 @@ def start_postgres(host: str = "127.0.0.1") -> Postgres:
     link = host.rsplit(".", 1)[0] + ".0/24"
     with (data_dir / "pg_hba.conf").open("a") as rules:
         rules.write(f"host all all {link} scram-sha-256\n")
+    if tls is not None:
+        _require_tls(data_dir, tls)
     server = Postgres(host, free_port(host), data_dir, bin_dir)
     server.start()
     return server
@@ -136,10 +180,12 @@ class MlflowServer:
     port: int
     folder: Path
     process: subprocess.Popen[bytes]
+    tls: Certificates | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     def stop(self) -> None:
         """SIGTERM the server's whole process group (gunicorn/uvicorn workers too)."""
@@ -157,12 +203,17 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "admin pw: 12+ chars"  # an authenticated 
 
 
 def start_mlflow_server(
-    folder: Path, host: str = "127.0.0.1", port: int | None = None, *, auth: bool = False
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    auth: bool = False,
+    tls: Certificates | None = None,
 ) -> MlflowServer:
     """`mlflow server` with a SQLite backend and proxied artifacts in `folder`; waits until it
     answers /health (at most 120 s). `auth`: with MLflow's basic-auth app as the README sets
     it up (default permission READ, admin `ADMIN_USER`, password and secret key from the
-    environment)."""
+    environment). `tls`: over HTTPS with that certificate, as the README serves it."""
     folder.mkdir(parents=True, exist_ok=True)
     port = port or free_port(host)
     log = (folder / "server.log").open("ab")
@@ -182,6 +233,8 @@ def start_mlflow_server(
             MLFLOW_FLASK_SERVER_SECRET_KEY="a test secret key",
         )
         app = ["--app-name", "basic-auth"]
+    if tls is not None:
+        app += ["--uvicorn-opts", f"--ssl-keyfile {tls.key} --ssl-certfile {tls.cert}"]
     process = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", *app,
          "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}",
@@ -191,7 +244,8 @@ def start_mlflow_server(
          "--allowed-hosts", f"{host},{host}:{port},localhost,localhost:{port}"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
     )  # fmt: skip
-    server = MlflowServer(host, port, folder, process)
+    server = MlflowServer(host, port, folder, process, tls)
+    trust = ssl.create_default_context(cafile=tls.ca) if tls else None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -200,7 +254,7 @@ def start_mlflow_server(
             )
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{server.url}/health", timeout=2) as answer,
+            urllib.request.urlopen(f"{server.url}/health", timeout=2, context=trust) as answer,
         ):
             if answer.status == 200:
                 return server
@@ -210,8 +264,10 @@ def start_mlflow_server(
 
 
 @contextlib.contextmanager
-def running_postgres(host: str = "127.0.0.1") -> Iterator[Postgres]:
-    server = start_postgres(host)
+def running_postgres(
+    host: str = "127.0.0.1", *, tls: Certificates | None = None
+) -> Iterator[Postgres]:
+    server = start_postgres(host, tls=tls)
     try:
         yield server
     finally:
@@ -222,9 +278,14 @@ def running_postgres(host: str = "127.0.0.1") -> Iterator[Postgres]:
 
 @contextlib.contextmanager
 def running_mlflow_server(
-    folder: Path, host: str = "127.0.0.1", port: int | None = None, *, auth: bool = False
+    folder: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    auth: bool = False,
+    tls: Certificates | None = None,
 ) -> Iterator[MlflowServer]:
-    server = start_mlflow_server(folder, host, port, auth=auth)
+    server = start_mlflow_server(folder, host, port, auth=auth, tls=tls)
     try:
         yield server
     finally:

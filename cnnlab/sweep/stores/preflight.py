@@ -17,7 +17,13 @@ from pathlib import Path
 
 from cnnlab.errors import CnnlabError
 from cnnlab.sweep.options import SweepOptions
-from cnnlab.sweep.stores.connection import CONNECT_TIMEOUT_S, cannot_open_storage, missing_driver
+from cnnlab.sweep.stores.connection import (
+    CONNECT_TIMEOUT_S,
+    cannot_open_storage,
+    handshake_refused,
+    missing_driver,
+    tracking_ssl_context,
+)
 from cnnlab.sweep.stores.redact import redact
 
 SERVER_ANSWER_S = 5.0  # how long the start waits for a tracking server to answer at all
@@ -132,13 +138,26 @@ def check_tracking_uri(uri: str) -> None:
 def check_server_answers(tracking_uri: str) -> None:
     """Refuse a tracking server that does not answer within SERVER_ANSWER_S (any HTTP answer
     will do: the store's own errors come later, in MLflow's words)."""
+    context = tracking_ssl_context() if tracking_uri.startswith("https://") else None
     try:
-        with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_ANSWER_S):
+        with urllib.request.urlopen(
+            f"{tracking_uri.rstrip('/')}/health", timeout=SERVER_ANSWER_S, context=context
+        ):
             return
     except urllib.error.HTTPError:
         return  # it answered
     except (OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
+        handshake = handshake_refused(tracking_uri, reason)
+        if handshake:
+            raise CnnlabError(handshake) from None
+        # A TLS server hangs up on plain HTTP (closed, or reset, before any answer).
+        if isinstance(reason, ConnectionResetError) and tracking_uri.startswith("http://"):
+            raise CnnlabError(
+                f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) "
+                "closed the connection without an answer. If it serves HTTPS, write "
+                f"{redact(tracking_uri).replace('http://', 'https://', 1)!r}."
+            ) from None
         raise CnnlabError(
             f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) did not "
             f"answer within {SERVER_ANSWER_S:.0f} s ({redact(str(reason))}). Start it "
