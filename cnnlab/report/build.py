@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import pandas as pd
 from cnnlab.errors import did_you_mean
 from cnnlab.report import ReportError as ReportError  # its callers import it from here
 from cnnlab.report.analysis import Analysis, Replicate, analyse, verdicts_json
-from cnnlab.report.checked_results import read_checked_results
+from cnnlab.report.checked_results import read_checked_results, unchecked_accuracies
 from cnnlab.report.conditions import draw_conditions
 from cnnlab.report.document import build_document
 from cnnlab.report.figures import Figure, draw_all
@@ -82,6 +83,11 @@ def write_report(
     provenance (the end of a sweep), is drawn as it is instead of judging the claims again.
     """
     sources = {"results.csv": results_csv, "epochs.csv": epochs_csv}
+    # A table the report cannot trust is refused before anything is copied or staged.
+    table = results_csv or folder / "results.csv"
+    note = unchecked_accuracies(table, _design_results(sweep, table))
+    if note:
+        sys.stderr.write(note + "\n")
     with written_whole(folder) as staging:
         for name, source in sources.items():
             if source is not None and source.resolve() != (folder / name).resolve():
@@ -113,6 +119,8 @@ def written_whole(folder: Path) -> Iterator[Path]:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging_root.rmdir()  # nothing of this write is left behind
         raise
     if folder.exists():
         folder.rename(old)

@@ -115,6 +115,24 @@ def _check_values(path: Path, table: pd.DataFrame) -> None:
             raise ReportError(f"{_where(path, table, index)}: `{column}` is empty: {FIX}.")
 
 
+def unchecked_accuracies(path: Path, table: pd.DataFrame) -> str | None:
+    """A note when some rows' test accuracy could not be checked against their correctness
+    bits (a table written before cnnlab recorded them): the check is skipped, not passed."""
+    if CORRECTNESS not in table:
+        return (
+            f"note: {path} has no `{CORRECTNESS}` column (written before cnnlab recorded "
+            "per-example correctness): its test accuracies were not checked against it."
+        )
+    texts = table[CORRECTNESS]
+    missing = int(sum(1 for text in texts if not isinstance(text, str) or not text))
+    if missing:
+        return (
+            f"note: {path}: {missing:,} of {len(table):,} rows have no `{CORRECTNESS}`: their "
+            "test accuracies were not checked against it."
+        )
+    return None
+
+
 def _check_accuracy_bits(path: Path, table: pd.DataFrame) -> None:
     """Each row's test accuracy is the share of its test images its correctness bits mark."""
     if CORRECTNESS not in table:

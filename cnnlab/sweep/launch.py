@@ -121,6 +121,14 @@ def launch(
 
         check_joinable(identity, options)
     design_cells = cells(sweep)
+    if dataset is None:  # NumPy only: a size that does not fit is refused before TensorFlow
+        dataset = load_dataset(
+            sweep.base.data.dataset,
+            data_dir=options.data_dir,
+            only_data_dir=options.only_data_dir,
+            keras_home=options.keras_home,
+        )
+    check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
         from cnnlab.training.runtime import import_tensorflow_quietly
@@ -133,14 +141,6 @@ def launch(
         sys.stderr.write(f"{parallelism.warning()}\n")
     if options.quick:
         sys.stderr.write("Quick smoke run: its own study and report; no evidence for any claim.\n")
-    if dataset is None:
-        dataset = load_dataset(
-            sweep.base.data.dataset,
-            data_dir=options.data_dir,
-            only_data_dir=options.only_data_dir,
-            keras_home=options.keras_home,
-        )
-    check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
     scratch = options.runs_dir / ".work" / f"{sweep.name}-{os.getpid()}"
     most_cells = 0 if options.dry_run else trial_count(sweep)
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
@@ -159,7 +159,8 @@ def check_split_sizes(name: str, design_cells: list[Cell], dataset: LoadedDatase
                 dataset, 0, validation_size=data.validation_size, train_subset=data.train_subset
             )
         except SpecError as error:
-            raise SpecError(error.field, f"Sweep {name!r}: {error}") from None
+            fix = f"Change `{error.field}` in the sweep's DataSpec (its `base`)."
+            raise SpecError(error.field, f"Sweep {name!r}: {error} {fix}") from None
 
 
 def _archived(options: SweepOptions) -> dict[str, CachedCell]:

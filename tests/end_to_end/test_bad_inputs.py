@@ -9,7 +9,9 @@ to come first.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -64,7 +66,45 @@ SWEEP_FILES = {
     "no_comma.py": SWEEP_HEAD
     + "SWEEP = Sweep(name='comma', base=BASE, factors=(Factor(path='arch.pooling', "
     "levels=('max', 'avg'))), seeds=2)\n",
+    # Sizes that pass the spec's own checks but not the dataset: refused before TensorFlow.
+    "big_validation.py": SWEEP_HEAD
+    + "from cnnlab.spec.specs import DataSpec\n"
+    + "SWEEP = Sweep(name='bigval', base=TrialSpec(arch=BASE.arch, data=DataSpec("
+    "validation_size=60000)), factors=(Factor(path='arch.pooling', levels=('max', 'avg')),), "
+    "seeds=2)\n",
+    "big_subset.py": SWEEP_HEAD
+    + "from cnnlab.spec.specs import DataSpec\n"
+    + "SWEEP = Sweep(name='bigsub', base=TrialSpec(arch=BASE.arch, data=DataSpec("
+    "train_subset=10**7)), factors=(Factor(path='arch.pooling', levels=('max', 'avg')),), "
+    "seeds=2)\n",
 }
+
+GOOD_REPORT = Path(__file__).resolve().parents[2] / "reports" / "max_vs_avg"
+
+
+def _damaged_tables() -> dict[str, str]:
+    """A results.csv per damage a report must refuse (the committed max_vs_avg table, edited)."""
+    text = (GOOD_REPORT / "results.csv").read_text()
+    header, *rows = text.rstrip("\n").split("\n")
+    columns = header.split(",")
+    accuracy = columns.index("test_accuracy")
+
+    def with_accuracy(row: str, value: str) -> str:
+        cells = row.split(",")
+        cells[accuracy] = value
+        return ",".join(cells)
+
+    return {
+        "accuracy-above-one": "\n".join([header, with_accuracy(rows[0], "1.7"), *rows[1:]]) + "\n",
+        "conflicting-duplicate": "\n".join(
+            [header, *rows, with_accuracy(rows[0], rows[1].split(",")[accuracy])]
+        )
+        + "\n",
+        "another-sweeps-table": (GOOD_REPORT.parent / "dropout" / "results.csv").read_text(),
+        "a-row-cut-in-half": text.rstrip("\n")[: text.rstrip("\n").rindex("\n") + 60],
+        "empty": "",
+    }
+
 
 CORPUS = [
     # sweep files
@@ -115,7 +155,14 @@ CORPUS = [
     Bad("--first-kernel 0", ("train", "--first-kernel", "0"), ("--first-kernel", "0", "between 1 and 31")),
     Bad("--batch-size 0", ("train", "--batch-size", "0"), ("--batch-size", "0")),
     Bad("a misspelt --optimizer", ("train", "--optimizer", "adm"), ("--optimizer", "'adm'", "Did you mean 'adam'")),
+    Bad("validation_size above the training set, in a dry run", ("sweep", "{tmp}/big_validation.py", "--dry-run", "--data-dir", "{mnist}", "--runs-dir", "{runs}"), ("data.validation_size", "60,000", "Change `data.validation_size`")),
+    Bad("train_subset above the images left", ("sweep", "{tmp}/big_subset.py", "--data-dir", "{mnist}", "--runs-dir", "{runs}"), ("data.train_subset", "10,000,000", "Change `data.train_subset`")),
     # report, studies, ui
+    Bad("a report whose table has an accuracy of 1.7", ("report", "max_vs_avg", "--reports-dir", "{tmp}/reports-accuracy-above-one"), ("results.csv, line 2", "`test_accuracy` is 1.7", "outside its range")),
+    Bad("a report whose table has a cell twice with two results", ("report", "max_vs_avg", "--reports-dir", "{tmp}/reports-conflicting-duplicate"), ("results.csv", "different test accuracies")),
+    Bad("a report given another sweep's table", ("report", "max_vs_avg", "--reports-dir", "{tmp}/reports-another-sweeps-table"), ("results.csv", "arm 'd0' is not an arm of sweep 'max_vs_avg'")),
+    Bad("a report whose table's last row is cut in half", ("report", "max_vs_avg", "--reports-dir", "{tmp}/reports-a-row-cut-in-half"), ("results.csv, line 11", "is empty")),
+    Bad("a report whose table is empty", ("report", "max_vs_avg", "--reports-dir", "{tmp}/reports-empty"), ("results.csv is empty", "not even a header row")),
     Bad("a report never written", ("report", "pooling", "--reports-dir", "{tmp}/no-reports"), ("no-reports/pooling", "no report to rebuild", "python -m cnnlab.sweep pooling")),
     Bad("a report of a misspelt sweep", ("report", "poolng", "--reports-dir", "{tmp}/no-reports"), ("poolng", "Did you mean 'pooling'")),
     Bad("studies: delete a study that is not there", ("studies", "--runs-dir", "{runs}", "--storage", "sqlite:///{runs}/optuna.db", "--delete", "nosuch"), ("'nosuch'",)),
@@ -125,10 +172,14 @@ CORPUS = [
 ]  # fmt: skip
 
 
-def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Every file's SHA-256 and every folder, by path (Python's own bytecode caches aside)."""
     return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "folder"
         for p in folder.rglob("*")
+        if "__pycache__" not in p.parts and not p.is_symlink()
     }
 
 
@@ -146,6 +197,10 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     open_storage(default_storage_url(runs))  # an empty study database, as after `cnnlab studies`
     (runs / "kept.txt").write_text("a file the runs folder already had\n")
+    for damage, table in _damaged_tables().items():
+        report = tmp / f"reports-{damage}" / "max_vs_avg"
+        shutil.copytree(GOOD_REPORT, report)
+        (report / "results.csv").write_text(table)
     shim = tmp / "shim" / "tensorflow"
     shim.mkdir(parents=True)
     (shim / "__init__.py").write_text(NO_TENSORFLOW)
@@ -168,12 +223,16 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("bad", CORPUS, ids=[bad.name for bad in CORPUS])
-def test_a_bad_input_is_refused_before_any_work(bad: Bad, bench: dict[str, Path]) -> None:
+def test_a_bad_input_is_refused_before_any_work(
+    bad: Bad, bench: dict[str, Path], request: pytest.FixtureRequest
+) -> None:
     if "{readonly}" in " ".join(bad.argv) and os.geteuid() != 0:
         missing("root, for a read-only bind mount")
     values = {name: str(path) for name, path in bench.items()}
+    if "{mnist}" in " ".join(bad.argv):  # a size checked against the real dataset
+        values["mnist"] = str(request.getfixturevalue("mnist_dir"))
     argv = [part.format(**values) for part in bad.argv]
-    before = _snapshot(bench["runs"])
+    before = _snapshot(bench["tmp"])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([values["shim"], os.environ.get("PYTHONPATH", "")]),
@@ -194,4 +253,4 @@ def test_a_bad_input_is_refused_before_any_work(bad: Bad, bench: dict[str, Path]
     for words in bad.says:
         assert words in result.stderr, f"{words!r} not in: {result.stderr}"
     assert "hunter2" not in output
-    assert _snapshot(bench["runs"]) == before
+    assert _snapshot(bench["tmp"]) == before

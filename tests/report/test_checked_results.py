@@ -12,7 +12,7 @@ import pytest
 
 from cnnlab.report import ReportError
 from cnnlab.report.build import rebuild
-from cnnlab.report.checked_results import read_checked_results
+from cnnlab.report.checked_results import read_checked_results, unchecked_accuracies
 from cnnlab.spec.loading import load_sweep
 
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
@@ -77,6 +77,28 @@ def test_a_damaged_table_is_refused_by_file_line_column_and_value(
     assert str(path) in message and "Traceback" not in message
     for word in words:
         assert word in message, message
+
+
+def test_accuracies_without_correctness_bits_pass_and_the_note_says_they_were_not_checked(
+    tmp_path: Path,
+) -> None:
+    sweep = load_sweep("max_vs_avg")
+    assert unchecked_accuracies(GOOD, read_checked_results(GOOD, sweep)) is None
+    # An edited accuracy is caught through its row's bits within 1e-6, and not beyond.
+    table = read_checked_results(GOOD, sweep)
+    nudged = _edited(tmp_path, _set("test_accuracy", 0, table.at[0, "test_accuracy"] + 5e-7))
+    read_checked_results(nudged, sweep)
+    pushed = _edited(tmp_path, _set("test_accuracy", 0, table.at[0, "test_accuracy"] + 2e-6))
+    with pytest.raises(ReportError, match="tolerance 1e-06"):
+        read_checked_results(pushed, sweep)
+
+    without = _edited(tmp_path, lambda t: t.drop(columns=["test_correct"]).assign(
+        test_accuracy=lambda u: u["test_accuracy"].where(u.index != 0, 0.5)))  # fmt: skip
+    note = unchecked_accuracies(without, read_checked_results(without, sweep))
+    assert note is not None and "no `test_correct` column" in note and "not checked" in note
+    partly = _edited(tmp_path, _set("test_correct", 2, ""))
+    note = unchecked_accuracies(partly, read_checked_results(partly, sweep))
+    assert note is not None and "1 of 10 rows have no `test_correct`" in note
 
 
 def test_a_cell_finished_twice_with_the_same_result_is_kept(tmp_path: Path) -> None:
