@@ -5,8 +5,9 @@ with a lock") per request, for the calls a sweep makes most (log a batch of metr
 tag)?
 Method: two `mlflow server`s on 127.0.0.1, one plain and one with the basic-auth app (as the
 tests start them, `tests/end_to_end/servers.py`); one run each; `--requests` calls of
-`log_batch` (5 metrics) and `set_tag`, the two servers interleaved in rounds of 10; the median
-seconds per request of each, and their ratio.
+`log_batch` (5 metrics) and `set_tag`, the two servers interleaved in rounds of 10 (which
+server goes first alternates, so a slow phase of the machine hits both); the median seconds
+per request of each, and the median and quartiles of the per-round ratios.
 Run:   python benchmarks/auth_cost.py --requests 200
 Cost:  about a minute on 2 cores (most of it starting the servers).
 """
@@ -56,17 +57,28 @@ def main() -> None:
             experiment = client.create_experiment("cost")
             runs[name] = client.create_run(experiment).info.run_id
         seconds: dict[str, list[float]] = {name: [] for name in clients}
-        for start in range(0, args.requests, 10):
-            for name, client in clients.items():
-                for step in range(start, min(start + 10, args.requests)):
-                    seconds[name].append(_timed(client, runs[name], step))
+        ratios: list[float] = []
+        for round_number, start in enumerate(range(0, args.requests, 10)):
+            order = list(clients) if round_number % 2 == 0 else list(reversed(clients))
+            this_round: dict[str, list[float]] = {}
+            for name in order:
+                steps = range(start, min(start + 10, args.requests))
+                this_round[name] = [_timed(clients[name], runs[name], step) for step in steps]
+                seconds[name] += this_round[name]
+            ratios.append(
+                statistics.median(this_round["basic-auth"]) / statistics.median(this_round["plain"])
+            )
     medians = {name: statistics.median(values) for name, values in seconds.items()}
     for name, median in medians.items():
         print(
             f"{name:>10}: median {median * 1000:.1f} ms per request ({args.requests * 2} requests)"
         )
     extra = (medians["basic-auth"] - medians["plain"]) * 1000
-    print(f"basic-auth / plain: ×{medians['basic-auth'] / medians['plain']:.2f} (+{extra:.1f} ms)")
+    quartiles = statistics.quantiles(ratios, n=4)
+    print(
+        f"basic-auth / plain: ×{statistics.median(ratios):.2f} median of {len(ratios)} rounds "
+        f"(quartiles ×{quartiles[0]:.2f} to ×{quartiles[2]:.2f}); +{extra:.1f} ms per request"
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from cnnlab.sweep.stores.claiming import (
     advisory_key,
     enqueue_missing,
     lock_file,
-    next_enumerated_trial,
     requeue,
 )
 from cnnlab.sweep.stores.keys import Key, State
@@ -70,7 +69,7 @@ def test_a_claimed_trial_has_its_owner_before_anything_else(
     # Killed right after its claim, a trial without an owner could only be reaped by its age.
     mine, _ = _studies(tmp_path)
     _no_ask(mine, monkeypatch)
-    found = next_enumerated_trial(mine, CELLS, BY_KEY, set())
+    found = Claimer().next_trial(mine, CELLS, BY_KEY, set())
     assert found is not None
     trial, cell = found
     assert trial.user_attrs[Key.CELL] == cell.key and trial.user_attrs[Key.OWNER]["pid"] > 0
@@ -137,7 +136,7 @@ def _claim_all(url: str, out: multiprocessing.Queue) -> None:  # type: ignore[ty
     tried: set[str] = set()
     got = []
     try:
-        while (found := next_enumerated_trial(study, CELLS, BY_KEY, tried)) is not None:
+        while (found := Claimer().next_trial(study, CELLS, BY_KEY, tried)) is not None:
             got.append(found[1].key)
             study.tell(found[0], 1.0)
     except Exception as error:  # e.g. telling a trial another process finished
@@ -191,20 +190,20 @@ def test_a_cell_that_failed_here_is_not_retried_in_the_same_run(tmp_path: Path) 
     tried: set[str] = set()
     seen = []
     for _ in two:
-        found = next_enumerated_trial(mine, two, BY_KEY, tried)
+        found = Claimer().next_trial(mine, two, BY_KEY, tried)
         assert found is not None
         seen.append(found[1].key)
         mine.tell(found[0], state=TrialState.FAIL)  # e.g. a diverging loss
     assert sorted(seen) == sorted(c.key for c in two)
-    assert next_enumerated_trial(mine, two, BY_KEY, tried) is None
+    assert Claimer().next_trial(mine, two, BY_KEY, tried) is None
     # Another process (its own `tried`) queues the failed cells again and may retry them.
-    again = next_enumerated_trial(mine, two, BY_KEY, set())
+    again = Claimer().next_trial(mine, two, BY_KEY, set())
     assert again is not None and again[1].key in seen
 
 
 def test_a_reaped_cell_is_queued_again_once(tmp_path: Path) -> None:
     mine, theirs = _studies(tmp_path)
-    found = next_enumerated_trial(mine, CELLS[:1], BY_KEY, set())
+    found = Claimer().next_trial(mine, CELLS[:1], BY_KEY, set())
     assert found is not None
     mine._storage.set_trial_state_values(found[0]._trial_id, state=TrialState.FAIL)  # reaped
     frozen = mine.get_trials()[0]
@@ -213,7 +212,7 @@ def test_a_reaped_cell_is_queued_again_once(tmp_path: Path) -> None:
     waiting = [t for t in mine.get_trials() if t.state == TrialState.WAITING]
     assert [t.user_attrs[Key.CELL] for t in waiting] == [CELLS[0].key]
     assert waiting[0].system_attrs["fixed_params"] == cell_params(CELLS[0])
-    rerun = next_enumerated_trial(theirs, CELLS[:1], BY_KEY, set())
+    rerun = Claimer().next_trial(theirs, CELLS[:1], BY_KEY, set())
     assert rerun is not None and rerun[1].key == CELLS[0].key  # a new trial, counted apart
 
 
@@ -232,14 +231,14 @@ def test_an_older_studys_cell_queued_twice_runs_once(tmp_path: Path) -> None:
     for _ in range(2):
         mine.enqueue_trial(cell_params(CELLS[0]), user_attrs={Key.CELL: CELLS[0].key})
     one = CELLS[:1]
-    found = next_enumerated_trial(mine, one, BY_KEY, set())
+    found = Claimer().next_trial(mine, one, BY_KEY, set())
     assert found is not None and found[1].key == CELLS[0].key
     enqueue_missing(mine, one, set())  # the next fill of the queue closes the spare
     states = sorted(t.state.name for t in mine.get_trials())
     assert states == ["FAIL", "RUNNING"]
     spare = next(t for t in mine.get_trials() if t.state == TrialState.FAIL)
     assert spare.user_attrs[Key.STATE] == State.UNUSED
-    assert next_enumerated_trial(mine, one, BY_KEY, set()) is None
+    assert Claimer().next_trial(mine, one, BY_KEY, set()) is None
 
 
 def test_sqlite_serializes_claims_with_a_file_lock_beside_the_database(tmp_path: Path) -> None:

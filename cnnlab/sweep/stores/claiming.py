@@ -128,17 +128,6 @@ class Claimer:
         return None
 
 
-def next_enumerated_trial(
-    study: optuna.Study,
-    pending: Sequence[Cell],
-    by_key: dict[str, Cell],
-    tried: set[str],
-) -> tuple[optuna.Trial, Cell] | None:
-    """`Claimer.next_trial` for a one-off claim (a process that claims often keeps its
-    `Claimer`, which remembers whether it has met a crowd)."""
-    return Claimer().next_trial(study, pending, by_key, tried)
-
-
 def enqueue_missing(study: optuna.Study, cells: Sequence[Cell], skip: set[str]) -> int:
     """Queue each cell of `cells` (except `skip`) that has no waiting, running or finished
     trial, under the study's queue lock; returns how many were queued (0 when another process
