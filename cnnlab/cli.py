@@ -223,9 +223,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_grant(args: argparse.Namespace) -> int:
+    from cnnlab.sweep.stores.preflight import check_server_answers
     from cnnlab.sweep.stores.redact import redact
     from cnnlab.sweep.stores.tracking import create_user, grant_experiment
 
+    if not args.tracking_uri.startswith(("http://", "https://")):
+        raise CnnlabError(
+            f"--tracking-uri {redact(args.tracking_uri)!r}: grant talks to an `mlflow server` "
+            "with the basic-auth app; give its address, http(s)://HOST:PORT."
+        )
+    check_server_answers(args.tracking_uri)  # MLflow's client would retry for minutes
     if args.create_user:
         password = os.environ.get("CNNLAB_NEW_USER_PASSWORD")
         if not password:

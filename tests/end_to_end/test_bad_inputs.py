@@ -155,6 +155,11 @@ CORPUS = [
     Bad("--first-kernel 0", ("train", "--first-kernel", "0"), ("--first-kernel", "0", "between 1 and 31")),
     Bad("--batch-size 0", ("train", "--batch-size", "0"), ("--batch-size", "0")),
     Bad("a misspelt --optimizer", ("train", "--optimizer", "adm"), ("--optimizer", "'adm'", "Did you mean 'adam'")),
+    Bad("a raw '@' in the --storage password", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "postgresql://me:hunter2@x@127.0.0.1:1/db"), ("--storage", "me:***@", "not percent-encoded", "%40", "PGPASSWORD")),
+    Bad("--tracking-uri of a scheme MLflow has no store for", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--tracking-uri", "ftp://127.0.0.1/x"), ("--tracking-uri", "ftp://", "http://HOST:PORT")),
+    Bad("--tracking-uri with no host", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--tracking-uri", "https://"), ("--tracking-uri", "'https://'", "names no host", "https://HOST:PORT")),
+    Bad("grant to a server that does not answer", ("grant", "--tracking-uri", "http://127.0.0.1:1", "--experiment", "x", "--user", "u"), ("--tracking-uri", "127.0.0.1:1", "did not answer")),
+    Bad("grant to a local store", ("grant", "--tracking-uri", "sqlite:///{tmp}/mlflow.db", "--experiment", "x", "--user", "u"), ("--tracking-uri", "mlflow.db", "http(s)://HOST:PORT")),
     Bad("validation_size above the training set, in a dry run", ("sweep", "{tmp}/big_validation.py", "--dry-run", "--data-dir", "{mnist}", "--runs-dir", "{runs}"), ("data.validation_size", "60,000", "Change `data.validation_size`")),
     Bad("train_subset above the images left", ("sweep", "{tmp}/big_subset.py", "--data-dir", "{mnist}", "--runs-dir", "{runs}"), ("data.train_subset", "10,000,000", "Change `data.train_subset`")),
     # report, studies, ui

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def check_storage(url: str) -> None:
             f"--storage {redact(url)!r} is not a database URL. Write e.g. "
             "sqlite:///runs/optuna.db or postgresql://user:password@host:5432/database."
         ) from None
+    check_password_encoded(url, parsed.host)
     connect_args = (
         {"connect_timeout": CONNECT_TIMEOUT_S} if parsed.drivername.startswith("postgresql") else {}
     )
@@ -123,8 +125,37 @@ def check_storage(url: str) -> None:
         engine.dispose()
 
 
+# The tracking URIs MLflow's client stores to (a database URL: through SQLAlchemy).
+TRACKING_SCHEMES = ("http", "https", "file", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+
+
+ENCODE_PASSWORD = (
+    'python3 -c \'import os, urllib.parse; print(urllib.parse.quote(os.environ["PGPASSWORD"], '
+    'safe=""))\''
+)
+
+
+def check_password_encoded(url: str, host: str | None) -> None:
+    """Refuse a database URL whose password holds a raw `@`: SQLAlchemy then reads the rest of
+    the password as the host, and the driver's error blames name resolution."""
+    if host and "@" in host:
+        raise CnnlabError(
+            f"--storage {redact(url)!r}: the password holds an '@' that is not percent-encoded, "
+            "so its rest is read as the host. Percent-encode the password (@ is %40, % is %25, "
+            f"space %20), e.g. with PGPASSWORD set: {ENCODE_PASSWORD}; or leave it out of the "
+            "URL and set PGPASSWORD (which needs no encoding)."
+        )
+
+
 def check_tracking_uri(uri: str) -> None:
     """A tracking server that answers, or a local store whose folder can be written."""
+    scheme = uri.partition("://")[0].split("+")[0] if "://" in uri else ""
+    if scheme and scheme not in TRACKING_SCHEMES:
+        raise CnnlabError(
+            f"--tracking-uri {redact(uri)!r}: MLflow stores runs to no {scheme}:// address. "
+            "Give a tracking server (http://HOST:PORT or https://HOST:PORT), a database "
+            "(sqlite:///runs/mlflow.db, postgresql://…) or a folder."
+        )
     if uri.startswith(("http://", "https://")):
         check_server_answers(uri)
     elif uri.startswith("sqlite:///"):
@@ -138,6 +169,11 @@ def check_tracking_uri(uri: str) -> None:
 def check_server_answers(tracking_uri: str) -> None:
     """Refuse a tracking server that does not answer within SERVER_ANSWER_S (any HTTP answer
     will do: the store's own errors come later, in MLflow's words)."""
+    if not urllib.parse.urlsplit(tracking_uri).hostname:
+        raise CnnlabError(
+            f"--tracking-uri {redact(tracking_uri)!r} names no host. Write "
+            "http://HOST:PORT (or https://HOST:PORT), e.g. http://127.0.0.1:5000."
+        )
     context = tracking_ssl_context() if tracking_uri.startswith("https://") else None
     try:
         with urllib.request.urlopen(
