@@ -176,7 +176,8 @@ def _archived(options: SweepOptions) -> dict[str, CachedCell]:
         raise CnnlabError(
             f"--archive {own} is a folder; name a file, e.g. --archive {own / 'cells.jsonl'}."
         )
-    paths = [*options.cells_from, *([own] if own is not None and own.is_file() else [])]
+    paths = [("--cells-from", path) for path in options.cells_from]
+    paths += [("--archive", own)] if own is not None and own.is_file() else []
     if not paths or not options.reuse:
         return {}
     from cnnlab.sweep.stores.cache import read_archives  # imports Optuna: only when asked

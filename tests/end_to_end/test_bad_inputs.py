@@ -155,6 +155,7 @@ CORPUS = [
     Bad("--first-kernel 0", ("train", "--first-kernel", "0"), ("--first-kernel", "0", "between 1 and 31")),
     Bad("--batch-size 0", ("train", "--batch-size", "0"), ("--batch-size", "0")),
     Bad("a misspelt --optimizer", ("train", "--optimizer", "adm"), ("--optimizer", "'adm'", "Did you mean 'adam'")),
+    Bad("--archive naming a file that is not an archive", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--archive", "{file}"), ("--archive", "a-file", "line 1", "name a new file")),
     Bad("a raw '@' in the --storage password", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--storage", "postgresql://me:hunter2@x@127.0.0.1:1/db"), ("--storage", "me:***@", "not percent-encoded", "%40", "PGPASSWORD")),
     Bad("--tracking-uri of a scheme MLflow has no store for", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--tracking-uri", "ftp://127.0.0.1/x"), ("--tracking-uri", "ftp://", "http://HOST:PORT")),
     Bad("--tracking-uri with no host", ("sweep", "max_vs_avg", "--runs-dir", "{runs}", "--tracking-uri", "https://"), ("--tracking-uri", "'https://'", "names no host", "https://HOST:PORT")),

@@ -169,75 +169,80 @@ def _origin_order(cell: CachedCell) -> tuple[str, int]:
     return (study, int(number) if number.isdigit() else -1)
 
 
-def read_archives(paths: Iterable[Path]) -> dict[str, CachedCell]:
-    """Every training of the archives at `paths` (an earlier file's over a later one's), each
-    file checked whole first: a bad one is refused in words (file, line, field, fix)."""
+def read_archives(paths: Iterable[tuple[str, Path]]) -> dict[str, CachedCell]:
+    """Every training of the archives at `paths`, each given with the option that named it
+    (an earlier file's over a later one's), each file checked whole first: a bad one is refused
+    in words (option, file, line, field, fix)."""
     cells: dict[str, CachedCell] = {}
-    for path in paths:
-        for fingerprint, cell in read_archive(path).items():
+    for option, path in paths:
+        for fingerprint, cell in read_archive(path, option).items():
             cells.setdefault(fingerprint, cell)
     return cells
 
 
-def read_archive(path: Path) -> dict[str, CachedCell]:
-    """The trainings of one archive, by fingerprint."""
-    fix = "pass a file written by `cnnlab studies --export FILE`"
+def read_archive(path: Path, option: str = "--cells-from") -> dict[str, CachedCell]:
+    """The trainings of one archive, by fingerprint (`option`: which option named it)."""
+    fix = (
+        "pass a file written by `cnnlab studies --export FILE`"
+        if option == "--cells-from"
+        else f"name a new file, or an archive a sweep wrote with {option}"
+    )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CnnlabError(f"--cells-from {path}: no such file; {fix}.") from None
+        raise CnnlabError(f"{option} {path}: no such file; {fix}.") from None
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
-        raise CnnlabError(f"--cells-from {path}: cannot be read ({reason}); {fix}.") from None
+        raise CnnlabError(f"{option} {path}: cannot be read ({reason}); {fix}.") from None
     lines = text.splitlines()
-    header = _json_line(path, 1, lines[0] if lines else "", fix)
+    header = _json_line(path, 1, lines[0] if lines else "", fix, option)
     if header.get("format") != ARCHIVE_FORMAT:
         raise CnnlabError(
-            f"--cells-from {path}: line 1 is not a cell archive's header "
+            f"{option} {path}: line 1 is not a cell archive's header "
             f"(format {header.get('format')!r}, expected {ARCHIVE_FORMAT!r}); {fix}."
         )
     if header.get("version") != ARCHIVE_VERSION:
         raise CnnlabError(
-            f"--cells-from {path}: archive version {header.get('version')!r}, but this cnnlab "
+            f"{option} {path}: archive version {header.get('version')!r}, but this cnnlab "
             f"reads version {ARCHIVE_VERSION}; export it again with this cnnlab."
         )
     cells: dict[str, CachedCell] = {}
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
-        entry = _json_line(path, number, line, fix)
+        entry = _json_line(path, number, line, fix, option)
         for field in _LINE_FIELDS:
             if field not in entry:
                 raise CnnlabError(
-                    f"--cells-from {path}: line {number} has no {field!r} field (a line cut "
+                    f"{option} {path}: line {number} has no {field!r} field (a line cut "
                     f"short, or edited by hand?); {fix}."
                 )
         fingerprint, origin, result = entry["fingerprint"], entry["origin"], entry["result"]
         if not isinstance(fingerprint, str) or not fingerprint:
-            raise CnnlabError(f"--cells-from {path}: line {number}: 'fingerprint' is empty; {fix}.")
+            raise CnnlabError(f"{option} {path}: line {number}: 'fingerprint' is empty; {fix}.")
         if not isinstance(origin, str) or "/" not in origin:
             raise CnnlabError(
-                f"--cells-from {path}: line {number}: 'origin' is {origin!r}, not "
+                f"{option} {path}: line {number}: 'origin' is {origin!r}, not "
                 f"'<study>/<trial>'; {fix}."
             )
         if not isinstance(result, dict) or "history" not in result:
             raise CnnlabError(
-                f"--cells-from {path}: line {number}: 'result' is not a training result; {fix}."
+                f"{option} {path}: line {number}: 'result' is not a training result; {fix}."
             )
         run_id = entry["mlflow_run_id"]
         cells.setdefault(fingerprint, CachedCell(origin, result, run_id or None))
     return cells
 
 
-def _json_line(path: Path, number: int, line: str, fix: str) -> dict[str, Any]:
+def _json_line(path: Path, number: int, line: str, fix: str, option: str) -> dict[str, Any]:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as error:
         raise CnnlabError(
-            f"--cells-from {path}: line {number} is not JSON ({error.msg}); {fix}."
+            f"{option} {path}: line {number} is not JSON ({error.msg}); {fix}."
         ) from None
     if not isinstance(value, dict):
-        raise CnnlabError(f"--cells-from {path}: line {number} is not a JSON object; {fix}.")
+        raise CnnlabError(f"{option} {path}: line {number} is not a JSON object; {fix}.")
     return value
 
 
