@@ -97,6 +97,7 @@ def write_report(
 
 
 STAGING = ".writing"  # under the reports folder: a report being written, out of every listing
+FIGURES = "figures"  # a report's figure folder, drawn afresh by every write
 
 
 @contextmanager
@@ -112,7 +113,8 @@ def written_whole(folder: Path) -> Iterator[Path]:
             shutil.rmtree(leftover)
     staging_root.mkdir(parents=True, exist_ok=True)
     if folder.exists():
-        shutil.copytree(folder, staging)
+        # The figures are drawn afresh (`_write` removes the old ones): not worth copying.
+        shutil.copytree(folder, staging, ignore=shutil.ignore_patterns(FIGURES))
     else:
         staging.mkdir()
     try:
@@ -149,7 +151,7 @@ def _write(
         epochs = epochs[epochs["trial"].isin(set(results["trial"]))]
     if sweep.pilot and not epochs.empty:
         analysis = dataclasses.replace(analysis, convergence=converged_epoch(epochs))
-    figures_dir = folder / "figures"
+    figures_dir = folder / FIGURES
     if figures_dir.exists():
         shutil.rmtree(figures_dir)  # a figure that no longer applies must not linger
     by_condition: dict[str, list[Figure]] = {}

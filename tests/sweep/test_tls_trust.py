@@ -130,6 +130,8 @@ def test_unusable_tls_variables_are_refused_before_any_connection(
         ("fe_sendauth: no password supplied", "Give the password in PGPASSWORD or ~/.pgpass"),
         ('no pg_hba.conf entry for host "10.0.0.9", user "u", database "d"',
          "has no pg_hba.conf rule"),
+        ('invalid sslmode value: "bogus"', "sslmode is one of disable, allow, prefer"),
+        ('invalid connection option "sslmod"', "libpq has no such URL parameter"),
         ("Connection refused", "the database server is running and reachable"),
     ],
 )  # fmt: skip

@@ -51,6 +51,10 @@ _KNOWN_FIXES = (
      "URL's (percent-encoded) password."),
     ("no password supplied", "Give the password in PGPASSWORD or ~/.pgpass (or percent-encoded "
      "in the URL)."),
+    ("invalid sslmode value", "sslmode is one of disable, allow, prefer, require, verify-ca "
+     "or verify-full (verify-full checks the CA and the server's name)."),
+    ("invalid connection option", "libpq has no such URL parameter: check its spelling "
+     "against libpq's connection parameters (sslmode, sslrootcert, connect_timeout, …)."),
     ("pg_hba.conf", "The server has no pg_hba.conf rule for this host, user and database: add "
      "one (host DATABASE USER NETWORK scram-sha-256) and reload the server."),
 )  # fmt: skip
