@@ -8,6 +8,7 @@ beside the repository. Without it they are skipped on a developer machine but fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -15,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+# PostgreSQL's driver before any test module imports TensorFlow: a libpq loaded after
+# TensorFlow binds to its bundled TLS library and aborts the whole test process on its first
+# TLS connection (see cnnlab.sweep.launch.import_tensorflow_after_drivers).
+with contextlib.suppress(ImportError):
+    import psycopg  # noqa: F401
 
 from cnnlab.training.result import EpochRecord
 

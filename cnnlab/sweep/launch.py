@@ -13,6 +13,7 @@ processes kept for the whole run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -102,6 +103,20 @@ class Launched:
     archived: dict[str, CachedCell] = dataclasses.field(default_factory=dict)
 
 
+def import_tensorflow_after_drivers() -> None:
+    """TensorFlow, quietly, in a process that also talks to a database: PostgreSQL's driver
+    first. TensorFlow's bundled TLS library exports its symbols process-wide, and a libpq
+    loaded after it binds to them and aborts the process on its first TLS connection
+    (`free(): invalid pointer`, SIGABRT: `sslmode=require` or stricter). Loaded first, libpq
+    keeps its own OpenSSL. Absent (no `postgres` extra), there is nothing to protect."""
+    with contextlib.suppress(ImportError):
+        import psycopg  # noqa: F401
+
+    from cnnlab.training.runtime import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+
+
 def launch(
     declared: Sweep, options: SweepOptions, *, dataset: LoadedDataset | None = None
 ) -> Launched:
@@ -131,9 +146,7 @@ def launch(
     check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
-        from cnnlab.training.runtime import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
+        import_tensorflow_after_drivers()
     speed = machine_speed(options.runs_dir, parallelism)
     estimate = estimate_sweep(sweep, parallelism, speed, report=options.reports_dir is not None)
     sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate) + "\n")

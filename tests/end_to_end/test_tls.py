@@ -166,3 +166,29 @@ def test_clients_that_do_not_verify_or_do_not_encrypt_are_refused_at_the_start(
     by_name = verified.replace("@127.0.0.1:", "@localhost:")
     line = _refused(_sweep(tmp_path, mnist_dir, by_name, mlflow_server.url, trusted), tmp_path)
     assert "localhost" in line and "(--storage)" in line, line
+
+
+def test_tensorflow_in_the_process_does_not_break_a_tls_connection_to_postgres(
+    postgres: Postgres, certificates: Certificates
+) -> None:
+    """A sweep that trains in its own process imports TensorFlow and then connects again (a
+    new look, a reconnect). With TensorFlow imported first, libpq aborts the process (SIGABRT,
+    `free(): invalid pointer`) on its first TLS connection; the sweep's import order keeps
+    libpq's own TLS library."""
+    postgres.create_database("tls_after_tensorflow")
+    url = (
+        f"{postgres.url('tls_after_tensorflow')}?sslmode=verify-full&sslrootcert={certificates.ca}"
+    )
+    code = (
+        "from cnnlab.sweep.launch import import_tensorflow_after_drivers\n"
+        "import_tensorflow_after_drivers()\n"
+        "import psycopg\n"
+        f"with psycopg.connect({url!r}) as connection:\n"
+        "    query = 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'\n"
+        "    print(connection.execute(query).fetchone()[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=300
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.strip() == "True"
