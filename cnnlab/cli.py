@@ -367,7 +367,7 @@ def _epoch_line(epochs: int) -> Any:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from cnnlab.data import load_dataset, make_splits
+    from cnnlab.data import load_data, make_splits
     from cnnlab.spec.geometry import count_params, forward_flops
     from cnnlab.spec.specs import TrialSpec, flat_params
     from cnnlab.sweep import package_versions
@@ -388,8 +388,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ),
     )
     data_dir, only_data_dir, keras_home = data_location(args.data_dir)
-    dataset = load_dataset(
-        spec.data.dataset, data_dir=data_dir, only_data_dir=only_data_dir, keras_home=keras_home
+    dataset = load_data(
+        spec.data, data_dir=data_dir, only_data_dir=only_data_dir, keras_home=keras_home
     )
     splits = make_splits(
         dataset,

@@ -34,7 +34,10 @@ from cnnlab.errors import DataError
 
 @dataclass(frozen=True, eq=False)
 class LoadedDataset:
-    """A dataset's four arrays (uint8 images N×28×28, uint8 labels N) and where they came from."""
+    """A dataset's four arrays and where they came from.
+
+    Images are N×H×W (one channel: MNIST's uint8 28×28) or N×H×W×3, uint8 (scaled by 1/255
+    for the model) or float32 (used as given); labels are integers 0 … classes-1."""
 
     name: str
     x_train: np.ndarray
@@ -43,6 +46,30 @@ class LoadedDataset:
     y_test: np.ndarray
     source: str
     sha256: dict[str, str] = field(default_factory=dict)
+    class_names: tuple[str, ...] = ()  # () : the digits 0-9 (MNIST, Fashion-MNIST's indices)
+    data_format: str = "idx"  # idx (the shipped datasets), npz, image_folder or cifar10
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.class_names or tuple(str(i) for i in range(10))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(height, width, channels) of one image as the model sees it."""
+        height, width = self.x_train.shape[1:3]
+        channels = self.x_train.shape[3] if self.x_train.ndim == 4 else 1
+        return (int(height), int(width), int(channels))
+
+    @property
+    def scaling(self) -> str:
+        """How pixels become the model's inputs, in words for reports."""
+        if self.x_train.dtype == np.uint8:
+            return "uint8 pixels scaled by 1/255"
+        return f"{self.x_train.dtype} pixels used as given"
 
 
 class _NotHere(Exception):

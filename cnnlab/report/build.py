@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -38,6 +38,7 @@ from cnnlab.spec.design import Sweep, make_cell, study_name, sweep_of_study
 from cnnlab.spec.geometry import count_params
 from cnnlab.spec.loading import load_sweep, question, shipped_names
 from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.spec.specs import DATASETS, Dataset
 from cnnlab.stats.convergence import converged_epoch
 from cnnlab.stats.table import design_rows
 
@@ -241,8 +242,9 @@ def run_sweep_of(provenance: Provenance, folder: Path, sweep_path: str | None) -
         changes["seeds"] = provenance.seeds
     changes["n_backgrounds"] = provenance.n_backgrounds
     dataset = provenance.dataset
-    if dataset and dataset != declared.base.data.dataset:  # a `--dataset` run: its own band
-        data = dataclasses.replace(declared.base.data, dataset=dataset)
+    # A `--dataset` run (a shipped dataset in place of the declared one): its own band.
+    if dataset != declared.base.data.name and dataset in DATASETS:
+        data = dataclasses.replace(declared.base.data, dataset=cast(Dataset, dataset))
         changes["base"] = dataclasses.replace(declared.base, data=data)
     return declared.with_changes(**changes)
 

@@ -26,7 +26,7 @@ from typing import Any, Final
 from cnnlab.errors import CnnlabError, did_you_mean
 from cnnlab.report import ReportError
 from cnnlab.spec.sequential import SequentialPlan
-from cnnlab.spec.specs import DATASETS, Dataset
+from cnnlab.spec.specs import DATASETS
 
 
 class Absent(enum.Enum):
@@ -52,7 +52,7 @@ class Provenance:
     epochs: int
     batch_size: int
     train_images: int
-    dataset: Dataset
+    dataset: str  # a shipped dataset (`mnist`, `fashion_mnist`) or the name of yours
     data_source: str  # where the dataset was loaded from
     data_sha256: dict[str, str]  # file name -> SHA-256
     config_hash: str  # the definition hash
@@ -171,11 +171,12 @@ def _flag(value: Any) -> bool:
     return value
 
 
-def _dataset(value: Any) -> Dataset:
-    if value not in DATASETS:
-        raise ValueError(f"expected one of {', '.join(DATASETS)}")
-    dataset: Dataset = value
-    return dataset
+def _dataset(value: Any) -> str:
+    """A shipped dataset's name, or the name you gave your own (letters, digits, _ or -)."""
+    name = _text(value)
+    if name not in DATASETS and not (name and all(ch.isalnum() or ch in "_-" for ch in name)):
+        raise ValueError(f"expected one of {', '.join(DATASETS)} or your data's name")
+    return name
 
 
 def _optional_text(value: Any) -> str | None:

@@ -23,6 +23,7 @@ from cnnlab.spec.specs import (
     Augmentation,
     ConvBlock,
     DataSpec,
+    OwnData,
     TrainSpec,
     TrialSpec,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ConvBlock",
     "DataSpec",
     "Factor",
+    "OwnData",
     "SequentialPlan",
     "Sweep",
     "TrainSpec",

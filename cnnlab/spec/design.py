@@ -225,6 +225,12 @@ class Cell:
         return f"{where}{self.arm}/seed={self.seed:02d}{bg}"
 
     @property
+    def arm_key(self) -> str:
+        """The arm within its condition (`e9/max`; the arm alone without conditions): cells
+        with one arm key train alike, so the ETA times them together."""
+        return self.key.rsplit("/seed=", 1)[0]
+
+    @property
     def run_name(self) -> str:
         """The MLflow run name, e.g. `pooling/avg/seed=07`."""
         return f"{self.sweep}/{self.key}"
@@ -428,11 +434,11 @@ class Sweep:
         """Every band keyed by its dataset: a single band is the base spec's dataset's, fixed
         here so that `--dataset` (which replaces the base spec's) does not carry it along."""
         if not isinstance(declared, Mapping):
-            declared = {self.base.data.dataset: declared}
+            declared = {self.base.data.name: declared}
         bands: dict[str, tuple[float, float]] = {}
         for dataset, band in declared.items():
             where = f"baseline_band[{dataset!r}]"
-            check_choice(where, dataset, DATASETS)
+            check_choice(where, dataset, (*DATASETS, self.base.data.name))
             if not isinstance(band, tuple | list) or len(band) != 2:
                 raise SpecError(where, f"`{where}` must be (low, high), not {band!r}.")
             low, high = band
@@ -684,11 +690,11 @@ def seeds_hash(sweep: Sweep) -> str:
 QUICK_SUFFIX = "-quick"  # a smoke run's study and report: never mixed with a full run's
 
 
-def study_name(sweep_name: str, *, quick: bool, dataset: str = DataSpec().dataset) -> str:
+def study_name(sweep_name: str, *, quick: bool, dataset: str = DataSpec().name) -> str:
     """The study (and report folder) of a run: `pooling`, `pooling-quick`,
     `pooling-fashion_mnist`; `--new-study` adds `-v2`, `-v3`, ... to it."""
     name = sweep_name + (QUICK_SUFFIX if quick else "")
-    return name if dataset == DataSpec().dataset else f"{name}-{dataset}"
+    return name if dataset == DataSpec().name else f"{name}-{dataset}"
 
 
 def sweep_of_study(name: str) -> str:

@@ -59,10 +59,11 @@ LOWER_IS_BETTER = frozenset(
 CORRECTNESS = "test_correct"
 
 
-def resolution(metric: str, test_images: int) -> float | None:
+def resolution(metric: str, test_images: int | None) -> float | None:
     """The step a metric moves in, where it is a count over the whole test set (else None).
 
     Test accuracy is k / test_images. Probe metrics average several shifted copies (and drops
-    subtract two accuracies), so their steps are finer and not declared here.
+    subtract two accuracies), so their steps are finer and not declared here. A dataset you
+    bring without declaring `test_images` has no known step either (None).
     """
-    return 1 / test_images if metric == "test_accuracy" else None
+    return 1 / test_images if metric == "test_accuracy" and test_images else None

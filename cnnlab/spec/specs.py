@@ -25,6 +25,7 @@ Head = Literal["flatten", "gap"]
 Optimizer = Literal["adam", "sgd", "rmsprop"]
 Precision = Literal["float32", "mixed_bfloat16"]
 Dataset = Literal["mnist", "fashion_mnist"]
+DataFormat = Literal["npz", "image_folder", "cifar10"]
 
 PADDINGS: tuple[str, ...] = get_args(Padding)
 POOLINGS: tuple[str, ...] = get_args(Pooling)
@@ -32,6 +33,7 @@ HEADS: tuple[str, ...] = get_args(Head)
 OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 DATASETS: tuple[str, ...] = get_args(Dataset)
+DATA_FORMATS: tuple[str, ...] = get_args(DataFormat)
 # Images in each dataset's official test set: test accuracy moves in steps of 1 / this, which the
 # statistics need (differences are rounded to it before ranking). cnnlab.data.catalog checks it.
 TEST_IMAGES: dict[str, int] = {"mnist": 10_000, "fashion_mnist": 10_000}
@@ -272,6 +274,76 @@ class TrainSpec:
             )
 
 
+# Fields that say where something is, not what it is: recorded (MLflow params, results), but
+# left out of a sweep's definition hash, so the same data at another path (another host's
+# checkout, a moved folder) is the same study. The data's content checksums guard it instead.
+_LOCATION = "location"
+
+
+def _infer_format(path: str) -> str:
+    """A dataset's format from its path alone (no file is read here: the standard library
+    only, and the path may not exist on the machine that reads the sweep file)."""
+    name = path.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    if name.lower().endswith(".npz"):
+        return "npz"
+    if name == "cifar-10-batches-py":
+        return "cifar10"
+    return "image_folder"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OwnData:
+    """A dataset you bring, named in the sweep file and verified when it is loaded.
+
+    `path` is one of (a relative path is taken from the folder the command runs in):
+    - an `.npz` with `x_train`, `y_train`, `x_test`, `y_test` (N×H×W or N×H×W×C images with 1
+      or 3 channels; integer labels 0…classes-1);
+    - an image folder with `train/` and `test/`, each holding one sub-folder per class (the
+      sub-folder's name is the class; classes are numbered in sorted order);
+    - Keras' CIFAR-10 cache, a folder named `cifar-10-batches-py` (what
+      `keras.datasets.cifar10.load_data()` downloads to `~/.keras/datasets/`).
+    `format` is inferred from the path (`.npz`, `cifar-10-batches-py`, else an image folder)
+    unless given. uint8 images are scaled by 1/255; float images are used as given.
+    `name` names the data in study names, reports and MLflow; `test_images`, when given, is
+    checked against the file and lets `cnnlab list` and the statistics know the test set's size
+    (its accuracy moves in steps of 1/test_images) before the data is loaded.
+    """
+
+    name: str
+    path: str = field(metadata={_LOCATION: True})
+    format: DataFormat | None = None
+    test_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.name, str)
+            or not self.name
+            or not all(ch.isalnum() or ch in "_-" for ch in self.name)
+        ):
+            raise SpecError(
+                "data.dataset.name",
+                "`data.dataset.name` names your data in study names and reports: letters, "
+                f"digits, _ or -, but {self.name!r} was passed.",
+            )
+        if self.name in DATASETS:
+            raise SpecError(
+                "data.dataset.name",
+                f"`data.dataset.name` {self.name!r} is a dataset cnnlab ships; write "
+                f"DataSpec(dataset={self.name!r}) for it, or give your data another name.",
+            )
+        if not isinstance(self.path, str) or not self.path.strip():
+            raise SpecError(
+                "data.dataset.path",
+                "`data.dataset.path` must name an .npz file, an image folder or a "
+                f"cifar-10-batches-py folder, but {self.path!r} was passed.",
+            )
+        if self.format is None:
+            object.__setattr__(self, "format", _infer_format(self.path))
+        check_choice("data.dataset.format", self.format, DATA_FORMATS)
+        if self.test_images is not None:
+            check_int("data.dataset.test_images", self.test_images, minimum=1)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataSpec:
     """Which dataset, how much of its training set is held out for validation, and how much is used.
@@ -280,15 +352,28 @@ class DataSpec:
     never touched. `train_subset`, when given, keeps that many of the remaining training images.
     """
 
-    dataset: Dataset = "mnist"
+    dataset: Dataset | OwnData = "mnist"
     validation_size: int = 5_000
     train_subset: int | None = None
 
     def __post_init__(self) -> None:
-        check_choice("data.dataset", self.dataset, DATASETS)
+        if not isinstance(self.dataset, OwnData):
+            check_choice("data.dataset", self.dataset, DATASETS)
         check_int("data.validation_size", self.validation_size, minimum=1)
         if self.train_subset is not None:
             check_int("data.train_subset", self.train_subset, minimum=1)
+
+    @property
+    def name(self) -> str:
+        """The dataset's name: `mnist`, `fashion_mnist`, or the name you gave your data."""
+        return self.dataset.name if isinstance(self.dataset, OwnData) else self.dataset
+
+    @property
+    def test_images(self) -> int | None:
+        """Images in the test set, where known before loading (None: your data, undeclared)."""
+        if isinstance(self.dataset, OwnData):
+            return self.dataset.test_images
+        return TEST_IMAGES[self.dataset]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -325,7 +410,7 @@ def definition_params(spec: object) -> dict[str, object]:
     `train.augmentation`) counts only once it is set, so a spec that does not use it hashes
     exactly as it did before the field existed, and no finished study is refused on resume.
     """
-    return _leaves(spec, "", skip_unset=True)
+    return _leaves(spec, "", skip_unset=True, skip_location=True)
 
 
 def is_unset_addition(spec_field: Field[Any], value: object) -> bool:
@@ -333,17 +418,22 @@ def is_unset_addition(spec_field: Field[Any], value: object) -> bool:
     return bool(spec_field.metadata.get(_HASH_WHEN_SET)) and value == _default(spec_field)
 
 
-def _leaves(spec: object, prefix: str, *, skip_unset: bool) -> dict[str, object]:
+def _leaves(
+    spec: object, prefix: str, *, skip_unset: bool, skip_location: bool = False
+) -> dict[str, object]:
     out: dict[str, object] = {}
+    skips = {"skip_unset": skip_unset, "skip_location": skip_location}
     if is_dataclass(spec) and not isinstance(spec, type):
         for f in fields(spec):
             value = getattr(spec, f.name)
             if skip_unset and is_unset_addition(f, value):
                 continue
-            out.update(_leaves(value, f"{prefix}{f.name}.", skip_unset=skip_unset))
+            if skip_location and f.metadata.get(_LOCATION):
+                continue
+            out.update(_leaves(value, f"{prefix}{f.name}.", **skips))
     elif isinstance(spec, tuple):
         for i, item in enumerate(spec):
-            out.update(_leaves(item, f"{prefix}{i}.", skip_unset=skip_unset))
+            out.update(_leaves(item, f"{prefix}{i}.", **skips))
     else:
         out[prefix.rstrip(".")] = spec
     return out

@@ -24,7 +24,6 @@ import pandas as pd
 
 from cnnlab.spec.design import Cell, Claim, Sweep, cells, condition_sweeps
 from cnnlab.spec.metrics import resolution
-from cnnlab.spec.specs import TEST_IMAGES
 from cnnlab.stats.paired import ClaimData, ClaimResult, evaluate_claims, seed_means
 from cnnlab.stats.replication.conditions import (
     ConditionClaim,
@@ -108,7 +107,7 @@ def judge(
         baseline_rows &= results["seed"] < sweep.plan.looks[0]
     accuracies = results.loc[baseline_rows, "test_accuracy"]
     mean = float(accuracies.mean()) if len(accuracies) else float("nan")
-    dataset = sweep.base.data.dataset
+    dataset = sweep.base.data.name
     band = sweep.band_for(dataset)
     baseline: dict[str, Any] = {"arm": baseline_arm, "mean_test_accuracy": mean, "band": band}
     if band is None and sweep.baseline_band:  # declared, but for other datasets only
@@ -124,7 +123,7 @@ def judge(
         return Judgement(judged=False, reasons=tuple(reasons), baseline=baseline)
     if sweep.plan is not None:
         return _judge_looks(sweep, results, baseline)
-    test_images = TEST_IMAGES[sweep.base.data.dataset]
+    test_images = sweep.base.data.test_images
     claims = [
         ClaimData(
             c.statement,
@@ -139,7 +138,7 @@ def judge(
 
 
 def _resolution(sweep: Sweep, claim: Claim) -> float | None:
-    return resolution(claim.metric, TEST_IMAGES[sweep.base.data.dataset])
+    return resolution(claim.metric, sweep.base.data.test_images)
 
 
 def claim_series(sweep: Sweep, results: pd.DataFrame, claim: Claim) -> ClaimSeries:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import cnnlab
-from cnnlab.data import LoadedDataset
+from cnnlab.data import LoadedDataset, array_checksums
 from cnnlab.spec.design import Cell
 from cnnlab.spec.specs import flat_params
 
@@ -102,22 +102,19 @@ def _versions() -> tuple[tuple[str, str], ...]:
 
 
 def content_checksums(dataset: LoadedDataset) -> dict[str, str]:
-    """The dataset's content checksums: its verified files' (MNIST, Fashion-MNIST), or for data
-    given as arrays (synthetic data in tests) a SHA-256 of each array's dtype, shape and bytes."""
+    """The dataset's content checksums: its verified files' (MNIST, Fashion-MNIST) or arrays'
+    (your data), or for data given as arrays (synthetic data in tests) a SHA-256 of each
+    array's dtype, shape and bytes (`cnnlab.data.array_checksums`)."""
     if dataset.sha256:
         return dict(dataset.sha256)
-    arrays = {
-        "x_train": dataset.x_train,
-        "y_train": dataset.y_train,
-        "x_test": dataset.x_test,
-        "y_test": dataset.y_test,
-    }
-    checksums = {}
-    for name, array in arrays.items():
-        digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-        checksums[name] = digest.hexdigest()
-    return checksums
+    return array_checksums(
+        {
+            "x_train": dataset.x_train,
+            "y_train": dataset.y_train,
+            "x_test": dataset.x_test,
+            "y_test": dataset.y_test,
+        }
+    )
 
 
 def training_environment(

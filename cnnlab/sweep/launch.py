@@ -21,18 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cnnlab.data import LoadedDataset, load_dataset, make_splits
+from cnnlab.data import LoadedDataset, load_data, make_splits
 from cnnlab.errors import CnnlabError, SpecError
 from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.sweep.console.calibration import machine_speed
 from cnnlab.sweep.console.estimate import (
+    DataSize,
     MachineSpeed,
     SweepEstimate,
     estimate_sweep,
     first_look_cells,
 )
+from cnnlab.sweep.fingerprint import content_checksums
 from cnnlab.sweep.options import StudyIdentity, SweepOptions, effective_sweep
 from cnnlab.sweep.parallelism import Parallelism, resolve
 from cnnlab.sweep.stores.preflight import check_run_inputs
@@ -137,19 +139,24 @@ def launch(
         check_joinable(identity, options)
     design_cells = cells(sweep)
     if dataset is None:  # NumPy only: a size that does not fit is refused before TensorFlow
-        dataset = load_dataset(
-            sweep.base.data.dataset,
+        dataset = load_data(
+            sweep.base.data,
             data_dir=options.data_dir,
             only_data_dir=options.only_data_dir,
             keras_home=options.keras_home,
         )
     check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
+    check_networks_fit(sweep.name, design_cells, dataset)
+    identity = identity.with_data(content_checksums(dataset))
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
         import_tensorflow_after_drivers()
     speed = machine_speed(options.runs_dir, parallelism)
-    estimate = estimate_sweep(sweep, parallelism, speed, report=options.reports_dir is not None)
-    sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate) + "\n")
+    size = DataSize(train=len(dataset.y_train), test=len(dataset.y_test))
+    estimate = estimate_sweep(
+        sweep, parallelism, speed, report=options.reports_dir is not None, size=size
+    )
+    sys.stderr.write(describe_plan(sweep, design_cells, parallelism, estimate, dataset) + "\n")
     if parallelism.warning():
         sys.stderr.write(f"{parallelism.warning()}\n")
     if options.quick:
@@ -176,6 +183,36 @@ def check_split_sizes(name: str, design_cells: list[Cell], dataset: LoadedDatase
             raise SpecError(error.field, f"Sweep {name!r}: {error} {fix}") from None
 
 
+def check_networks_fit(name: str, design_cells: list[Cell], dataset: LoadedDataset) -> None:
+    """Every arm's network takes the dataset's images and predicts its classes: a mismatch
+    would otherwise fail every cell at its first batch (or, for classes, train silently on a
+    wrong output)."""
+    shape = dataset.image_shape
+    for arch in {cell.spec.arch for cell in design_cells}:
+        if tuple(arch.input_shape) != shape:
+            h, w, c = shape
+            raise SpecError(
+                "arch.input_shape",
+                f"Sweep {name!r}: the network takes {_shape(arch.input_shape)} images "
+                f"(`arch.input_shape` = {tuple(arch.input_shape)}), but {dataset.name} "
+                f"({dataset.source}) has {_shape(shape)} images. Set input_shape=({h}, {w}, {c}) "
+                "in the sweep's ArchSpec, e.g. dataclasses.replace(small, input_shape="
+                f"({h}, {w}, {c}), num_classes={dataset.num_classes}).",
+            )
+        if arch.num_classes != dataset.num_classes:
+            raise SpecError(
+                "arch.num_classes",
+                f"Sweep {name!r}: the network predicts {arch.num_classes} classes "
+                f"(`arch.num_classes`), but {dataset.name} has {dataset.num_classes}. Set "
+                f"num_classes={dataset.num_classes} in the sweep's ArchSpec.",
+            )
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    h, w, c = shape
+    return f"{h}×{w}×{c}"
+
+
 def _archived(options: SweepOptions) -> dict[str, CachedCell]:
     """The `--cells-from` archives (and an `--archive` written before), read and checked whole
     before any work."""
@@ -196,6 +233,26 @@ def _archived(options: SweepOptions) -> dict[str, CachedCell]:
     from cnnlab.sweep.stores.cache import read_archives  # imports Optuna: only when asked
 
     return read_archives(paths)
+
+
+def _epochs(sweep: Sweep, design_cells: list[Cell]) -> str:
+    """`3 epochs`, or per condition where conditions set the epochs (`3 or 9 epochs`)."""
+    counts = sorted({cell.spec.train.epochs for cell in design_cells} or {sweep.base.train.epochs})
+    words = " or ".join(map(str, counts))
+    return f"{words} epoch{'s' if counts != [1] else ''}" + (
+        " (by condition)" if len(counts) > 1 and sweep.conditions is not None else ""
+    )
+
+
+def _data(dataset: LoadedDataset) -> str:
+    """`mnist`, or your data with its shape, classes and scaling."""
+    if dataset.data_format == "idx":
+        return dataset.name
+    h, w, c = dataset.image_shape
+    return (
+        f"{dataset.name} ({h}×{w}×{c}, {dataset.num_classes} classes, {dataset.scaling}; "
+        f"{len(dataset.y_test):,} test images)"
+    )
 
 
 def _looks(plan: SequentialPlan) -> str:
@@ -242,11 +299,15 @@ def describe_cap(sweep: Sweep, parallelism: Parallelism, speed: MachineSpeed) ->
 
 
 def describe_plan(
-    sweep: Sweep, design_cells: list[Cell], parallelism: Parallelism, estimate: SweepEstimate
+    sweep: Sweep,
+    design_cells: list[Cell],
+    parallelism: Parallelism,
+    estimate: SweepEstimate,
+    dataset: LoadedDataset,
 ) -> str:
     """What the run will do, on what, and how long it should take (`cnnlab list` agrees)."""
     spec = sweep.base
-    images = spec.data.train_subset or 60_000 - spec.data.validation_size
+    images = spec.data.train_subset or len(dataset.y_train) - spec.data.validation_size
     arms = sweep.arm_labels()
     plan = sweep.plan
     if sweep.design == "search":
@@ -263,10 +324,9 @@ def describe_plan(
             f"{len(arms)} arms × {len(sweep.seed_values)} paired seeds{bgs} = "
             f"{len(design_cells)} trials"
         )
-    epochs = spec.train.epochs
     return (
-        f"{sweep.name} ({sweep.design}): {size}; {epochs} epoch{'s' if epochs != 1 else ''} "
-        f"each on {images:,} {spec.data.dataset} training images, batch {spec.train.batch_size}.\n"
+        f"{sweep.name} ({sweep.design}): {size}; {_epochs(sweep, design_cells)} "
+        f"each on {images:,} training images of {_data(dataset)}, batch {spec.train.batch_size}.\n"
         f"Arms: {', '.join(arms) if len(arms) <= 12 else f'{len(arms)} combinations'}.\n"
         + (f"Seeds: {_looks(plan)}.\n" if plan is not None else "")
         + f"Training: {parallelism.describe()}.\n"

@@ -24,6 +24,7 @@ from cnnlab.spec.design import (
     study_name,
 )
 from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.spec.specs import DataSpec, OwnData
 from cnnlab.sweep.parallelism import AUTO, WorkersRequest
 
 QUICK_SEEDS = 3
@@ -87,15 +88,16 @@ def effective_sweep(sweep: Sweep, options: SweepOptions) -> Sweep:
     base, changes = sweep.base, dict[str, Any]()
     if options.quick:
         subset = base.data.train_subset
+        if isinstance(base.data.dataset, OwnData):
+            # Your data's size is unknown until it is loaded, and may be below the quick
+            # subset: a smoke run on it trains on the declared subset (or all of it).
+            quick_subset = subset
+        else:
+            quick_subset = QUICK_TRAIN_IMAGES if subset is None else min(subset, QUICK_TRAIN_IMAGES)
         base = dataclasses.replace(
             base,
             train=dataclasses.replace(base.train, epochs=QUICK_EPOCHS),
-            data=dataclasses.replace(
-                base.data,
-                train_subset=QUICK_TRAIN_IMAGES
-                if subset is None
-                else min(subset, QUICK_TRAIN_IMAGES),
-            ),
+            data=dataclasses.replace(base.data, train_subset=quick_subset),
         )
         changes["seeds"] = (
             tuple(sweep.seed_values[:QUICK_SEEDS])
@@ -143,7 +145,11 @@ def seeds_for_count(
 
 def study_base_name(sweep: Sweep, options: SweepOptions) -> str:
     """The study (and report folder) of this run: `pooling`, `pooling-quick`, ..."""
-    return study_name(sweep.name, quick=options.quick, dataset=sweep.base.data.dataset)
+    data = sweep.base.data
+    # Your own data is part of the sweep file, so it needs no suffix; a shipped dataset other
+    # than MNIST gets one (`pooling-fashion_mnist`), since `--dataset` can swap it in.
+    dataset = data.dataset if isinstance(data.dataset, str) else DataSpec().name
+    return study_name(sweep.name, quick=options.quick, dataset=dataset)
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ class StudyIdentity:
     claims_hash: str
     plan_hash: str
     definition: dict[str, Any]
+    # The dataset's content checksums, once it is loaded (`with_data`): a study keeps them,
+    # and a changed dataset refuses resume. Empty before loading (a worker's early check).
+    data_sha256: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, sweep: Sweep, options: SweepOptions) -> StudyIdentity:
@@ -171,3 +180,6 @@ class StudyIdentity:
             plan_hash=seeds_hash(sweep),
             definition=definition(sweep),
         )
+
+    def with_data(self, data_sha256: dict[str, str]) -> StudyIdentity:
+        return dataclasses.replace(self, data_sha256=dict(data_sha256))

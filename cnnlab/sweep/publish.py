@@ -76,7 +76,7 @@ class RunFacts:
             epochs=sweep.base.train.epochs,
             batch_size=sweep.base.train.batch_size,
             train_images=data.train_subset or 60_000 - data.validation_size,
-            dataset=data.dataset,
+            dataset=data.name,
             data_source=self.dataset.source,
             data_sha256=dict(self.dataset.sha256),
             config_hash=config_hash(sweep),

@@ -290,7 +290,7 @@ class SweepRun:
             remaining = self.reused_first(remaining)
             if plan is not None:
                 self.progress.note(self._look_line(needed, remaining))
-            pending_arms = [c.arm for c in remaining.pending]
+            pending_arms = [c.arm_key for c in remaining.pending]
             self.progress.stage(remaining.total, remaining.already, pending_arms)
             if self.execute(remaining, deadline):
                 return True
@@ -492,7 +492,7 @@ class SweepRun:
     def _progress(self) -> Progress:
         launched, first = self.launched, self.first
         parallelism, speed = launched.parallelism, launched.speed
-        per_arm = {c.arm: self.estimates[c.key] * speed.factor for c in launched.design_cells}
+        per_arm = {c.arm_key: self.estimates[c.key] * speed.factor for c in launched.design_cells}
         progress = Progress(
             total=first.total,
             done=first.already,
@@ -500,7 +500,7 @@ class SweepRun:
             workers=parallelism.workers,
             measured=finished_seconds(self.stores.study),
         )
-        progress.plan([c.arm for c in first.pending] or ["search"] * first.count)
+        progress.plan([c.arm_key for c in first.pending] or ["search"] * first.count)
         return progress
 
     def _calibrate(self, cell: Cell, seconds: float) -> None:

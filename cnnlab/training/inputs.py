@@ -1,7 +1,9 @@
 """The one scaling from stored images to model inputs (training, evaluation, probes, dry runs).
 
-Datasets stay uint8 N×H×W everywhere else (`cnnlab.data`); the model sees float32 N×H×W×1 in
-[0, 1]. Keeping the scaling here keeps training and measuring on the same inputs.
+Datasets stay as stored everywhere else (`cnnlab.data`): uint8 or float32, N×H×W for one
+channel (MNIST) or N×H×W×3. The model sees float32 N×H×W×C: uint8 pixels divided by 255 (so in
+[0, 1]), float pixels as given (data you bring that is already scaled or standardised).
+Keeping the scaling here keeps training and measuring on the same inputs.
 
 `as_inputs` scales a NumPy array at once. `TrainingImages` keeps a split's training images as
 one uint8 tensor for the whole trial and scales each batch as it is drawn, in the epoch's
@@ -23,18 +25,25 @@ if TYPE_CHECKING:
 
 
 def as_inputs(images: np.ndarray) -> np.ndarray:
-    """uint8 N×H×W → float32 N×H×W×1 in [0, 1]."""
-    scaled: np.ndarray = (images.astype(np.float32) / 255.0)[..., np.newaxis]
-    return scaled
+    """uint8 N×H×W[×C] → float32 N×H×W×C in [0, 1]; float images as float32, as given."""
+    if images.dtype == np.uint8:
+        scaled: np.ndarray = images.astype(np.float32) / 255.0
+    else:
+        scaled = images.astype(np.float32, copy=False)
+    return scaled[..., np.newaxis] if scaled.ndim == 3 else scaled
 
 
 class TrainingImages:
-    """A split's training images (uint8 N×H×W) and labels as tensors, made once per trial,
-    and each epoch's batches drawn from them in a given order."""
+    """A split's training images (as stored: uint8 or float32, N×H×W[×C]) and labels as
+    tensors, made once per trial, and each epoch's batches drawn from them in a given order."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
         import tensorflow as tf
 
+        self.scaled = images.dtype == np.uint8  # scaled per batch, as `as_inputs` scales
+        self.one_channel = images.ndim == 3
+        if not self.scaled:
+            images = images.astype(np.float32, copy=False)
         self.images = tf.constant(images)  # uint8: a quarter of the float32 copy's memory
         self.labels = tf.constant(labels.astype(np.int32))
 
@@ -52,5 +61,9 @@ class TrainingImages:
     def _batch(self, indices: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
-        images = tf.cast(tf.gather(self.images, indices), tf.float32) / 255.0
-        return images[..., tf.newaxis], tf.gather(self.labels, indices)
+        images = tf.gather(self.images, indices)
+        if self.scaled:
+            images = tf.cast(images, tf.float32) / 255.0
+        if self.one_channel:
+            images = images[..., tf.newaxis]
+        return images, tf.gather(self.labels, indices)

@@ -22,7 +22,7 @@ DIRECTIONS = {"up": (-1, 0), "down": (1, 0), "left": (0, -1), "right": (0, 1)}
 
 
 def shift_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Move N×H×W images by (rows, cols) pixels; uncovered pixels are 0, nothing wraps."""
+    """Move N×H×W[×C] images by (rows, cols) pixels; uncovered pixels are 0, nothing wraps."""
     out = np.zeros_like(images)
     height, width = images.shape[1:3]
     src_r = slice(max(0, -rows), height - max(0, rows))
@@ -34,10 +34,13 @@ def shift_images(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def rotate_images(images: np.ndarray, degrees: float) -> np.ndarray:
-    """Rotate N×H×W uint8 images about their centre (bilinear, zero outside)."""
-    rotated = ndimage.rotate(
+    """Rotate N×H×W[×C] images about their centre (bilinear, zero outside); uint8 images are
+    rounded back to uint8, float images stay float."""
+    rotated: np.ndarray = ndimage.rotate(
         images.astype(np.float32), degrees, axes=(1, 2), reshape=False, order=1, cval=0.0
     )
+    if images.dtype != np.uint8:
+        return rotated
     result: np.ndarray = np.clip(np.rint(rotated), 0, 255).astype(np.uint8)
     return result
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from cnnlab.data import synthetic_dataset
 from cnnlab.errors import SpecError
 from cnnlab.spec.design import Claim, Factor, Sweep, config_hash
 from cnnlab.spec.presets import small
@@ -371,7 +372,9 @@ def test_the_plan_line_says_what_the_first_look_costs() -> None:
     sweep = _sweep()
     parallelism = resolve(2, cores=2)
     estimate = estimate_sweep(sweep, parallelism)
-    text = describe_plan(sweep, cells(sweep), parallelism, estimate)
+    text = describe_plan(
+        sweep, cells(sweep), parallelism, estimate, synthetic_dataset(n_train=6_000, n_test=10)
+    )
     first = text.splitlines()[0]  # short and plain: the spending rule has a line of its own
     assert "3 arms × 5–20 paired seeds: the first look trains 15 trials, the last at most 60" in (
         first

@@ -225,6 +225,7 @@ def test_store_keys_and_state_values_never_change() -> None:
         "VERSIONS": "cnnlab.versions",
         "THREADS": "cnnlab.threads",
         "DATA_SOURCE": "cnnlab.data_source",
+        "DATA_SHA256": "cnnlab.data_sha256",
         "SPLIT_HASH": "cnnlab.split_hash",
         "DATA_ORDER_HASH": "cnnlab.data_order_hash",
         "INIT_HASH": "cnnlab.init_hash",

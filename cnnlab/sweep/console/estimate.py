@@ -28,7 +28,7 @@ from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.geometry import forward_flops
 from cnnlab.spec.metrics import ANGLES, SHIFTS
-from cnnlab.spec.specs import TEST_IMAGES, TrialSpec
+from cnnlab.spec.specs import TrialSpec
 from cnnlab.sweep.parallelism import Parallelism
 
 # --- measured constants (2-core AMD EPYC, AVX-512; see benchmarks/README.md) ----------------
@@ -108,16 +108,27 @@ def measured_speed(ratios: Iterable[float], recent: int = 50) -> MachineSpeed:
     return MachineSpeed(factor=statistics.median(usable), trials=len(usable))
 
 
+@dataclass(frozen=True)
+class DataSize:
+    """Images in a dataset's official training and test sets (MNIST's by default)."""
+
+    train: int = 60_000
+    test: int = 10_000
+
+
 def trial_seconds(
     spec: TrialSpec,
     parallelism: Parallelism,
     *,
     probes: Sequence[str] = (),
     probe_images: int | None = None,
-    n_train: int = 60_000,
+    size: DataSize | None = None,
 ) -> float:
     """Estimated seconds of one trial of `spec` on one of the run's trainings, bookkeeping
-    included, at the shipped calibration (scale by `MachineSpeed.factor`)."""
+    included, at the shipped calibration (scale by `MachineSpeed.factor`). `size`: the loaded
+    dataset's (else the shipped datasets', or your data's declared test size)."""
+    size = size or DataSize(test=spec.data.test_images or DataSize.test)
+    n_train = size.train
     flops = forward_flops(spec.arch)
     rate = training_flops_per_second(flops) * _speedup(parallelism)
     images = spec.data.train_subset or (n_train - spec.data.validation_size)
@@ -126,7 +137,7 @@ def trial_seconds(
     if spec.train.augmentation.active:
         train += images * AUGMENT_S_PER_IMAGE
     inference = flops / (rate * EVAL_SPEEDUP)
-    test_images = TEST_IMAGES[spec.data.dataset]
+    test_images = size.test
     evaluate = (spec.data.validation_size + test_images) * inference
     final_pass = test_images * inference
     probe = 0.0
@@ -136,8 +147,10 @@ def trial_seconds(
     return BUILD_S + BOOKKEEPING_S + spec.train.epochs * (train + evaluate) + final_pass + probe
 
 
-def cell_seconds(cell: Cell, parallelism: Parallelism) -> float:
-    return trial_seconds(cell.spec, parallelism, probes=cell.probes, probe_images=cell.probe_images)
+def cell_seconds(cell: Cell, parallelism: Parallelism, size: DataSize | None = None) -> float:
+    return trial_seconds(
+        cell.spec, parallelism, probes=cell.probes, probe_images=cell.probe_images, size=size
+    )
 
 
 def makespan(durations: Sequence[float], workers: int) -> float:
@@ -193,18 +206,20 @@ def estimate_sweep(
     speed: MachineSpeed | None = None,
     *,
     report: bool = True,
+    size: DataSize | None = None,
 ) -> SweepEstimate:
-    """The run's estimate: start-up, each look's makespan on the workers, the end (and report)."""
+    """The run's estimate: start-up, each look's makespan on the workers, the end (and report).
+    `size`: the loaded dataset's sizes (without it, MNIST's: `cnnlab list` loads no data)."""
     speed = speed or MachineSpeed()
     workers = parallelism.workers
     fixed = END_S + (REPORT_S if report else 0.0)
     fixed += STARTUP_S + TENSORFLOW_IMPORT_S if parallelism.in_process else WORKERS_READY_S
     if sweep.design == "search":
-        trial = trial_seconds(sweep.base, parallelism)
+        trial = trial_seconds(sweep.base, parallelism, size=size)
         total = fixed + makespan([trial] * sweep.n_trials, workers) * speed.factor
         return SweepEstimate(total, None, workers, speed)
     spans = [
-        makespan([cell_seconds(c, parallelism) for c in look], workers) * speed.factor
+        makespan([cell_seconds(c, parallelism, size) for c in look], workers) * speed.factor
         for look in looks(sweep)
     ]
     first = fixed + spans[0] if sweep.plan is not None else None

@@ -57,6 +57,7 @@ class Key(StrEnum):
     VERSIONS = "cnnlab.versions"  # M: package versions as JSON
     THREADS = "cnnlab.threads"  # M: TensorFlow thread settings the trial ran with, as JSON
     DATA_SOURCE = "cnnlab.data_source"  # M: where the dataset was loaded from
+    DATA_SHA256 = "cnnlab.data_sha256"  # S: the dataset's content checksums at creation
     SPLIT_HASH = "cnnlab.split_hash"  # M: pairing fingerprints of the trial
     DATA_ORDER_HASH = "cnnlab.data_order_hash"  # M
     INIT_HASH = "cnnlab.init_hash"  # M

@@ -266,11 +266,13 @@ def done_and_live(study: optuna.Study) -> tuple[set[str], set[str]]:
 
 
 def finished_seconds(study: optuna.Study) -> dict[str, list[float]]:
-    """Each arm's trained trials' wall seconds (start to complete), oldest first: a resumed
-    run's ETA starts from them (a reused cell took no training time)."""
+    """Each arm's trained trials' wall seconds (start to complete), oldest first, by arm key
+    (`Cell.arm_key`: an arm under two budgets trains for two durations): a resumed run's ETA
+    starts from them (a reused cell took no training time)."""
     seconds: dict[str, list[float]] = {}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        arm = trial.user_attrs.get(Key.ARM, "search")
+        cell = trial.user_attrs.get(Key.CELL)
+        arm = cell.rsplit("/seed=", 1)[0] if cell else trial.user_attrs.get(Key.ARM, "search")
         if trial.duration is not None and not trial.user_attrs.get(Key.REUSED_FROM):
             seconds.setdefault(arm, []).append(trial.duration.total_seconds())
     return seconds

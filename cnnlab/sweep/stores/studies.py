@@ -146,6 +146,13 @@ def open_study(
             f"to start {base_name}-v{versions[-1][0] + 1} (the old study and its runs are "
             "kept), or undo the change.",
         )
+        _refuse_changed_data(
+            study,
+            identity,
+            fix=f"Restore the data the study was started with, or run again with --new-study "
+            f"to start {base_name}-v{versions[-1][0] + 1} on this data (the old study and its "
+            "runs are kept).",
+        )
         refuse_other_versions(study, joining=False)
         study.set_user_attr(Key.VERSION, __version__)
         return study
@@ -164,9 +171,32 @@ def open_study(
         (Key.QUICK, identity.quick),
         (Key.CREATED, time.strftime("%Y-%m-%d %H:%M:%S")),
         (Key.VERSION, __version__),
+        (Key.DATA_SHA256, identity.data_sha256),
     ):
         study.set_user_attr(key, value)
     return study
+
+
+def _refuse_changed_data(study: optuna.Study, identity: StudyIdentity, *, fix: str) -> None:
+    """Raise unless the dataset's content is the one the study was started on (a study from
+    before the checksums were kept, or an identity without data, is not checked)."""
+    stored = study.user_attrs.get(Key.DATA_SHA256)
+    if not isinstance(stored, dict) or not stored or not identity.data_sha256:
+        return
+    now = identity.data_sha256
+    changed = sorted(
+        name for name in stored.keys() | now.keys() if stored.get(name) != now.get(name)
+    )
+    if changed:
+        shown = ", ".join(
+            f"{name} (SHA-256 {str(stored.get(name, 'absent'))[:12]}… then, "
+            f"{str(now.get(name, 'absent'))[:12]}… now)"
+            for name in changed[:4]
+        )
+        raise StudyMismatchError(
+            f"The dataset changed since study {study.study_name!r} was started: {shown}. Its "
+            f"finished cells were trained on the old data, so they cannot pair with new ones. {fix}"
+        )
 
 
 def _refuse_changed_definition(
@@ -220,6 +250,9 @@ def join_study(
         head=f"Study {name!r} in {where!r} was started from a different definition of the sweep",
         fix="give the worker the same sweep file and the same --quick, --seeds, --epochs "
         "and --dataset as the sweep's own process.",
+    )
+    _refuse_changed_data(
+        study, identity, fix="Give this host the same data as the sweep's own process."
     )
     refuse_other_versions(study, joining=True)
     return study

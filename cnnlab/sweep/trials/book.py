@@ -288,7 +288,7 @@ class TrialBook:
         else:
             self.reused.append(cell.key)
             how = f"reused from {source.origin}"
-        self.progress.finish(cell.arm, cell.run_name, how, seconds, trained=False)
+        self.progress.finish(cell.arm_key, cell.run_name, how, seconds, trained=False)
 
     def fail(
         self,
@@ -335,5 +335,5 @@ class TrialBook:
 
     def _done(self, active: ActiveTrial, outcome: str) -> float:
         seconds = time.monotonic() - active.started
-        self.progress.finish(active.cell.arm, active.cell.run_name, outcome, seconds)
+        self.progress.finish(active.cell.arm_key, active.cell.run_name, outcome, seconds)
         return seconds
