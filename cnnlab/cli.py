@@ -26,7 +26,7 @@ from typing import Any
 
 from cnnlab.cliutil import data_location, run_command
 from cnnlab.errors import CnnlabError, SpecError, TrainingFailed
-from cnnlab.spec.specs import PRECISIONS, DataSpec, TrainSpec, check_choice
+from cnnlab.spec.specs import PRECISIONS, ArchSpec, DataSpec, TrainSpec, check_choice
 from cnnlab.version import __version__
 
 
@@ -255,6 +255,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from cnnlab.spec.design import trial_count
     from cnnlab.spec.loading import load_sweep, question, shipped_names
     from cnnlab.sweep import estimate_sweep, first_look_cells, machine_speed, parse_workers, resolve
+    from cnnlab.sweep.console.estimate import CostUnknown
 
     parallelism = resolve(parse_workers(args.workers))
     speed = machine_speed(args.runs_dir, parallelism)
@@ -263,7 +264,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         sweep = load_sweep(name)
         trials = str(trial_count(sweep))
         arms = f"{len(sweep.arm_labels())} arms"
-        duration = estimate_sweep(sweep, parallelism, speed).short()
+        try:
+            duration = estimate_sweep(sweep, parallelism, speed).short()
+        except CostUnknown:  # a network you bring: built, and so costed, when the sweep starts
+            duration = "at its start"
         if sweep.plan is not None:  # a sequential plan: from its first look to its last
             trials = f"{len(first_look_cells(sweep))}–{trials}"
         rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
@@ -407,9 +411,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         set_intra_op_threads(args.threads)
 
     epochs = spec.train.epochs
+    arch = spec.arch
+    assert isinstance(arch, ArchSpec)  # `cnnlab train` builds a preset, never a function
     sys.stderr.write(
-        f"Training {_arch_label(args)}: {count_params(spec.arch):,} parameters, "
-        f"{forward_flops(spec.arch):,} FLOPs/image, on {dataset.name} from {dataset.source}: "
+        f"Training {_arch_label(args)}: {count_params(arch):,} parameters, "
+        f"{forward_flops(arch):,} FLOPs/image, on {dataset.name} from {dataset.source}: "
         f"{len(splits.y_train):,} train / {len(splits.y_val):,} validation / "
         f"{len(splits.y_test):,} test images; {epochs} epoch{'s' if epochs != 1 else ''}, "
         f"batch {spec.train.batch_size}, seed {args.seed}\n"

@@ -32,6 +32,7 @@ from cnnlab.spec.design import (
 from cnnlab.spec.geometry import receptive_field
 from cnnlab.spec.metrics import CORRECTNESS
 from cnnlab.spec.sequential import plan_hash
+from cnnlab.spec.specs import ArchSpec
 from cnnlab.stats.anova import FactorialResult, OmnibusResult, factorial, omnibus
 from cnnlab.stats.claims import Judgement, claim_differences, judge
 from cnnlab.stats.convergence import Convergence
@@ -135,6 +136,8 @@ class Analysis:
     # Cells copied from identical trainings of other studies (the cell cache): (study, cells).
     reused: tuple[tuple[str, int], ...] = ()
     cell_count: int = 0  # the design's cells with a result
+    # A network you bring: the lowest and highest share of parameters paired (else None).
+    init_paired: tuple[float, float] | None = None
     convergence: Convergence | None = None  # a pilot's: the budget its rule picks
     # A sweep with conditions: each condition's own analysis (its claims, arms, looks), with
     # the replication verdicts in `judgement.replications`; the fields above are its first's.
@@ -279,21 +282,33 @@ def analyse(
         replicates=replicates(sweep, results),
         reused=reused_cells(own_rows),
         cell_count=len(own_rows),
+        init_paired=paired_share(own_rows),
         receptive_fields=arm_receptive_fields(sweep),
         cap=cap_account(sweep, own_rows),
     )
 
 
+def paired_share(rows: pd.DataFrame) -> tuple[float, float] | None:
+    """The lowest and highest share of initial parameters paired with the reference arm's
+    (a network you bring; None without the column)."""
+    if "init_paired" not in rows or rows["init_paired"].isna().all():
+        return None
+    shares = rows["init_paired"].dropna().astype(float)
+    return float(shares.min()), float(shares.max())
+
+
 def arm_receptive_fields(sweep: Sweep) -> dict[str, int]:
     """Each arm's receptive field; empty for a randomized design (each replicate draws its
     own architecture) or a search."""
-    if sweep.design in ("randomized", "search"):
-        return {}
+    if sweep.design in ("randomized", "search") or not isinstance(sweep.base.arch, ArchSpec):
+        return {}  # a network you bring has no layer plan to read the field from
     seed = sweep.seed_values[0]
-    return {
-        arm: receptive_field(make_cell(sweep, labels, seed, None).spec.arch)
-        for arm, labels in sweep.arms()
-    }
+    fields = {}
+    for arm, labels in sweep.arms():
+        arch = make_cell(sweep, labels, seed, None).spec.arch
+        assert isinstance(arch, ArchSpec)
+        fields[arm] = receptive_field(arch)
+    return fields
 
 
 def _analyse_conditions(

@@ -749,6 +749,42 @@ def _band(baseline: dict[str, Any]) -> str:
     return "none" if not band else f"{100 * band[0]:.1f}–{100 * band[1]:.1f} %"
 
 
+def _data_blocks(prov: Provenance) -> list[Block]:
+    """Your data (or a shipped dataset): its form, scaling, shape and images per class."""
+    facts = prov.data_facts
+    if facts is ABSENT or facts["format"] == "idx":
+        return []  # MNIST and Fashion-MNIST: described by their own catalog
+    h, w, c = facts["image_shape"]
+    step = 100 / facts["test_images"]
+    text = (
+        f"Data: {prov.dataset} ({facts['format']}, {h}×{w}×{c}, {facts['scaling']}), "
+        f"{facts['test_images']:,} test images: test accuracy moves in steps of {step:.3g} pp"
+        + (
+            ", coarser than a 0.1 pp ROPE, so a difference smaller than one image cannot be seen."
+            if step > 0.1
+            else "."
+        )
+    )
+    rows = tuple(
+        (name, f"{train:,}", f"{test:,}") for name, (train, test) in facts["classes"].items()
+    )
+    return [
+        Text(text),
+        Table(("class", "training images", "test images"), rows, element_id="classes"),
+    ]
+
+
+def _pairing_text(analysis: Analysis) -> str:
+    low, high = analysis.init_paired or (1.0, 1.0)
+    spread = f"{100 * low:.1f} %" if low == high else f"{100 * low:.1f}–{100 * high:.1f} %"
+    return (
+        "Initial weights: the network is your own function, so each arm's initial weights were "
+        "paired with the first arm's of the same seed wherever a variable's path and shape "
+        f"match: {spread} of the parameters were paired (over cells). Unpaired parameters start "
+        "from the seed's own initialisation: noise the pairing does not remove."
+    )
+
+
 def _provenance_blocks(prov: Provenance) -> list[Block]:
     rows: list[tuple[str, str]] = [
         ("Study", prov.study),
@@ -858,6 +894,10 @@ def _body(analysis: Analysis, figures: list[Figure], level: int = 2) -> list[Blo
     blocks.append(_rules(analysis.sweep.plan is not None))
     blocks += _sequential_blocks(analysis)
     blocks.append(_design_text(analysis))
+    if analysis.init_paired is not None:
+        blocks.append(Text(_pairing_text(analysis)))
+    if analysis.provenance is not None and level == 2:
+        blocks += _data_blocks(analysis.provenance)
     if analysis.reused:
         blocks.append(Text(_reused_text(analysis)))
     blocks += _omnibus_blocks(analysis)

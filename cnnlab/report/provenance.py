@@ -71,6 +71,9 @@ class Provenance:
     # The verdict rule when the study was created (`cnnlab.stats.calibration.RULE`); None or
     # ABSENT: before the rule was recorded, so verdicts under today's rule came after the data.
     rule_at_start: str | Absent | None = ABSENT
+    # The data's form, pixel scaling, image shape, test size and images per class (train, test)
+    # by class name; ABSENT before 2026-12-06.
+    data_facts: dict[str, Any] | Absent = ABSENT
 
     @classmethod
     def read(cls, path: Path) -> Provenance:
@@ -213,6 +216,27 @@ def _plan(value: Any) -> SequentialPlan | None:
     return SequentialPlan(**value)
 
 
+def _data_facts(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected an object")
+    expected = {"format", "scaling", "image_shape", "test_images", "classes"}
+    if set(value) != expected:
+        raise ValueError(f"expected the keys {sorted(expected)}")
+    shape = _integers(value["image_shape"])
+    if len(shape) != 3:
+        raise ValueError("image_shape must be [height, width, channels]")
+    counts = _map_of(_integers)(value["classes"])
+    if any(len(pair) != 2 for pair in counts.values()):
+        raise ValueError("each class holds [training images, test images]")
+    return {
+        "format": _text(value["format"]),
+        "scaling": _text(value["scaling"]),
+        "image_shape": list(shape),
+        "test_images": _integer(value["test_images"]),
+        "classes": {name: list(pair) for name, pair in counts.items()},
+    }
+
+
 _READERS: dict[str, Callable[[Any], Any]] = {
     "report": _text,
     "sweep": _text,
@@ -240,6 +264,7 @@ _READERS: dict[str, Callable[[Any], Any]] = {
     "sequential_plan": _plan,
     "workers": _text,
     "rule_at_start": _optional_text,
+    "data_facts": _data_facts,
 }
 # The keys every provenance.json has: the fields without a default.
 _REQUIRED = tuple(

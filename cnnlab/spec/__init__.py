@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from cnnlab.spec import presets
 from cnnlab.spec.design import Background, Cell, Claim, Factor, Sweep, cells
+from cnnlab.spec.network import Network
 from cnnlab.spec.presets import geron, small
 from cnnlab.spec.sequential import ComputeCap, SequentialPlan
 from cnnlab.spec.specs import (
@@ -38,6 +39,7 @@ __all__ = [
     "ConvBlock",
     "DataSpec",
     "Factor",
+    "Network",
     "OwnData",
     "SequentialPlan",
     "Sweep",

@@ -32,6 +32,7 @@ from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
+from cnnlab.spec.network import HIDDEN, LOCATION, HyperParams, Network
 from cnnlab.spec.sequential import ComputeCap, SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
     DATASETS,
@@ -52,6 +53,10 @@ _SCALARS = (str, int, float, bool, type(None))
 def replace_path(spec: Any, path: str, value: Any) -> Any:
     """A copy of the (nested, frozen) spec with the field at dotted `path` set to `value`."""
     head, _, rest = path.partition(".")
+    if isinstance(spec, HyperParams):  # a network's named hyperparameter: `arch.hp.pooling`
+        if rest:
+            raise SpecError(path, f"`{path}`: a hyperparameter is one value, not a structure.")
+        return spec.with_value(head, value)
     if isinstance(spec, tuple):
         if not head.isdigit() or int(head) >= len(spec):
             raise SpecError(path, f"`{path}`: index {head} does not exist (length {len(spec)}).")
@@ -93,7 +98,10 @@ def _near_path(spec: Any, path: str) -> str:
 def get_path(spec: Any, path: str) -> Any:
     """The value of the field at dotted `path`."""
     for part in path.split("."):
-        spec = spec[int(part)] if isinstance(spec, tuple) else getattr(spec, part)
+        if isinstance(spec, HyperParams):
+            spec = spec[part] if part in spec.names else spec.with_value(part, None)  # raises
+        else:
+            spec = spec[int(part)] if isinstance(spec, tuple) else getattr(spec, part)
     return spec
 
 
@@ -215,6 +223,9 @@ class Cell:
     probes: tuple[str, ...] = ()
     probe_images: int | None = None  # test images the probes use (None: all)
     condition: str = ""  # the label of its condition, in a sweep that declares conditions
+    # A network you bring: the first arm's network of the same replicate, whose initial
+    # weights this cell's network takes wherever a variable's path and shape match (pairing).
+    pair_with: Network | None = None
 
     @property
     def key(self) -> str:
@@ -596,8 +607,11 @@ def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int |
     if background is not None:
         for path, value in background_values(sweep, seed, background).items():
             spec = replace_path(spec, path, value)
+    reference = spec
     for factor in sweep.factors:
         spec = replace_path(spec, factor.path, factor.level(labels[factor.path]))
+        reference = replace_path(reference, factor.path, factor.levels[0])
+    pair_with = reference.arch if isinstance(reference.arch, Network) else None
     return Cell(
         sweep=sweep.name,
         arm="+".join(labels[f.path] for f in sweep.factors),
@@ -607,6 +621,7 @@ def make_cell(sweep: Sweep, labels: dict[str, str], seed: int, background: int |
         spec=spec,
         probes=sweep.probes,
         probe_images=sweep.probe_images,
+        pair_with=pair_with,
     )
 
 
@@ -614,11 +629,15 @@ def _canonical(value: Any) -> Any:
     """A spec value as plain data; fields added later that hold their default are left out,
     as in `definition_params`, so a factor whose levels are specs (`filters`' ConvBlocks)
     hashes as it did before the field existed."""
+    if isinstance(value, HyperParams):
+        return {name: _canonical(v) for name, v in value.items}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: _canonical(getattr(value, f.name))
             for f in dataclasses.fields(value)
             if not is_unset_addition(f, getattr(value, f.name))
+            and not f.metadata.get(HIDDEN)
+            and not f.metadata.get(LOCATION)
         }
     if isinstance(value, tuple | list):
         return [_canonical(v) for v in value]

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError, did_you_mean
 from cnnlab.spec.geometry import plan_layers
+from cnnlab.spec.network import HIDDEN, LOCATION, HyperParams, Network
 
 Padding = Literal["valid", "same"]
 Pooling = Literal["max", "avg", "none", "strided"]
@@ -274,10 +275,10 @@ class TrainSpec:
             )
 
 
-# Fields that say where something is, not what it is: recorded (MLflow params, results), but
-# left out of a sweep's definition hash, so the same data at another path (another host's
-# checkout, a moved folder) is the same study. The data's content checksums guard it instead.
-_LOCATION = "location"
+# Fields that say where something is, not what it is (metadata LOCATION): recorded (MLflow
+# params, results), but left out of a sweep's definition hash, so the same data at another
+# path (another host's checkout, a moved folder) is the same study. The data's content
+# checksums guard it instead. A HIDDEN field (a Network's function object) is neither.
 
 
 def _infer_format(path: str) -> str:
@@ -310,7 +311,7 @@ class OwnData:
     """
 
     name: str
-    path: str = field(metadata={_LOCATION: True})
+    path: str = field(metadata={LOCATION: True})
     format: DataFormat | None = None
     test_images: int | None = None
 
@@ -380,17 +381,21 @@ class DataSpec:
 class TrialSpec:
     """Everything that defines one training run except its seed."""
 
-    arch: ArchSpec
+    arch: ArchSpec | Network  # cnnlab's CNN family, or a network you bring
     train: TrainSpec = field(default_factory=TrainSpec)
     data: DataSpec = field(default_factory=DataSpec)
 
     def __post_init__(self) -> None:
-        for name, kind in (("arch", ArchSpec), ("train", TrainSpec), ("data", DataSpec)):
+        kinds: tuple[tuple[str, tuple[type, ...], str], ...] = (
+            ("arch", (ArchSpec, Network), "ArchSpec or a Network(build=..., hp=...)"),
+            ("train", (TrainSpec,), "TrainSpec"),
+            ("data", (DataSpec,), "DataSpec"),
+        )
+        for name, kind, words in kinds:
             value = getattr(self, name)
             if not isinstance(value, kind):
                 raise SpecError(
-                    name,
-                    f"`{name}` must be a {kind.__name__}, but {type(value).__name__} was passed.",
+                    name, f"`{name}` must be a {words}, but {type(value).__name__} was passed."
                 )
 
 
@@ -423,12 +428,15 @@ def _leaves(
 ) -> dict[str, object]:
     out: dict[str, object] = {}
     skips = {"skip_unset": skip_unset, "skip_location": skip_location}
-    if is_dataclass(spec) and not isinstance(spec, type):
+    if isinstance(spec, HyperParams):  # named: `arch.hp.pooling`
+        for name, value in spec.items:
+            out[f"{prefix}{name}"] = value
+    elif is_dataclass(spec) and not isinstance(spec, type):
         for f in fields(spec):
             value = getattr(spec, f.name)
             if skip_unset and is_unset_addition(f, value):
                 continue
-            if skip_location and f.metadata.get(_LOCATION):
+            if f.metadata.get(HIDDEN) or (skip_location and f.metadata.get(LOCATION)):
                 continue
             out.update(_leaves(value, f"{prefix}{f.name}.", **skips))
     elif isinstance(spec, tuple):

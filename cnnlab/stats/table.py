@@ -66,6 +66,9 @@ class ResultRow:
     # `<study>/<trial>` of the identical training this cell was copied from (the cell cache);
     # empty for a cell trained in its own study.
     reused_from: str = ""
+    # A network you bring: the share of its parameters initialised from the reference arm's
+    # (a column only then, so results of cnnlab's own networks read as they always did).
+    init_paired: float | None = None
     probes: dict[str, float] = field(default_factory=dict)  # probe metric -> value (own columns)
     test_correct: str = ""  # per-example correctness, packed (cnnlab.spec.metrics.CORRECTNESS)
 
@@ -75,11 +78,14 @@ class ResultRow:
         record.update(self.labels)
         for name in _ROW_FIELDS:
             record[name] = getattr(self, name)
+        if self.init_paired is not None:
+            record[INIT_PAIRED] = self.init_paired
         record.update(self.probes)
         record[CORRECTNESS] = self.test_correct  # last: a long opaque string
         return record
 
 
+INIT_PAIRED = "init_paired"
 _ROW_FIELDS = (
     "seed",
     "background",

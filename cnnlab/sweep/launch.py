@@ -25,11 +25,13 @@ from cnnlab.data import LoadedDataset, load_data, make_splits
 from cnnlab.errors import CnnlabError, SpecError
 from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
+from cnnlab.spec.network import Network
 from cnnlab.spec.sequential import SequentialPlan
+from cnnlab.spec.specs import ArchSpec
 from cnnlab.sweep.console.calibration import machine_speed
 from cnnlab.sweep.console.estimate import (
-    DataSize,
     MachineSpeed,
+    Measured,
     SweepEstimate,
     estimate_sweep,
     first_look_cells,
@@ -101,6 +103,7 @@ class Launched:
     speed: MachineSpeed
     dataset: LoadedDataset
     trainers: Trainers
+    measured: Measured  # the dataset's sizes and your networks' FLOPs, for every estimate
     # Finished trainings read from `--cells-from` archives, by fingerprint (the cell cache's)
     archived: dict[str, CachedCell] = dataclasses.field(default_factory=dict)
 
@@ -151,8 +154,9 @@ def launch(
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
         import_tensorflow_after_drivers()
+    flops = built_networks(design_cells, dataset) if _brought(design_cells) else {}
     speed = machine_speed(options.runs_dir, parallelism)
-    size = DataSize(train=len(dataset.y_train), test=len(dataset.y_test))
+    size = Measured(train=len(dataset.y_train), test=len(dataset.y_test), network_flops=flops)
     estimate = estimate_sweep(
         sweep, parallelism, speed, report=options.reports_dir is not None, size=size
     )
@@ -166,8 +170,10 @@ def launch(
     trainers = Trainers(parallelism, dataset, scratch, most_cells=most_cells)
     trainers.start()
     if sweep.compute_cap is not None:  # after the workers start: it imports SciPy
-        sys.stderr.write(describe_cap(sweep, parallelism, speed) + "\n")
-    return Launched(sweep, identity, design_cells, parallelism, speed, dataset, trainers, archived)
+        sys.stderr.write(describe_cap(sweep, parallelism, speed, size) + "\n")
+    return Launched(
+        sweep, identity, design_cells, parallelism, speed, dataset, trainers, size, archived
+    )
 
 
 def check_split_sizes(name: str, design_cells: list[Cell], dataset: LoadedDataset) -> None:
@@ -183,12 +189,50 @@ def check_split_sizes(name: str, design_cells: list[Cell], dataset: LoadedDatase
             raise SpecError(error.field, f"Sweep {name!r}: {error} {fix}") from None
 
 
+def _brought(design_cells: list[Cell]) -> bool:
+    return any(isinstance(cell.spec.arch, Network) for cell in design_cells)
+
+
+def built_networks(design_cells: list[Cell], dataset: LoadedDataset) -> dict[Network, int]:
+    """Every network you bring, built once here (this imports TensorFlow, and says so): its
+    function must run, return a keras.Model that takes the dataset's images and gives one
+    output per class; its forward FLOPs for the estimate. Before any worker starts."""
+    import_tensorflow_after_drivers()
+    from cnnlab.training.network import call_build, check_fits, network_cost
+    from cnnlab.training.runtime import seed_everything
+
+    networks = {c.spec.arch: c.spec.train.precision for c in design_cells}
+    flops: dict[Network, int] = {}
+    lines = []
+    for network, precision in networks.items():
+        if not isinstance(network, Network):
+            continue
+        seed_everything(0)
+        model = call_build(network, precision)
+        check_fits(network, model, dataset.image_shape, dataset.num_classes)
+        cost = network_cost(model)
+        flops[network] = cost.flops
+        uncounted = f"; FLOPs of {', '.join(cost.uncounted)} not counted" if cost.uncounted else ""
+        lines.append(
+            f"  {network.hp.as_dict()}: {cost.params:,} parameters, {cost.flops:,} FLOPs per "
+            f"image{uncounted}"
+        )
+    first = next(iter(flops))
+    sys.stderr.write(
+        f"Your network {first.function} ({first.file}), built once per arm to check it and "
+        "count its cost (this imports TensorFlow before the plan):\n" + "\n".join(lines) + "\n"
+    )
+    return flops
+
+
 def check_networks_fit(name: str, design_cells: list[Cell], dataset: LoadedDataset) -> None:
     """Every arm's network takes the dataset's images and predicts its classes: a mismatch
     would otherwise fail every cell at its first batch (or, for classes, train silently on a
-    wrong output)."""
+    wrong output). A network you bring is checked once built (`built_networks`)."""
     shape = dataset.image_shape
     for arch in {cell.spec.arch for cell in design_cells}:
+        if not isinstance(arch, ArchSpec):
+            continue
         if tuple(arch.input_shape) != shape:
             h, w, c = shape
             raise SpecError(
@@ -264,15 +308,17 @@ def _looks(plan: SequentialPlan) -> str:
     )
 
 
-def describe_cap(sweep: Sweep, parallelism: Parallelism, speed: MachineSpeed) -> str:
+def describe_cap(
+    sweep: Sweep, parallelism: Parallelism, speed: MachineSpeed, size: Measured | None = None
+) -> str:
     """The compute cap: both plans' worst cases on this machine and their power at dz 1."""
     from cnnlab.stats.sequential import power_at
 
     cap, plan = sweep.compute_cap, sweep.plan
     assert cap is not None and plan is not None  # Sweep checks both
     full = dataclasses.replace(sweep, seeds=cap.full_plan, compute_cap=None)
-    full_cost = estimate_sweep(full, parallelism, speed).total
-    own_cost = estimate_sweep(sweep, parallelism, speed).total
+    full_cost = estimate_sweep(full, parallelism, speed, size=size).total
+    own_cost = estimate_sweep(sweep, parallelism, speed, size=size).total
     claims = len(sweep.claims)
     fits = (
         "within it"

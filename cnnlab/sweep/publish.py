@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnnlab.data import LoadedDataset
+from cnnlab.data import LoadedDataset, class_counts
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.build import ReportError, WrittenReport, write_report
 from cnnlab.report.provenance import Provenance
@@ -75,7 +75,7 @@ class RunFacts:
             n_backgrounds=sweep.n_backgrounds,
             epochs=sweep.base.train.epochs,
             batch_size=sweep.base.train.batch_size,
-            train_images=data.train_subset or 60_000 - data.validation_size,
+            train_images=data.train_subset or len(self.dataset.y_train) - data.validation_size,
             dataset=data.name,
             data_source=self.dataset.source,
             data_sha256=dict(self.dataset.sha256),
@@ -92,7 +92,19 @@ class RunFacts:
             trial_wall_seconds=round(self.trial_seconds, 1),
             sweep_wall_seconds=round(self.sweep_seconds, 1),
             finished=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            data_facts=data_facts(self.dataset),
         )
+
+
+def data_facts(dataset: LoadedDataset) -> dict[str, Any]:
+    """The form, scaling, image shape and per-class counts of the dataset, for the report."""
+    return {
+        "format": dataset.data_format,
+        "scaling": dataset.scaling,
+        "image_shape": list(dataset.image_shape),
+        "test_images": len(dataset.y_test),
+        "classes": class_counts(dataset),
+    }
 
 
 def publish_report(

@@ -157,8 +157,11 @@ class SweepRun:
         parallelism = launched.parallelism
         # Each cell's (or a search trial's) estimated seconds: the ETA's start and, against
         # the measured seconds, this machine's calibration.
-        self.estimates = {c.key: cell_seconds(c, parallelism) for c in launched.design_cells}
-        self.search_estimate = trial_seconds(sweep.base, parallelism)
+        measured = launched.measured
+        self.estimates = {
+            c.key: cell_seconds(c, parallelism, measured) for c in launched.design_cells
+        }
+        self.search_estimate = trial_seconds(sweep.base, parallelism, size=measured)
         self.progress = self._progress()
         environment = training_environment(
             content_checksums(launched.dataset), parallelism.threads, parallelism.cores

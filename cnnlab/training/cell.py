@@ -39,6 +39,7 @@ def train_cell(
         on_epoch=on_epoch,
         progress=progress,
         models=process_models(),
+        pair_with=cell.pair_with,
     )
     if "translation" in cell.probes:
         from cnnlab.training.probes import shift_and_rotation_accuracy

@@ -60,6 +60,10 @@ class TrainingResult:
     # Per-example correctness of the final model on the test set (format: cnnlab.spec.metrics,
     # CORRECTNESS); empty in results recorded before it existed.
     test_correct: str = ""
+    # A network you bring: the share of its parameters whose initial values were taken from
+    # the reference arm's (cnnlab.training.network); None for cnnlab's own networks, which
+    # are paired by construction.
+    init_paired: float | None = None
     model: Any = field(repr=False, compare=False, default=None)
 
     @property
@@ -75,6 +79,8 @@ class TrainingResult:
         """A JSON-ready dict of everything but the model, plus the derived `seconds_per_epoch`."""
         # Field by field: asdict() would deep-copy the Keras model only to drop it.
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        if self.init_paired is None:  # cnnlab's own networks: the record as it always was
+            del out["init_paired"]
         out["history"] = [asdict(record) for record in self.history]
         out["threads"], out["probes"] = dict(self.threads), dict(self.probes)
         out["seconds_per_epoch"] = self.seconds_per_epoch

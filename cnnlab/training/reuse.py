@@ -28,12 +28,13 @@ from typing import Any
 
 import keras
 
+from cnnlab.spec.network import Network
 from cnnlab.spec.specs import ArchSpec, TrialSpec
 
 MOST_NETWORKS = 8  # a random-architecture sweep would otherwise keep one model per cell
 
 
-def network_key(spec: TrialSpec) -> tuple[ArchSpec, str, str, float]:
+def network_key(spec: TrialSpec) -> tuple[ArchSpec | Network, str, str, float]:
     """What a compiled model's traced functions depend on (ArchSpec is frozen, so hashable)."""
     train = spec.train
     return (spec.arch, train.precision, train.optimizer, train.learning_rate)

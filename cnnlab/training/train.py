@@ -34,10 +34,12 @@ import numpy as np
 from cnnlab.data import LoadedDataset, Splits, data_order_hash, epoch_order
 from cnnlab.errors import TrainingFailed
 from cnnlab.spec.geometry import count_params, forward_flops
+from cnnlab.spec.network import Network
 from cnnlab.spec.specs import TrainSpec, TrialSpec
 from cnnlab.training.augment import augmented
 from cnnlab.training.inputs import TrainingImages, as_inputs
 from cnnlab.training.model import build_model
+from cnnlab.training.network import Pairing, build_paired, network_cost
 from cnnlab.training.result import EpochRecord, TrainingResult, pack_correct
 from cnnlab.training.reuse import CompiledModels
 from cnnlab.training.runtime import seed_everything, thread_settings
@@ -119,22 +121,44 @@ def _compile(model: keras.Model, train: TrainSpec) -> keras.Model:
     return model
 
 
-def compiled_model(spec: TrialSpec, seed: int, models: CompiledModels | None = None) -> keras.Model:
+def compiled_model(
+    spec: TrialSpec,
+    seed: int,
+    models: CompiledModels | None = None,
+    *,
+    pair_with: Network | None = None,
+) -> keras.Model:
     """Seed everything, build `spec`'s model with seeded initial weights and compile it with
     the spec's optimizer: the one way a model is made ready to train (sweeps, dry runs, CLI).
 
     With `models`, a compiled model of the same network kept from an earlier trial is reset
     to this seed's initial state instead (`cnnlab.training.reuse`: same bits, no new trace).
+    A network you bring is built by its function and paired with `pair_with`'s initial
+    weights (`cnnlab.training.network`).
     """
-    seed_everything(seed)
-    fresh = build_model(spec.arch, precision=spec.train.precision, seed=seed)
+    model, _ = _ready(spec, seed, models, pair_with)
+    return model
+
+
+def _ready(
+    spec: TrialSpec, seed: int, models: CompiledModels | None, pair_with: Network | None
+) -> tuple[keras.Model, Pairing | None]:
+    pairing = None
+    if isinstance(spec.arch, Network):
+        fresh, pairing = build_paired(
+            spec.arch, pair_with, seed, spec.train.precision, seed_everything
+        )
+    else:
+        seed_everything(seed)
+        fresh = build_model(spec.arch, precision=spec.train.precision, seed=seed)
     if models is None:
-        return _compile(fresh, spec.train)
-    return models.ready(spec, fresh, lambda model: _compile(model, spec.train))
+        return _compile(fresh, spec.train), pairing
+    return models.ready(spec, fresh, lambda model: _compile(model, spec.train)), pairing
 
 
-def train_one_batch(spec: TrialSpec, dataset: LoadedDataset, seed: int = 0) -> float:
-    """Build and compile `spec`'s model as a trial would, train it on one batch; the loss.
+def train_one_batch(spec: TrialSpec, dataset: LoadedDataset, seed: int = 0) -> tuple[float, int]:
+    """Build and compile `spec`'s model as a trial would, train it on one batch; the loss and
+    the model's parameter count.
 
     The dry run's check that every arm builds, compiles with its optimizer and trains.
     """
@@ -142,7 +166,7 @@ def train_one_batch(spec: TrialSpec, dataset: LoadedDataset, seed: int = 0) -> f
     batch = spec.train.batch_size
     x, y = as_inputs(dataset.x_train[:batch]), dataset.y_train[:batch].astype(np.int32)
     loss = model.train_on_batch(x, y)
-    return float(loss[0] if isinstance(loss, list | tuple) else loss)
+    return float(loss[0] if isinstance(loss, list | tuple) else loss), int(model.count_params())
 
 
 def weights_hash(model: keras.Model) -> str:
@@ -184,6 +208,7 @@ def train_and_evaluate(
     progress: ProgressFn | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     models: CompiledModels | None = None,
+    pair_with: Network | None = None,
 ) -> TrainingResult:
     """Train `spec` on `data` with `seed`; evaluate on validation and test data after every epoch.
 
@@ -193,7 +218,7 @@ def train_and_evaluate(
     until the next trial. Raises `TrainingFailed` if the loss diverges.
     """
     started = time.perf_counter()
-    model = compiled_model(spec, seed, models)
+    model, pairing = _ready(spec, seed, models, pair_with)
     init_hash = weights_hash(model)
     x_val, x_test = as_inputs(data.x_val), as_inputs(data.x_test)
     augmentation = spec.train.augmentation
@@ -264,19 +289,25 @@ def train_and_evaluate(
             on_epoch(record)
 
     correct = _correct(model, x_test, data.y_test)
+    if isinstance(spec.arch, Network):
+        cost = network_cost(model)
+        params, flops = cost.params, cost.flops
+    else:
+        params, flops = count_params(spec.arch), forward_flops(spec.arch)
     return TrainingResult(
         seed=seed,
         history=tuple(history),
         test_loss=history[-1].test_loss,
         test_accuracy=history[-1].test_accuracy,
-        params=count_params(spec.arch),
-        flops=forward_flops(spec.arch),
+        params=params,
+        flops=flops,
         split_hash=data.split_hash,
         data_order_hash=data_order_hash(seed, epochs, len(y_train)),
         init_hash=init_hash,
         threads=thread_settings(),
         wall_seconds=time.perf_counter() - started,
         test_correct=pack_correct(correct),
+        init_paired=None if pairing is None else pairing.share,
         model=model,
     )
 

@@ -326,7 +326,7 @@ def test_own_data_is_declared_with_a_name_and_its_format_inferred() -> None:
         OwnData(name="mnist", path="m.npz")
     with pytest.raises(SpecError, match="letters, digits"):
         OwnData(name="my data", path="m.npz")
-    with pytest.raises(SpecError, match="data.dataset.format"):
+    with pytest.raises(SpecError, match=r"data\.dataset\.format"):
         OwnData(name="d", path="m.npz", format="csv")  # type: ignore[arg-type]
     assert DataSpec(dataset=OwnData(name="d", path="m.npz")).name == "d"
 

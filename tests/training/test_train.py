@@ -195,7 +195,7 @@ def test_the_dry_runs_one_batch_compiles_with_the_specs_optimizer(
     # Before: the dry run had its own compile path that always used Adam.
     spec = dataclasses.replace(SPEC, train=dataclasses.replace(SPEC.train, optimizer=optimizer))
     assert type(compiled_model(spec, seed=0).optimizer).__name__ == kind
-    loss = train_one_batch(spec, synthetic_dataset(n_train=64, n_test=16))
+    loss, _ = train_one_batch(spec, synthetic_dataset(n_train=64, n_test=16))
     assert math.isfinite(loss) and loss > 0
 
 

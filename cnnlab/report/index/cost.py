@@ -81,7 +81,10 @@ def arm_costs(reports_dir: Path) -> tuple[list[ArmCost], dict[str, Any] | None]:
     medians = timing["median_seconds"] if timing else {}
     seconds = timing["seconds"] if timing else {}
     sweep = load_sweep(SOURCE)
-    arches = {cell.arm: cell.spec.arch for cell in _first_seed_cells(sweep)}
+    arches: dict[str, ArchSpec] = {}
+    for cell in _first_seed_cells(sweep):
+        assert isinstance(cell.spec.arch, ArchSpec)  # the pooling sweep's own CNNs
+        arches[cell.arm] = cell.spec.arch
     return [
         ArmCost(
             arm=arm,

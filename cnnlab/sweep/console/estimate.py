@@ -21,13 +21,15 @@ import heapq
 import itertools
 import math
 import statistics
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from cnnlab.errors import CnnlabError
 from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells
 from cnnlab.spec.geometry import forward_flops
 from cnnlab.spec.metrics import ANGLES, SHIFTS
+from cnnlab.spec.network import Network
 from cnnlab.spec.specs import TrialSpec
 from cnnlab.sweep.parallelism import Parallelism
 
@@ -109,11 +111,26 @@ def measured_speed(ratios: Iterable[float], recent: int = 50) -> MachineSpeed:
 
 
 @dataclass(frozen=True)
-class DataSize:
-    """Images in a dataset's official training and test sets (MNIST's by default)."""
+class Measured:
+    """What a run knows before its estimate that `cnnlab list` does not: the images in the
+    dataset's official training and test sets (MNIST's by default), and the forward FLOPs of
+    each network you bring (counted from the built model, so only where one was built)."""
 
     train: int = 60_000
     test: int = 10_000
+    network_flops: Mapping[Network, int] = field(default_factory=dict)
+
+
+class CostUnknown(CnnlabError):
+    """A network you bring has no FLOP count until it is built (`cnnlab list` builds none)."""
+
+
+def spec_flops(spec: TrialSpec, measured: Measured) -> int:
+    if isinstance(spec.arch, Network):
+        if spec.arch not in measured.network_flops:
+            raise CostUnknown(f"{spec.arch.function}: its cost is measured when the sweep starts")
+        return measured.network_flops[spec.arch]
+    return forward_flops(spec.arch)
 
 
 def trial_seconds(
@@ -122,14 +139,14 @@ def trial_seconds(
     *,
     probes: Sequence[str] = (),
     probe_images: int | None = None,
-    size: DataSize | None = None,
+    size: Measured | None = None,
 ) -> float:
     """Estimated seconds of one trial of `spec` on one of the run's trainings, bookkeeping
     included, at the shipped calibration (scale by `MachineSpeed.factor`). `size`: the loaded
     dataset's (else the shipped datasets', or your data's declared test size)."""
-    size = size or DataSize(test=spec.data.test_images or DataSize.test)
+    size = size or Measured(test=spec.data.test_images or Measured.test)
     n_train = size.train
-    flops = forward_flops(spec.arch)
+    flops = spec_flops(spec, size)
     rate = training_flops_per_second(flops) * _speedup(parallelism)
     images = spec.data.train_subset or (n_train - spec.data.validation_size)
     steps = math.ceil(images / spec.train.batch_size)
@@ -147,7 +164,7 @@ def trial_seconds(
     return BUILD_S + BOOKKEEPING_S + spec.train.epochs * (train + evaluate) + final_pass + probe
 
 
-def cell_seconds(cell: Cell, parallelism: Parallelism, size: DataSize | None = None) -> float:
+def cell_seconds(cell: Cell, parallelism: Parallelism, size: Measured | None = None) -> float:
     return trial_seconds(
         cell.spec, parallelism, probes=cell.probes, probe_images=cell.probe_images, size=size
     )
@@ -206,7 +223,7 @@ def estimate_sweep(
     speed: MachineSpeed | None = None,
     *,
     report: bool = True,
-    size: DataSize | None = None,
+    size: Measured | None = None,
 ) -> SweepEstimate:
     """The run's estimate: start-up, each look's makespan on the workers, the end (and report).
     `size`: the loaded dataset's sizes (without it, MNIST's: `cnnlab list` loads no data)."""

@@ -51,6 +51,7 @@ def result_row(trial: optuna.trial.FrozenTrial, result: TrainingResult) -> Resul
         init_hash=result.init_hash,
         mlflow_run_id=trial.user_attrs.get(Key.MLFLOW_RUN_ID),
         reused_from=str(trial.user_attrs.get(Key.REUSED_FROM) or ""),
+        init_paired=result.init_paired,
         probes=dict(result.probes),
         test_correct=result.test_correct,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnlab.spec.design import Cell
+from cnnlab.spec.network import Network
 from cnnlab.training.result import TrainingResult
 
 
@@ -25,9 +26,16 @@ class TrialFiles:
 def write_trial_files(result: TrainingResult, cell: Cell, folder: Path) -> TrialFiles:
     folder.mkdir(parents=True, exist_ok=True)
     summary = folder / "model_summary.txt"
-    from cnnlab.training.model import summary_table  # Keras: only where the model was trained
+    # Keras: only where the model was trained
+    from cnnlab.training.model import summary_table
+    from cnnlab.training.network import network_cost, network_summary
 
-    summary.write_text(summary_table(cell.spec.arch, result.model))
+    arch = cell.spec.arch
+    if isinstance(arch, Network):
+        text = network_summary(arch, result.model, network_cost(result.model))
+    else:
+        text = summary_table(arch, result.model)
+    summary.write_text(text)
     weights = folder / "final.weights.h5"
     result.model.save_weights(weights)
     (folder / "result.json").write_text(json.dumps(result.to_dict()))

@@ -9,7 +9,6 @@ import optuna
 
 from cnnlab.data import LoadedDataset
 from cnnlab.spec.design import Cell, Sweep
-from cnnlab.spec.geometry import count_params
 from cnnlab.spec.specs import TrialSpec
 from cnnlab.sweep.stores.objective import suggest_cell
 from cnnlab.training.train import train_one_batch
@@ -21,9 +20,9 @@ def dry_run(sweep: Sweep, design_cells: list[Cell], dataset: LoadedDataset) -> N
     for cell in design_cells or [first_search_cell(sweep)]:
         seen.setdefault(cell.arm + (f"/bg={cell.background}" if cell.background else ""), cell.spec)
     for label, spec in seen.items():
-        loss = train_one_batch(spec, dataset)
+        loss, params = train_one_batch(spec, dataset)
         sys.stderr.write(
-            f"  ok  {sweep.name}/{label}: {count_params(spec.arch):,} parameters, "
+            f"  ok  {sweep.name}/{label}: {params:,} parameters, "
             f"one batch of {spec.train.batch_size} trained with {spec.train.optimizer} "
             f"(loss {loss:.3f})\n"
         )
