@@ -758,9 +758,11 @@ def _data_blocks(prov: Provenance) -> list[Block]:
     step = 100 / facts["test_images"]
     text = (
         f"Data: {prov.dataset} ({facts['format']}, {h}×{w}×{c}, {facts['scaling']}), "
-        f"{facts['test_images']:,} test images: test accuracy moves in steps of {step:.3g} pp"
+        f"{facts['test_images']:,} test images: test accuracy moves in steps of {step:.3g} pp "
+        "(one test image)"
         + (
-            ", coarser than a 0.1 pp ROPE, so a difference smaller than one image cannot be seen."
+            ", coarser than the default 0.1 pp ROPE: one cell's accuracy cannot show a "
+            "difference that small, only the mean over many seeds can."
             if step > 0.1
             else "."
         )
