@@ -140,7 +140,9 @@ class Network:
         compare=False, repr=False, metadata={HIDDEN: True}
     )
     hp: HyperParams = field(default_factory=HyperParams)
-    function: str = field(init=False)  # `module:qualname`, for people and the definition
+    # `file-stem:qualname` (`digits_pooling:build`), for people and the definition: not the
+    # module's name, which for a sweep file read by path is made up by the reader.
+    function: str = field(init=False)
     source_sha256: str = field(init=False)  # the function's source: editing it is a new study
     file: str = field(init=False, compare=False, metadata={LOCATION: True})
 
@@ -150,7 +152,7 @@ class Network:
             raise SpecError("arch.build", refusal + ".")
         file, text = _source(self.build)
         object.__setattr__(self, "hp", HyperParams.of(self.hp))
-        object.__setattr__(self, "function", f"{self.build.__module__}:{self.build.__qualname__}")
+        object.__setattr__(self, "function", f"{Path(file).stem}:{self.build.__qualname__}")
         object.__setattr__(self, "source_sha256", hashlib.sha256(text.encode()).hexdigest())
         object.__setattr__(self, "file", file)
 

@@ -79,6 +79,68 @@ SWEEP_FILES = {
     "seeds=2)\n",
 }
 
+OWN_HEAD = SWEEP_HEAD + "from cnnlab.spec import DataSpec, Network, OwnData\nimport dataclasses\n"
+
+
+def _own(name: str, path: str, arch: str = "BASE.arch", fmt: str = "") -> str:
+    """A sweep on your own data at `path` (relative to the corpus folder)."""
+    return (
+        OWN_HEAD
+        + f"DATA = DataSpec(dataset=OwnData(name='mine', path={path!r}{fmt}), validation_size=20)\n"
+        + f"SWEEP = Sweep(name={name!r}, base=TrialSpec(arch={arch}, data=DATA), "
+        "factors=(Factor(path='arch.pooling', levels=('max', 'avg')),), seeds=2)\n"
+    )
+
+
+SWEEP_FILES.update(
+    {
+        "own_missing.py": _own("own_missing", "nowhere/mine.npz"),
+        "own_nan.py": _own("own_nan", "nan.npz"),
+        "own_labels.py": _own("own_labels", "labels.npz"),
+        "own_counts.py": _own("own_counts", "counts.npz"),
+        "own_corrupt.py": _own("own_corrupt", "corrupt.npz"),
+        "own_shape.py": _own("own_shape", "good12.npz"),  # `small` takes 28×28×1
+        "own_classes.py": _own(
+            "own_classes", "good12.npz", "dataclasses.replace(BASE.arch, input_shape=(12, 12, 1))"
+        ),
+        "own_no_test.py": _own("own_no_test", "pictures"),
+        "own_format.py": _own("own_format", "good12.npz", fmt=", format='image_folder'"),
+        "own_lambda.py": OWN_HEAD
+        + "SWEEP = Sweep(name='lam', base=TrialSpec(arch=Network(build=lambda hp: None, "
+        "hp={'pooling': 'max'})), factors=(Factor(path='arch.hp.pooling', "
+        "levels=('max', 'avg')),), seeds=2)\n",
+        "own_hp.py": OWN_HEAD
+        + "def build(hp):\n    return None\n\n\n"
+        + "SWEEP = Sweep(name='hp', base=TrialSpec(arch=Network(build=build, "
+        "hp={'pooling': 'max'})), factors=(Factor(path='arch.hp.poolng', "
+        "levels=('max', 'avg')),), seeds=2)\n",
+    }
+)
+
+
+def _own_files(folder: Path) -> None:
+    """The data the own_*.py sweeps read: each .npz wrong in one way (good12.npz is right)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    good = {
+        "x_train": rng.integers(0, 255, size=(100, 12, 12), dtype=np.uint8),
+        "y_train": np.arange(100) % 3,
+        "x_test": rng.integers(0, 255, size=(30, 12, 12), dtype=np.uint8),
+        "y_test": np.arange(30) % 3,
+    }
+    nan = {**good, "x_train": np.full((100, 12, 12), np.nan, dtype=np.float32)}
+    labels = {**good, "y_test": np.arange(30) % 3 + 5}
+    counts = {**good, "y_train": np.arange(99) % 3}
+    for name, arrays in (("good12", good), ("nan", nan), ("labels", labels), ("counts", counts)):
+        np.savez(folder / f"{name}.npz", **arrays)
+    (folder / "corrupt.npz").write_bytes((folder / "good12.npz").read_bytes()[:500])
+    (folder / "pictures" / "train" / "cat").mkdir(parents=True)
+    from PIL import Image
+
+    Image.new("L", (12, 12), 9).save(folder / "pictures" / "train" / "cat" / "0.png")
+
+
 GOOD_REPORT = Path(__file__).resolve().parents[2] / "reports" / "max_vs_avg"
 
 
@@ -119,6 +181,18 @@ CORPUS = [
     Bad("a misspelt level", ("sweep", "{tmp}/bad_level.py"), ("'maxx'", "Did you mean 'max'")),
     Bad("a sweep file that is not there", ("sweep", "{tmp}/nowhere.py"), ("nowhere.py", "no such file")),
     Bad("a one-Factor tuple without its comma", ("sweep", "{tmp}/no_comma.py"), ("`factors` must be a tuple", "factors=(Factor(...),)", "trailing comma")),
+    # your own data and network (issue 25): refused before TensorFlow, from the data's file
+    Bad("own data that is not there", ("sweep", "{tmp}/own_missing.py", "--runs-dir", "{runs}"), ("Your dataset 'mine'", "nowhere/mine.npz", "does not exist", "Fix the path")),
+    Bad("own data with NaN pixels", ("sweep", "{tmp}/own_nan.py", "--runs-dir", "{runs}"), ("nan.npz", "`x_train` has 14,400 NaN or infinite", "Clean or drop")),
+    Bad("own test labels outside the training classes", ("sweep", "{tmp}/own_labels.py", "--runs-dir", "{runs}"), ("labels.npz", "`y_test` holds the label 7", "classes 0–2 only")),
+    Bad("own data with more images than labels", ("sweep", "{tmp}/own_counts.py", "--runs-dir", "{runs}"), ("counts.npz", "100 images but 99 labels in `y_train`")),
+    Bad("own data in a truncated .npz", ("sweep", "{tmp}/own_corrupt.py", "--runs-dir", "{runs}"), ("corrupt.npz", "truncated or not a valid .npz", "numpy.savez")),
+    Bad("own data of another size than the network takes", ("sweep", "{tmp}/own_shape.py", "--runs-dir", "{runs}"), ("arch.input_shape", "takes 28×28×1 images", "12×12×1", "input_shape=(12, 12, 1)")),
+    Bad("own data with fewer classes than the network predicts", ("sweep", "{tmp}/own_classes.py", "--runs-dir", "{runs}"), ("arch.num_classes", "predicts 10 classes", "has 3", "num_classes=3")),
+    Bad("an image folder without test/", ("sweep", "{tmp}/own_no_test.py", "--runs-dir", "{runs}"), ("pictures", "has no test/ folder", "train/cat/*.png")),
+    Bad("an .npz declared as an image folder", ("sweep", "{tmp}/own_format.py", "--runs-dir", "{runs}"), ("good12.npz", "is a file, but format 'image_folder'", "format='npz'")),
+    Bad("a network built by a lambda", ("sweep", "{tmp}/own_lambda.py", "--runs-dir", "{runs}"), ("own_lambda.py", "`arch.build` is a lambda", "def build(hp):")),
+    Bad("a factor on a misspelt hyperparameter", ("sweep", "{tmp}/own_hp.py", "--runs-dir", "{runs}"), ("arch.hp.poolng", "no 'poolng'", "Did you mean 'pooling'")),
     # cnnlab sweep
     Bad("a misspelt sweep name", ("sweep", "poolng", "--runs-dir", "{runs}"), ("'poolng'", "Did you mean 'pooling'")),
     Bad("--runs-dir is a file", ("sweep", "max_vs_avg", "--runs-dir", "{file}"), ("--runs-dir", "a file", "Name a folder")),
@@ -197,6 +271,7 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for name, text in SWEEP_FILES.items():
         (tmp / name).write_text(textwrap.dedent(text))
     (tmp / "a-file").write_text("not a folder\n")
+    _own_files(tmp)
     runs = tmp / "runs"
     runs.mkdir()
     from cnnlab.sweep.stores.studies import default_storage_url, open_storage

@@ -133,3 +133,28 @@ def test_a_changed_npz_refuses_resume_and_a_network_that_does_not_fit_is_refused
     assert misfit.returncode != 0
     assert "takes 28×28×1 images" in misfit.stderr and "input_shape=(12, 12, 1)" in misfit.stderr
     assert "Traceback" not in misfit.stderr
+
+
+def test_the_digits_example_runs_quick_with_its_own_network_and_an_edit_refuses_resume(
+    tmp_path: Path,
+) -> None:
+    for name in ("digits_pooling.py", "digits.npz"):
+        (tmp_path / name).write_bytes((REPO / "experiments" / name).read_bytes())
+    # Two worker processes: each imports the build function from the sweep file by its path.
+    done = _sweep(tmp_path, "digits_pooling.py", "--quick", "--workers", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Your network digits_pooling:build" in done.stderr
+    assert "{'pooling': 'avg'}: 13,706 parameters" in done.stderr
+    results = pd.read_csv(tmp_path / "runs" / "results" / "digits_pooling-quick" / "results.csv")
+    assert len(results) == 6 and (results["init_paired"] == 1.0).all()
+    assert results.groupby("seed")["init_hash"].nunique().eq(1).all()  # paired: same start
+    report = (tmp_path / "reports" / "digits_pooling-quick" / "README.md").read_text()
+    assert "100.0 % of the parameters were paired" in report
+    assert "| 0 | 142 | 36 |" in report  # class 0's training and test images
+
+    sweep_file = tmp_path / "digits_pooling.py"
+    sweep_file.write_text(sweep_file.read_text().replace("Dense(64,", "Dense(48,"))
+    edited = _sweep(tmp_path, "digits_pooling.py", "--quick", "--workers", "1")
+    assert edited.returncode != 0
+    assert "The sweep definition changed since study 'digits_pooling-quick'" in edited.stderr
+    assert "source_sha256" in edited.stderr and "--new-study" in edited.stderr
