@@ -30,6 +30,7 @@ KEYS = {
     "n_backgrounds",
     "plan_hash_at_start",
     "rule_at_start",
+    "data_facts",
     "quick",
     "report",
     "seeds",
@@ -45,7 +46,7 @@ KEYS = {
     "workers",
 }
 # absent from older files
-LATER = {"plan_hash_at_start", "sequential_plan", "workers", "rule_at_start"}
+LATER = {"plan_hash_at_start", "sequential_plan", "workers", "rule_at_start", "data_facts"}
 
 
 def _committed(name: str) -> dict[str, object]:
@@ -88,8 +89,9 @@ def test_any_mix_of_absent_null_and_present_round_trips(
 def test_the_record_has_a_field_for_each_key_and_no_other() -> None:
     assert {field.name for field in dataclasses.fields(Provenance)} == KEYS
     full = Provenance.from_json(_committed("pooling"))
-    # pooling was rerun under the recorded rule: its file has every key
-    assert set(json.loads(full.to_json())) == KEYS
+    # pooling was rerun under the recorded rule: its file has every key but the data's facts,
+    # which runs since 2026-12-06 record
+    assert set(json.loads(full.to_json())) == KEYS - {"data_facts"}
 
 
 def test_an_absent_key_stays_absent_and_a_null_stays_null() -> None:
@@ -141,7 +143,7 @@ def test_a_missing_key_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("seeds", [0, "1"]), ("quick", 1), ("train_images", 55000.0), ("dataset", "cifar")],
+    [("seeds", [0, "1"]), ("quick", 1), ("train_images", 55000.0), ("dataset", "my data"), ("dataset", 3)],
 )
 def test_a_value_of_the_wrong_type_is_refused_by_key(key: str, value: object) -> None:
     with pytest.raises(ReportError, match=rf"key `{key}` holds"):
