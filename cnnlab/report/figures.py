@@ -22,7 +22,7 @@ import seaborn as sns
 from cnnlab.report.analysis import Analysis
 from cnnlab.report.canvas import new_figure, save_png
 from cnnlab.report.wording import is_fraction, metric_label, percent, unit
-from cnnlab.spec.metrics import ANGLES, SHIFTS, rotation_name, shift_name
+from cnnlab.spec.metrics import ANGLES, rotation_name, shift_name
 from cnnlab.stats.table import paired
 
 PER_EPOCH = ("test_accuracy", "val_accuracy", "test_loss", "val_loss")
@@ -253,8 +253,10 @@ def accuracy_vs_cost(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
 
 
 def shifted_accuracy(analysis: Analysis, results: pd.DataFrame, folder: Path) -> Figure | None:
-    """Accuracy drop under shifts of 0–3 pixels and rotations, mean ± 95% CI per arm."""
-    if "shift1_drop" not in results:
+    """Accuracy drop under shifts (MNIST: 0–3 pixels; other sizes: scaled, `probe_shifts`) and
+    rotations, mean ± 95% CI per arm."""
+    shifts = [k for k in range(1, 65) if f"{shift_name(k)}_drop" in results]
+    if not shifts:
         return None
     arms = _shown_arms(analysis)
     data = results[results["arm"].isin(arms)]
@@ -262,7 +264,7 @@ def shifted_accuracy(analysis: Analysis, results: pd.DataFrame, folder: Path) ->
     for _, row in data.iterrows():
         rows.append({"arm": row["arm"], "kind": "shift", "x": 0, "drop": 0.0})
         rows.append({"arm": row["arm"], "kind": "rotation", "x": 0, "drop": 0.0})
-        for k in SHIFTS:
+        for k in shifts:
             rows.append(
                 {
                     "arm": row["arm"],

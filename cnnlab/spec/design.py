@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from cnnlab.errors import SpecError, did_you_mean
-from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES
+from cnnlab.spec.metrics import LOWER_IS_BETTER, METRICS, PROBE_METRICS, PROBES, is_scaled_shift
 from cnnlab.spec.network import HIDDEN, LOCATION, HyperParams, Network
 from cnnlab.spec.sequential import ComputeCap, SequentialPlan, plan_hash
 from cnnlab.spec.specs import (
@@ -189,11 +189,13 @@ class Claim:
     def __post_init__(self) -> None:
         if not self.statement.strip():
             raise SpecError("statement", "A Claim needs a statement in plain words.")
-        check_choice("metric", self.metric, METRICS)
+        if not is_scaled_shift(self.metric):  # other sizes' shifts: checked against the data
+            check_choice("metric", self.metric, METRICS)
         if self.higher_is_better is None:
             # Resolved here, not where it is read, so claims_hash sees the same value as for a
             # claim that spelled it out: declaring it or not does not change the fingerprint.
-            object.__setattr__(self, "higher_is_better", self.metric not in LOWER_IS_BETTER)
+            lower = self.metric in LOWER_IS_BETTER or self.metric.endswith("_drop")
+            object.__setattr__(self, "higher_is_better", not lower)
         elif not isinstance(self.higher_is_better, bool):
             raise SpecError(
                 "higher_is_better",
@@ -470,7 +472,8 @@ class Sweep:
     def _check_probe_metric(self, index: int, claim: Claim) -> None:
         """A claim on a probe's metric needs that probe, or its results have no such column."""
         for probe, metrics in PROBE_METRICS.items():
-            if claim.metric in metrics and probe not in self.probes:
+            measured = claim.metric in metrics or is_scaled_shift(claim.metric)
+            if measured and probe not in self.probes:
                 raise SpecError(
                     f"claims.{index}",
                     f"Sweep {self.name!r}: claim {claim.statement!r} is about {claim.metric!r}, "

@@ -23,6 +23,22 @@ def rotation_name(degrees: float) -> str:
     return f"rot{'m' if degrees < 0 else 'p'}{abs(degrees):g}"
 
 
+def probe_shifts(width: int) -> tuple[int, ...]:
+    """The translation probe's shifts, in pixels, for images `width` pixels wide: MNIST's 1, 2
+    and 3 at width 28, scaled by width/28 for other sizes (at least 1 pixel, repeats dropped:
+    an 8-pixel image is shifted by 1 only, a 64-pixel one by 2, 5 and 7)."""
+    if width == 28:
+        return SHIFTS
+    return tuple(dict.fromkeys(max(1, round(k * width / 28)) for k in SHIFTS))
+
+
+def shift_metrics(width: int) -> tuple[str, ...]:
+    """The shift metrics the probe adds for images `width` pixels wide (MNIST's at 28)."""
+    return tuple(
+        f"{shift_name(k)}_{kind}" for k in probe_shifts(width) for kind in ("accuracy", "drop")
+    )
+
+
 def probe_variants() -> tuple[str, ...]:
     """The translation probe's variants in the order it measures them."""
     return (*(shift_name(k) for k in SHIFTS), *(rotation_name(a) for a in ANGLES))
@@ -49,6 +65,12 @@ LOWER_IS_BETTER = frozenset(
     {"test_loss", "val_loss", "seconds_per_epoch", "params", "flops"}
     | {metric for metric in PROBE_METRICS["translation"] if metric.endswith("_drop")}
 )
+
+
+def is_scaled_shift(metric: str) -> bool:
+    """`shift5_drop`: a shift metric of images other than 28 pixels wide (`probe_shifts`)."""
+    name, _, kind = metric.partition("_")
+    return name.startswith("shift") and name[5:].isdigit() and kind in ("accuracy", "drop")
 
 
 # Which test images a trial's final model classified correctly, one bit each: the results column

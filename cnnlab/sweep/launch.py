@@ -25,6 +25,7 @@ from cnnlab.data import LoadedDataset, load_data, make_splits
 from cnnlab.errors import CnnlabError, SpecError
 from cnnlab.report.durations import format_duration
 from cnnlab.spec.design import Cell, Sweep, cells, trial_count
+from cnnlab.spec.metrics import probe_shifts, shift_metrics
 from cnnlab.spec.network import Network
 from cnnlab.spec.sequential import SequentialPlan
 from cnnlab.spec.specs import ArchSpec
@@ -150,6 +151,7 @@ def launch(
         )
     check_split_sizes(sweep.name, design_cells, dataset)  # not mid-run: before any cell
     check_networks_fit(sweep.name, design_cells, dataset)
+    check_probe_claims(sweep, dataset)
     identity = identity.with_data(content_checksums(dataset))
     parallelism = resolve(options.workers)
     if options.dry_run or parallelism.in_process:  # this process trains: TensorFlow, quietly
@@ -249,6 +251,23 @@ def check_networks_fit(name: str, design_cells: list[Cell], dataset: LoadedDatas
                 f"Sweep {name!r}: the network predicts {arch.num_classes} classes "
                 f"(`arch.num_classes`), but {dataset.name} has {dataset.num_classes}. Set "
                 f"num_classes={dataset.num_classes} in the sweep's ArchSpec.",
+            )
+
+
+def check_probe_claims(sweep: Sweep, dataset: LoadedDataset) -> None:
+    """A claim on a shift metric names one the probe measures at this image width (MNIST's
+    1-3 pixels at 28; other widths scale them, `cnnlab.spec.metrics.probe_shifts`)."""
+    width = dataset.image_shape[1]
+    measured = shift_metrics(width)
+    for claim in sweep.claims:
+        if claim.metric.startswith("shift") and claim.metric not in measured:
+            shifts = ", ".join(map(str, probe_shifts(width)))
+            raise SpecError(
+                "claims",
+                f"Claim {claim.statement!r} is about `{claim.metric}`, but on {dataset.name}'s "
+                f"{width}-pixel-wide images the translation probe shifts by {shifts} pixel(s) "
+                f"(MNIST's 1, 2, 3 scaled by {width}/28), measuring {', '.join(measured)}. "
+                "Claim one of those.",
             )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from cnnlab.data import LoadedDataset, make_splits
 from cnnlab.spec.design import Cell
+from cnnlab.spec.metrics import probe_shifts
 from cnnlab.training.result import EpochRecord, TrainingResult
 from cnnlab.training.reuse import process_models
 from cnnlab.training.train import train_and_evaluate
@@ -46,7 +47,10 @@ def train_cell(
 
         count = cell.probe_images or len(splits.y_test)
         measured = shift_and_rotation_accuracy(
-            result.model, splits.x_test[:count], splits.y_test[:count]
+            result.model,
+            splits.x_test[:count],
+            splits.y_test[:count],
+            shifts=probe_shifts(splits.x_test.shape[2]),  # MNIST's at 28 pixels, else scaled
         )
         result = dataclasses.replace(result, probes=measured)
     return result

@@ -143,7 +143,13 @@ def test_a_missing_key_is_refused_by_name() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("seeds", [0, "1"]), ("quick", 1), ("train_images", 55000.0), ("dataset", "my data"), ("dataset", 3)],
+    [
+        ("seeds", [0, "1"]),
+        ("quick", 1),
+        ("train_images", 55000.0),
+        ("dataset", "my data"),
+        ("dataset", 3),
+    ],
 )
 def test_a_value_of_the_wrong_type_is_refused_by_key(key: str, value: object) -> None:
     with pytest.raises(ReportError, match=rf"key `{key}` holds"):

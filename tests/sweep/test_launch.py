@@ -78,3 +78,31 @@ def test_the_commit_is_the_code_trees_whatever_folder_the_command_runs_in(
         pytest.skip("not a git checkout")
     monkeypatch.chdir(tmp_path)  # a host started outside the clone
     assert git_commit().removesuffix("-dirty") == head
+
+
+def test_a_claim_on_a_shift_the_probe_does_not_make_at_this_size_is_refused() -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from cnnlab.data import LoadedDataset
+    from cnnlab.errors import SpecError
+    from cnnlab.spec.design import Claim
+    from cnnlab.sweep.launch import check_probe_claims
+
+    def sweep(metric: str) -> Sweep:
+        return Sweep(
+            name="p",
+            base=TrialSpec(arch=small),
+            factors=(Factor(path="arch.pooling", levels=("max", "avg")),),
+            probes=("translation",),
+            claims=(Claim(statement="max is steadier", metric=metric, better="max", worse="avg"),),
+        )
+
+    mnist_like = synthetic_dataset(20, 10)
+    check_probe_claims(sweep("shift3_drop"), mnist_like)  # MNIST's names at 28 pixels
+    wide = dataclasses.replace(mnist_like, x_train=np.zeros((20, 64, 64), np.uint8))
+    assert isinstance(wide, LoadedDataset)
+    check_probe_claims(sweep("shift5_drop"), wide)  # 64 pixels: shifts of 2, 5 and 7
+    with pytest.raises(SpecError, match=r"shift3_drop.*64-pixel-wide.*2, 5, 7 pixel"):
+        check_probe_claims(sweep("shift3_drop"), wide)

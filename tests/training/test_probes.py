@@ -45,3 +45,50 @@ def test_probe_reports_accuracy_and_drops() -> None:
     # turns one class into another, so the vertical shifts must hurt.
     assert probe["shift3_drop"] > 0.1
     assert {"rotm10_drop", "rotp5_accuracy"} <= probe.keys()
+
+
+def test_other_image_sizes_scale_the_shifts_and_name_them_in_pixels() -> None:
+    from cnnlab.spec.metrics import SHIFTS, probe_shifts, shift_metrics
+
+    assert probe_shifts(28) == SHIFTS == (1, 2, 3)  # MNIST's, unchanged
+    assert probe_shifts(32) == (1, 2, 3)
+    assert probe_shifts(8) == (1,)  # 0.29, 0.57, 0.86 pixels: at least one, once
+    assert probe_shifts(64) == (2, 5, 7)
+    assert shift_metrics(64) == (
+        "shift2_accuracy",
+        "shift2_drop",
+        "shift5_accuracy",
+        "shift5_drop",
+        "shift7_accuracy",
+        "shift7_drop",
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_colour_images_are_shifted_and_rotated_per_channel(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(3, 8, 8, 3)).astype(dtype)
+    moved = shift_images(images, 1, 0)
+    np.testing.assert_array_equal(moved[:, 1:], images[:, :-1])
+    assert not moved[:, 0].any()
+    rotated = rotate_images(images, 10)
+    assert rotated.shape == images.shape and rotated.dtype == images.dtype
+    for channel in range(3):  # each channel rotated on its own, as a grayscale image would be
+        alone = rotate_images(images[..., channel], 10)
+        np.testing.assert_allclose(rotated[..., channel], alone, atol=1e-5)
+
+
+def test_the_probe_runs_on_colour_images_of_another_size() -> None:
+    import keras
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, size=(40, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(40) % 10
+    inputs = keras.Input(shape=(32, 32, 3))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs)
+    from cnnlab.spec.metrics import probe_shifts
+
+    probe = shift_and_rotation_accuracy(model, images, labels, shifts=probe_shifts(32))
+    assert {"shift1_drop", "shift3_drop", "rotm10_drop"} <= set(probe)
+    assert all(0.0 <= probe[f"shift{k}_accuracy"] <= 1.0 for k in (1, 2, 3))
