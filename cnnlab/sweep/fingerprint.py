@@ -14,6 +14,7 @@ anything extra only costs a needless retrain, so the list errs on the side of mo
   means), since a reduction split over more threads adds in another order;
 - the CPU's instruction-set flags (oneDNN picks kernels by them: AVX-512, AMX, BF16);
 - TensorFlow's, Keras's and NumPy's versions;
+- for a network you bring, the reference arm its initial weights are paired with;
 - a hash of the source of the code that trains and loads (`cnnlab/training/`, `cnnlab/data/`
   and the layer plan `cnnlab/spec/geometry.py`): a change there may change the bits.
 """
@@ -143,5 +144,10 @@ def cell_fingerprint(cell: Cell, environment: TrainingEnvironment) -> str:
         "probe_images": cell.probe_images,
         "environment": environment.as_dict(),
     }
+    if cell.pair_with is not None:
+        # A network you bring starts from its reference arm's weights where they match: the
+        # same arm beside another first arm may start elsewhere. (Absent for cnnlab's own
+        # networks, whose fingerprints are as they always were.)
+        content["pair_with"] = flat_params(cell.pair_with)
     text = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

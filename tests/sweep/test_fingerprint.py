@@ -101,3 +101,22 @@ def test_code_hash_follows_the_training_code(tmp_path: Path) -> None:
     assert code_hash(tmp_path) == before
     (tmp_path / "training" / "m.py").write_text("x = 2\n")
     assert code_hash(tmp_path) != before
+
+
+def build_for_fingerprint(hp: dict[str, object]) -> object:
+    return hp  # never called here: the fingerprint reads the network's definition only
+
+
+def test_a_network_you_bring_is_fingerprinted_with_the_arm_it_is_paired_with() -> None:
+    from cnnlab.spec.network import Network
+
+    def sweep(first: str) -> Sweep:
+        base = TrialSpec(arch=Network(build=build_for_fingerprint, hp={"pooling": first}))
+        levels = (first, "avg")
+        return Sweep(name="n", base=base, factors=(Factor(path="arch.hp.pooling", levels=levels),))
+
+    # The same avg arm, paired with a max arm in one sweep and with a none arm in the other.
+    beside_max = next(c for c in cells(sweep("max")) if c.arm == "avg" and c.seed == 0)
+    beside_none = next(c for c in cells(sweep("none")) if c.arm == "avg" and c.seed == 0)
+    assert beside_max.spec == beside_none.spec
+    assert cell_fingerprint(beside_max, ENV) != cell_fingerprint(beside_none, ENV)
