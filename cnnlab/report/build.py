@@ -86,14 +86,17 @@ def write_report(
     sources = {"results.csv": results_csv, "epochs.csv": epochs_csv}
     # A table the report cannot trust is refused before anything is copied or staged.
     table = results_csv or folder / "results.csv"
-    note = unchecked_accuracies(table, _design_results(sweep, table))
+    results = _design_results(sweep, table)
+    note = unchecked_accuracies(table, results)
     if note:
         sys.stderr.write(note + "\n")
     with written_whole(folder) as staging:
         for name, source in sources.items():
             if source is not None and source.resolve() != (folder / name).resolve():
                 shutil.copyfile(source, staging / name)
-        analysis = _write(sweep, staging, quick=quick, provenance=provenance, analysis=analysis)
+        analysis = _write(
+            sweep, staging, results, quick=quick, provenance=provenance, analysis=analysis
+        )
     return WrittenReport(folder, analysis)
 
 
@@ -136,15 +139,16 @@ def written_whole(folder: Path) -> Iterator[Path]:
 def _write(
     sweep: Sweep,
     folder: Path,
+    results: pd.DataFrame,
     *,
     quick: bool,
     provenance: Provenance,
     analysis: Analysis | None,
 ) -> Analysis:
-    """Write the report's files into `folder` (a staging copy) from its results.csv."""
+    """Write the report's files into `folder` (a staging copy) from `results`, the design's
+    rows of the results.csv it holds, read and checked once by `write_report`. Both the sweep
+    and a rebuild read that file back, so they analyse identical numbers."""
     (folder / "provenance.json").write_text(provenance.to_json())
-    # Both the sweep and a rebuild read the same file back, so they analyse identical numbers.
-    results = _design_results(sweep, folder / "results.csv")
     if analysis is None:
         analysis = analyse(sweep, results, quick=quick, provenance=provenance)
     epochs = _read_epochs(folder / "epochs.csv")
