@@ -147,9 +147,17 @@ def tracking_ssl_context() -> ssl.SSLContext:
 
 
 def handshake_refused(tracking_uri: str, error: BaseException) -> str | None:
-    """What a failed TLS handshake with the tracking server means, or None when `error` is
-    not one (the caller then words it as a server that did not answer)."""
+    """What a failed TLS handshake with the tracking server means (or plain HTTP sent to a TLS
+    server), or None when `error` is neither (the caller then words it as a server that did
+    not answer)."""
     shown = redact(tracking_uri)
+    # A TLS server hangs up on plain HTTP (closed, or reset, before any answer).
+    if isinstance(error, ConnectionResetError) and tracking_uri.startswith("http://"):
+        return (
+            f"The MLflow tracking server {shown!r} (--tracking-uri) closed the connection "
+            f"without an answer. If it serves HTTPS, write "
+            f"{shown.replace('http://', 'https://', 1)!r}."
+        )
     if isinstance(error, ssl.SSLCertVerificationError):
         reason = (error.verify_message or str(error)).rstrip(".")
         cafile = os.environ.get(SERVER_CERT, "").strip()

@@ -187,13 +187,6 @@ def check_server_answers(tracking_uri: str) -> None:
         handshake = handshake_refused(tracking_uri, reason)
         if handshake:
             raise CnnlabError(handshake) from None
-        # A TLS server hangs up on plain HTTP (closed, or reset, before any answer).
-        if isinstance(reason, ConnectionResetError) and tracking_uri.startswith("http://"):
-            raise CnnlabError(
-                f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) "
-                "closed the connection without an answer. If it serves HTTPS, write "
-                f"{redact(tracking_uri).replace('http://', 'https://', 1)!r}."
-            ) from None
         raise CnnlabError(
             f"The MLflow tracking server {redact(tracking_uri)!r} (--tracking-uri) did not "
             f"answer within {SERVER_ANSWER_S:.0f} s ({redact(str(reason))}). Start it "
