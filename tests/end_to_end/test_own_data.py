@@ -158,3 +158,27 @@ def test_the_digits_example_runs_quick_with_its_own_network_and_an_edit_refuses_
     assert edited.returncode != 0
     assert "The sweep definition changed since study 'digits_pooling-quick'" in edited.stderr
     assert "source_sha256" in edited.stderr and "--new-study" in edited.stderr
+
+
+def test_a_network_that_raises_is_reported_at_its_line_and_a_dry_run_builds_every_arm(
+    tmp_path: Path,
+) -> None:
+    for name in ("digits_pooling.py", "digits.npz"):
+        (tmp_path / name).write_bytes((REPO / "experiments" / name).read_bytes())
+    dry = _sweep(tmp_path, "digits_pooling.py", "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert "ok  digits_pooling/max: 13,706 parameters" in dry.stderr
+    assert "ok  digits_pooling/avg: 13,706 parameters" in dry.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+    sweep_file = tmp_path / "digits_pooling.py"
+    text = sweep_file.read_text()
+    broken = text.replace('x = pool(2, name="pool2")(x)', 'x = pool(hp["size"], name="pool2")(x)')
+    assert broken != text
+    sweep_file.write_text(broken)
+    line = broken.splitlines().index('    x = pool(hp["size"], name="pool2")(x)') + 1
+    raised = _sweep(tmp_path, "digits_pooling.py", "--workers", "1")
+    assert raised.returncode != 0
+    assert f'digits_pooling.py, line {line}: x = pool(hp["size"]' in raised.stderr
+    assert "KeyError" in raised.stderr and "Traceback" not in raised.stderr
+    assert "Starting" not in raised.stderr  # refused before any worker started
