@@ -267,7 +267,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         try:
             duration = estimate_sweep(sweep, parallelism, speed).short()
         except CostUnknown:  # a network you bring: built, and so costed, when the sweep starts
-            duration = "at its start"
+            duration = "measured at its start"
         if sweep.plan is not None:  # a sequential plan: from its first look to its last
             trials = f"{len(first_look_cells(sweep))}–{trials}"
         rows.append((name, sweep.design, arms, f"{trials} trials", duration, question(sweep)))
@@ -276,7 +276,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     width = max(len(r[0]) for r in rows)
     columns = min(shutil.get_terminal_size((100, 24)).columns, 100)
     for name, design, arms, size, duration, text in rows:
-        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  ~{duration}")
+        about = "" if duration.startswith("measured") else "~"
+        print(f"{name:<{width}}  {design:<10} {arms:>9} {size:>14}  {about}{duration}")
         print(
             textwrap.fill(
                 text,
