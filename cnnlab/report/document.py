@@ -22,6 +22,7 @@ from cnnlab.report.figures import Figure
 from cnnlab.report.provenance import ABSENT, Provenance
 from cnnlab.report.wording import VERDICT_WORDS, amount, interval, percent, prob, pvalue
 from cnnlab.spec.design import Claim, Sweep, sweep_of_study
+from cnnlab.spec.network import Network
 from cnnlab.stats.calibration import RULE, skew_beyond_guarantee, skewness_se
 from cnnlab.stats.convergence import RISE, WINDOW, Convergence
 from cnnlab.stats.paired import ClaimResult, equivalence_level, superiority_thresholds
@@ -647,8 +648,15 @@ def _difference(replicate: Replicate, claim: Claim) -> str:
 def _design_text(analysis: Analysis) -> Text:
     prov = analysis.provenance
     sweep = analysis.sweep
+    network = sweep.base.arch
+    yours = (
+        f"; network: your function {network.function} (source SHA-256 "
+        f"{network.source_sha256[:12]}…), base hp {network.hp.as_dict()}"
+        if isinstance(network, Network)
+        else ""
+    )
     return Text(
-        f"Design: {sweep.design}; arms {_arms_text(analysis)}; paired seeds "
+        f"Design: {sweep.design}; arms {_arms_text(analysis)}{yours}; paired seeds "
         f"{_seed_text(sweep)}; {prov.epochs} epoch(s) "
         f"on {prov.train_images:,} {prov.dataset} training images, "
         f"batch {prov.batch_size}. Baseline (sanity gate) arm "
