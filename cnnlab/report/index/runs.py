@@ -34,13 +34,18 @@ def runs_table(reports_dir: Path) -> str:
     for provenance_json in sorted(reports_dir.glob("*/provenance.json")):
         folder = provenance_json.parent
         prov = Provenance.read(provenance_json)
-        trials = (
-            len(pd.read_csv(folder / "results.csv")) if (folder / "results.csv").is_file() else 0
+        table = (
+            pd.read_csv(folder / "results.csv") if (folder / "results.csv").is_file() else None
         )
+        trials = 0 if table is None else len(table)
         kind = " (smoke run)" if prov.quick else ""
-        epochs = prov.epochs
+        # The trials' own epochs: a sweep whose conditions set the budget trains several.
+        counts = [prov.epochs]
+        if table is not None and "epochs" in table and len(table):
+            counts = sorted({int(e) for e in table["epochs"]})
+        words = " or ".join(map(str, counts))
         data = (
-            f"{prov.dataset}, {epochs} epoch{'' if epochs == 1 else 's'} on "
+            f"{prov.dataset}, {words} epoch{'' if counts == [1] else 's'} on "
             f"{prov.train_images:,} images"
         )
         machine = prov.machine  # a map: its keys are whatever `machine()` recorded
