@@ -21,18 +21,30 @@ from cnnlab.errors import CnnlabError
 from cnnlab.sweep.options import DEAD_AFTER_S, MIN_DEAD_AFTER_S
 from cnnlab.sweep.parallelism import parse_workers
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$")
+# One or more "number unit" parts, as people write them: 90, 90s, 20m, 1.5h, 1h45m, 1h 30m.
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(min|sec|h|m|s)?\s*")
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from `90`, `90s`, `20m`, `1.5h`."""
-    match = _DURATION.match(text)
-    if not match:
+    """Seconds from `90`, `90s`, `20m`, `1.5h` or a sum of parts such as `1h45m`."""
+    parts: list[float] = []
+    at = 0
+    stripped = text.strip()
+    while at < len(stripped):
+        match = _PART.match(stripped, at)
+        # A bare number is seconds, but only on its own: "1h30" is ambiguous, so refused.
+        if not match or (match.group(2) is None and (parts or match.end() < len(stripped))):
+            parts = []
+            break
+        parts.append(float(match.group(1)) * _UNIT_SECONDS[(match.group(2) or "s")[0]])
+        at = match.end()
+    if not parts:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration; write seconds (90), minutes (20m) or hours (1.5h)"
+            f"{text!r} is not a duration; write seconds (90), minutes (20m), hours (1.5h) "
+            "or both (1h45m)"
         )
-    value, unit = float(match.group(1)), (match.group(2) or "s")[0]
-    return value * {"s": 1, "m": 60, "h": 3600}[unit]
+    return sum(parts)
 
 
 def build_parser(worker: bool = False) -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@ refusals before any work; the real runs are in tests/end_to_end/test_sweep_cli.p
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,18 @@ from cnnlab.sweep.__main__ import build_parser, main, parse_duration
 
 def test_durations_read_as_users_write_them() -> None:
     assert [parse_duration(t) for t in ("90", "90s", "20m", "1.5h")] == [90, 90, 1200, 5400]
+    assert [parse_duration(t) for t in ("1h45m", "1h 30m", "2m30s", " 20 min ")] == [
+        6300,
+        5400,
+        150,
+        1200,
+    ]
+
+
+@pytest.mark.parametrize("text", ["soon", "", "1h30", "20x", "h", "1h-5m", "-5m", "1.2.3h"])
+def test_a_duration_that_is_not_one_is_refused_with_the_forms_that_work(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=r"20m.*1h45m"):
+        parse_duration(text)
 
 
 def test_a_misspelt_sweep_is_refused_by_name_before_anything_starts(

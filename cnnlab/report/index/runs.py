@@ -34,9 +34,7 @@ def runs_table(reports_dir: Path) -> str:
     for provenance_json in sorted(reports_dir.glob("*/provenance.json")):
         folder = provenance_json.parent
         prov = Provenance.read(provenance_json)
-        table = (
-            pd.read_csv(folder / "results.csv") if (folder / "results.csv").is_file() else None
-        )
+        table = pd.read_csv(folder / "results.csv") if (folder / "results.csv").is_file() else None
         trials = 0 if table is None else len(table)
         kind = " (smoke run)" if prov.quick else ""
         # The trials' own epochs: a sweep whose conditions set the budget trains several.
