@@ -789,9 +789,10 @@ def _pairing_text(analysis: Analysis) -> str:
     spread = f"{100 * low:.1f} %" if low == high else f"{100 * low:.1f}–{100 * high:.1f} %"
     return (
         "Initial weights: the network is your own function, so each arm's initial weights were "
-        "paired with the first arm's of the same seed wherever a variable's path and shape "
-        f"match: {spread} of the parameters were paired (over cells). Unpaired parameters start "
-        "from the seed's own initialisation: noise the pairing does not remove."
+        "paired with the first arm's of the same seed wherever a trainable variable's path, "
+        "shape, layer type and initializers match (an initializer that is a factor is left to "
+        f"differ): {spread} of the trainable parameters were paired (over cells). Unpaired "
+        "parameters start from the seed's own initialisation: noise the pairing does not remove."
     )
 
 

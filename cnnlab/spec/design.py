@@ -226,7 +226,8 @@ class Cell:
     probe_images: int | None = None  # test images the probes use (None: all)
     condition: str = ""  # the label of its condition, in a sweep that declares conditions
     # A network you bring: the first arm's network of the same replicate, whose initial
-    # weights this cell's network takes wherever a variable's path and shape match (pairing).
+    # weights this cell's network takes wherever a trainable variable's path, shape, layer type
+    # and initializers match (pairing).
     pair_with: Network | None = None
 
     @property
@@ -313,6 +314,15 @@ class Sweep:
             )
         if self.design == "factorial" and len(self.factors) < 2:
             raise SpecError("factors", "A factorial design needs two or more factors.")
+        if self.design == "search" and isinstance(self.base.arch, Network):
+            # A search samples its networks trial by trial, so none is built (checked,
+            # costed) before the start as every network you bring must be.
+            raise SpecError(
+                "design",
+                "design='search' does not take a network you bring (`Network` in "
+                "`base.arch`) yet; use design='ablation' or 'factorial' over its "
+                "hyperparameters.",
+            )
         if self.design == "randomized" and not self.backgrounds:
             raise SpecError("backgrounds", "A randomized ablation needs `backgrounds`.")
         if self.design != "randomized" and self.backgrounds:

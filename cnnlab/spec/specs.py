@@ -13,6 +13,7 @@ the same, so `import cnnlab.spec.specs` never pulls in TensorFlow.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass
 from typing import Any, Literal, get_args
 
@@ -311,7 +312,7 @@ class OwnData:
     """
 
     name: str
-    path: str = field(metadata={LOCATION: True})
+    path: str = field(metadata={LOCATION: True})  # a str or os.PathLike when given
     format: DataFormat | None = None
     test_images: int | None = None
 
@@ -332,6 +333,8 @@ class OwnData:
                 f"`data.dataset.name` {self.name!r} is a dataset cnnlab ships; write "
                 f"DataSpec(dataset={self.name!r}) for it, or give your data another name.",
             )
+        if isinstance(self.path, os.PathLike):  # a pathlib.Path is a path too: kept as text
+            object.__setattr__(self, "path", os.fspath(self.path))
         if not isinstance(self.path, str) or not self.path.strip():
             raise SpecError(
                 "data.dataset.path",
@@ -406,6 +409,12 @@ def flat_params(spec: object, prefix: str = "") -> dict[str, object]:
     MLflow param and results column.
     """
     return _leaves(spec, prefix, skip_unset=False)
+
+
+def content_params(spec: object) -> dict[str, object]:
+    """`flat_params` less the fields that say where something is (`LOCATION`: your data's path,
+    your function's file): what decides a training's bits, wherever the files are."""
+    return _leaves(spec, "", skip_unset=False, skip_location=True)
 
 
 def definition_params(spec: object) -> dict[str, object]:

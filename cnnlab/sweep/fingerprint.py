@@ -7,7 +7,8 @@ equals a finished trial's in the same store is that trial again and is reused, n
 (`cnnlab.sweep.stores.cache`). Anything left out here would let a reuse differ from a retrain;
 anything extra only costs a needless retrain, so the list errs on the side of more:
 
-- the cell's whole spec (`flat_params`: architecture, training including precision, data),
+- the cell's whole spec (`content_params`: architecture, training including precision, data;
+  not where your data or your network's file is),
   its seed, and the probes it measures (a reuse must have every number the new cell would);
 - the dataset's content checksums (not its path: a copy elsewhere is the same data);
 - the *resolved* intra-op thread count (0, "TensorFlow's default", resolved to the cores it
@@ -31,7 +32,7 @@ from typing import Any
 import cnnlab
 from cnnlab.data import LoadedDataset, array_checksums
 from cnnlab.spec.design import Cell
-from cnnlab.spec.specs import flat_params
+from cnnlab.spec.specs import content_params
 
 FINGERPRINT_SCHEME = "cell-fingerprint-1"  # part of every hash: a new scheme never matches
 TRAINING_PACKAGES = ("tensorflow", "keras", "numpy")
@@ -138,7 +139,7 @@ def cell_fingerprint(cell: Cell, environment: TrainingEnvironment) -> str:
     another sweep is the same training."""
     content = {
         "scheme": FINGERPRINT_SCHEME,
-        "spec": flat_params(cell.spec),
+        "spec": content_params(cell.spec),
         "seed": cell.seed,
         "probes": list(cell.probes),
         "probe_images": cell.probe_images,
@@ -148,6 +149,6 @@ def cell_fingerprint(cell: Cell, environment: TrainingEnvironment) -> str:
         # A network you bring starts from its reference arm's weights where they match: the
         # same arm beside another first arm may start elsewhere. (Absent for cnnlab's own
         # networks, whose fingerprints are as they always were.)
-        content["pair_with"] = flat_params(cell.pair_with)
+        content["pair_with"] = content_params(cell.pair_with)
     text = json.dumps(content, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

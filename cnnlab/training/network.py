@@ -10,8 +10,10 @@ returns, pairing its initial weights with the seed's reference arm, counting its
   start equal wherever their layers are equal. A function you bring draws its weights from
   Keras' global seed instead, so after building a cell's network, every variable whose path
   and shape match the reference arm's (the sweep's first arm, same seed) is set to the
-  reference's values; the rest keep their seeded initialisation. The share of parameters so
-  paired is part of the result.
+  reference's values, if its layer has the same type and initializers (an initializer that is a
+  factor is left to differ); the rest keep their seeded initialisation. The share of trainable
+  parameters so paired is part of the result. Weights a function loads itself (pretrained)
+  are not told apart from seeded ones: give such arms the same loaded weights.
 - **Cost.** Parameters from the built model; forward FLOPs (2 × multiply-accumulates, as
   `cnnlab.spec.geometry` counts them) for Conv, Dense, pooling and normalization layers; any
   other layer with weights or work is listed as uncounted.
@@ -105,7 +107,11 @@ def check_fits(
             f"keras.Input(shape={tuple(image_shape)})."
         )
     taken = tuple(inputs[0].shape[1:])
-    if taken != tuple(image_shape):
+    # A network that takes any height and width (None) fits every size.
+    fits = len(taken) == len(image_shape) and all(
+        t is None or t == s for t, s in zip(taken, image_shape, strict=False)
+    )
+    if not fits:
         raise NetworkError(
             f"{where} takes inputs of shape {taken}, but the dataset's images are "
             f"{tuple(image_shape)} (height, width, channels); use "
@@ -120,14 +126,35 @@ def check_fits(
             f"the dataset has {num_classes} classes: end it with "
             f"keras.layers.Dense({num_classes}, activation='softmax')."
         )
+    _check_probabilities(where, model, image_shape, num_classes)
+
+
+def _check_probabilities(
+    where: str, model: keras.Model, image_shape: tuple[int, ...], num_classes: int
+) -> None:
+    """cnnlab trains with sparse categorical cross-entropy on probabilities: logits would be
+    clipped to [ε, 1 − ε] and their negative part would get no gradient, silently. So the
+    model's outputs on two random images must be probabilities that sum to 1."""
+    images = np.random.default_rng(0).random((2, *image_shape), dtype=np.float32)
+    outputs = np.asarray(keras.ops.convert_to_numpy(model(images, training=False)), np.float64)
+    sums = outputs.sum(axis=-1)
+    # bfloat16 outputs carry about 3 significant digits.
+    if outputs.min() < -1e-3 or np.abs(sums - 1).max() > 2e-2:
+        raise NetworkError(
+            f"{where} gives outputs that are not probabilities (row sums "
+            f"{', '.join(f'{x:.3g}' for x in sums)}, smallest value {outputs.min():.3g}): "
+            "cnnlab trains with sparse categorical cross-entropy on probabilities; end it with "
+            f"keras.layers.Dense({num_classes}, activation='softmax') (or a keras.layers."
+            "Softmax() after your logits)."
+        )
 
 
 @dataclass(frozen=True)
 class Pairing:
     """How much of a network's initial state was taken from the reference arm."""
 
-    paired: int  # parameters (scalars) set to the reference's values
-    total: int
+    paired: int  # trainable parameters (scalars) set to the reference's values
+    total: int  # trainable parameters
 
     @property
     def share(self) -> float:
@@ -148,23 +175,43 @@ def build_paired(
     if reference is None or reference == network:
         reseed(seed)
         model = call_build(network, precision)
-        return model, Pairing(model.count_params(), model.count_params())
+        trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables)
+        return model, Pairing(trainable, trainable)
     reseed(seed)
+    reference_model = call_build(reference, precision)
     kept = {
-        v.path: (tuple(v.shape), np.array(v.numpy()))
-        for v in call_build(reference, precision).variables
+        v.path: (tuple(v.shape), _initialised_by(reference_model).get(v.path), np.array(v.numpy()))
+        for v in reference_model.trainable_variables
     }
     reseed(seed)
     model = call_build(network, precision)
+    made_by = _initialised_by(model)
     paired = total = 0
-    for variable in model.variables:
+    # Trainable variables only: non-trainable state (normalization statistics, a dropout
+    # layer's seed) is the arm's own. A variable whose layer type or initializers differ is
+    # an arm that is meant to start differently, so it keeps its own values.
+    for variable in model.trainable_variables:
         size = int(np.prod(variable.shape))
         total += size
         found = kept.get(variable.path)
-        if found is not None and found[0] == tuple(variable.shape):
-            variable.assign(found[1])
+        if found is not None and found[:2] == (tuple(variable.shape), made_by.get(variable.path)):
+            variable.assign(found[2])
             paired += size
     return model, Pairing(paired, total)
+
+
+def _initialised_by(model: keras.Model) -> dict[str, str]:
+    """Each variable's path -> its layer's type and initializer settings."""
+    made: dict[str, str] = {}
+    for layer in model._flatten_layers(include_self=False):  # nested models' layers too
+        try:
+            config = layer.get_config()
+        except Exception:  # a custom layer may not serialise its arguments: its type alone
+            config = {}
+        settings = {k: v for k, v in config.items() if k.endswith("initializer")}
+        for variable in layer.variables:
+            made.setdefault(variable.path, f"{type(layer).__name__} {settings!r}")
+    return made
 
 
 def _conv_macs(layer: Any) -> int:
@@ -186,7 +233,8 @@ def layer_flops(layer: Any) -> int | None:
             return 2 * int(np.prod(out[1:])) * int(np.prod(layer.kernel_size))
         return 2 * _conv_macs(layer)
     if isinstance(layer, keras.layers.Dense):
-        return 2 * int(layer.input.shape[-1]) * int(layer.units)
+        # A Dense layer on a feature map applies itself at every position.
+        return 2 * int(np.prod(layer.input.shape[1:])) * int(layer.units)
     pools = (
         keras.layers.MaxPooling2D,
         keras.layers.AveragePooling2D,

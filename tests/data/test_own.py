@@ -322,6 +322,7 @@ def test_own_data_is_declared_with_a_name_and_its_format_inferred() -> None:
     assert OwnData(name="d", path="x/d.npz").format == "npz"
     assert OwnData(name="d", path="~/.keras/datasets/cifar-10-batches-py/").format == "cifar10"
     assert OwnData(name="d", path="images").format == "image_folder"
+    assert OwnData(name="d", path=Path("x/d.npz")) == OwnData(name="d", path="x/d.npz")  # type: ignore[arg-type]
     with pytest.raises(SpecError, match="a dataset cnnlab ships"):
         OwnData(name="mnist", path="m.npz")
     with pytest.raises(SpecError, match="letters, digits"):

@@ -149,7 +149,7 @@ def test_the_digits_example_runs_quick_with_its_own_network_and_an_edit_refuses_
     assert len(results) == 6 and (results["init_paired"] == 1.0).all()
     assert results.groupby("seed")["init_hash"].nunique().eq(1).all()  # paired: same start
     report = (tmp_path / "reports" / "digits_pooling-quick" / "README.md").read_text()
-    assert "100.0 % of the parameters were paired" in report
+    assert "100.0 % of the trainable parameters were paired" in report
     assert "| 0 | 142 | 36 |" in report  # class 0's training and test images
 
     sweep_file = tmp_path / "digits_pooling.py"

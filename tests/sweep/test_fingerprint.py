@@ -120,3 +120,16 @@ def test_a_network_you_bring_is_fingerprinted_with_the_arm_it_is_paired_with() -
     beside_none = next(c for c in cells(sweep("none")) if c.arm == "avg" and c.seed == 0)
     assert beside_max.spec == beside_none.spec
     assert cell_fingerprint(beside_max, ENV) != cell_fingerprint(beside_none, ENV)
+
+
+def test_your_data_elsewhere_is_the_same_training_but_other_data_is_not() -> None:
+    from cnnlab.spec.specs import DataSpec, OwnData
+
+    def first_cell(path: str, name: str = "mine") -> str:
+        data = DataSpec(dataset=OwnData(name=name, path=path), validation_size=8)
+        sweep = dataclasses.replace(SWEEP, base=dataclasses.replace(SWEEP.base, data=data))
+        return cell_fingerprint(cells(sweep)[0], ENV)
+
+    # Another checkout or machine: the content checksums (in ENV) decide, not the path.
+    assert first_cell("/home/a/mine.npz") == first_cell("/srv/b/mine.npz")
+    assert first_cell("/home/a/mine.npz") != first_cell("/home/a/mine.npz", name="theirs")

@@ -61,6 +61,25 @@ def make():
         return None
 
     return inner
+
+
+def logits(hp):
+    inputs = keras.Input(shape=(28, 28, 1))
+    return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
+
+
+def any_size(hp):
+    inputs = keras.Input(shape=(None, None, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3)(inputs))
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+def initialised(hp):
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = keras.layers.Conv2D(8, 3, kernel_initializer=hp["init"])(inputs)
+    x = keras.layers.Dense(4)(x)  # on every position of the feature map
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
 """
 
 
@@ -105,6 +124,8 @@ def test_factors_name_hyperparameters_and_a_misspelt_one_is_refused(nets: Module
         {"pooling": "avg"},
     ]
     assert all(c.pair_with == base.arch for c in made)  # the first arm is every cell's reference
+    with pytest.raises(SpecError, match=r"design='search' does not take a network you bring"):
+        Sweep(name="n", base=base, factors=sweep.factors, design="search")
     with pytest.raises(SpecError, match=r"have no 'pool'.*Did you mean 'pooling'"):
         Sweep(name="n", base=base, factors=(Factor(path="arch.hp.pool", levels=("a", "b")),))
 
@@ -143,6 +164,42 @@ def test_what_the_function_returns_is_checked(nets: ModuleType) -> None:
         check_fits(network, model, (28, 28, 1), 3)
     with pytest.raises(NetworkError, match=r"takes inputs of shape \(28, 28, 1\).*\(32, 32, 3\)"):
         check_fits(network, model, (32, 32, 3), 10)
+
+
+def test_a_model_must_give_probabilities_and_may_take_any_image_size(nets: ModuleType) -> None:
+    logits = Network(build=nets.logits)
+    with pytest.raises(NetworkError, match=r"not probabilities .*activation='softmax'"):
+        check_fits(logits, call_build(logits), (28, 28, 1), 10)
+    any_size = Network(build=nets.any_size)
+    model = call_build(any_size)
+    check_fits(any_size, model, (28, 28, 1), 10)
+    check_fits(any_size, model, (8, 8, 1), 10)
+    with pytest.raises(NetworkError, match=r"takes inputs of shape \(None, None, 1\)"):
+        check_fits(any_size, model, (32, 32, 3), 10)
+
+
+def test_an_initializer_that_is_a_factor_is_not_paired_away(nets: ModuleType) -> None:
+    reference = Network(build=nets.initialised, hp={"init": "glorot_uniform"})
+    other = Network(build=nets.initialised, hp={"init": "he_normal"})
+    ref_model, _ = build_paired(reference, None, 5, "float32", seed_everything)
+    ref = {v.path: v.numpy().copy() for v in ref_model.trainable_variables}
+    model, pairing = build_paired(other, reference, 5, "float32", seed_everything)
+    mine = {v.path: v.numpy() for v in model.trainable_variables}
+    kernel = next(p for p in mine if p.endswith("kernel") and mine[p].ndim == 4)
+    assert not np.array_equal(mine[kernel], ref[kernel])  # he_normal's own start, kept
+    conv = 3 * 3 * 8 + 8  # the whole layer whose initializers differ: kernel and bias
+    assert pairing.total == model.count_params() and pairing.paired == pairing.total - conv
+    same, _ = build_paired(reference, reference, 5, "float32", seed_everything)
+    for variable in same.trainable_variables:
+        np.testing.assert_array_equal(variable.numpy(), ref[variable.path])
+
+
+def test_a_dense_layer_on_a_feature_map_counts_every_position(nets: ModuleType) -> None:
+    cost = network_cost(call_build(Network(build=nets.initialised, hp={"init": "he_normal"})))
+    conv = 2 * 26 * 26 * 3 * 3 * 1 * 8
+    dense_per_position = 2 * 26 * 26 * 8 * 4
+    head = 2 * 26 * 26 * 4 * 10
+    assert cost.flops == conv + dense_per_position + head and not cost.uncounted
 
 
 def test_arms_that_differ_in_pooling_start_from_the_same_weights(nets: ModuleType) -> None:
