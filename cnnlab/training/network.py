@@ -109,7 +109,7 @@ def check_fits(
     taken = tuple(inputs[0].shape[1:])
     # A network that takes any height and width (None) fits every size.
     fits = len(taken) == len(image_shape) and all(
-        t is None or t == s for t, s in zip(taken, image_shape, strict=False)
+        t is None or t == s for t, s in zip(taken, image_shape, strict=True)
     )
     if not fits:
         raise NetworkError(
@@ -179,8 +179,9 @@ def build_paired(
         return model, Pairing(trainable, trainable)
     reseed(seed)
     reference_model = call_build(reference, precision)
+    reference_made_by = _initialised_by(reference_model)  # once, not per variable
     kept = {
-        v.path: (tuple(v.shape), _initialised_by(reference_model).get(v.path), np.array(v.numpy()))
+        v.path: (tuple(v.shape), reference_made_by.get(v.path), np.array(v.numpy()))
         for v in reference_model.trainable_variables
     }
     reseed(seed)
