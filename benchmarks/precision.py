@@ -23,6 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from cnnlab.data import load_dataset, make_splits
 from cnnlab.spec.presets import geron
 from cnnlab.spec.specs import TrainSpec, TrialSpec
+from cnnlab.sweep import git_commit, machine
 from cnnlab.training.train import train_and_evaluate
 
 PRECISIONS = ("float32", "mixed_bfloat16")
@@ -73,11 +74,24 @@ def main() -> None:
             f"{max(train[name]):>7.2f} {statistics.median(evaluation[name]):>12.2f}"
         )
     ratio = statistics.median(train["float32"]) / statistics.median(train["mixed_bfloat16"])
-    print(f"float32 / mixed_bfloat16 training time: ×{ratio:.2f}")
+    # Each repeat times both precisions back to back, so its own ratio is paired against the
+    # machine's slow and fast phases; their spread says how far the median ratio can be trusted.
+    paired = [a / b for a, b in zip(train["float32"], train["mixed_bfloat16"], strict=True)]
+    print(
+        f"float32 / mixed_bfloat16 training time: ×{ratio:.2f} (medians); per repeat "
+        + ", ".join(f"×{r:.2f}" for r in paired)
+    )
     if args.json:
-        args.json.write_text(
-            json.dumps({"train": train, "evaluation": evaluation}, indent=2) + "\n"
-        )
+        record = {
+            "train": train,
+            "evaluation": evaluation,
+            "paired_ratio": paired,
+            "images": args.images,
+            "batch_size": args.batch_size,
+            "git_commit": git_commit(),
+            "machine": machine(),
+        }
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
